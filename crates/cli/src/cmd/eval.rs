@@ -1,0 +1,8 @@
+//! `facemark eval` (being built).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`facemark eval` is not built yet")
+}

@@ -1,0 +1,8 @@
+//! `facemark filter` (being built).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`facemark filter` is not built yet")
+}

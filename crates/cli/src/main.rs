@@ -1,0 +1,61 @@
+//! The `facemark` command line: a thin layer over the `facemark` library crates.
+//! Each subcommand lives in its own module under `cmd/` with an `Args` struct and a `run`.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "facemark", version, about = "Facial keypoint detection: faces, landmarks, training, filters")]
+struct Cli {
+    /// More logging (-v info, -vv debug); or set RUST_LOG.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Find faces and place landmarks on photos (the main job).
+    Detect(cmd::detect::Args),
+    /// Find faces only (Haar/LBP cascades or the built-in SeetaFace detector).
+    Faces(cmd::faces::Args),
+    /// Inspect, convert and show landmark data sets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Train a keypoint model.
+    Train(cmd::train::Args),
+    /// Evaluate a keypoint model on an annotated data set.
+    Eval(cmd::eval::Args),
+    /// Kaggle Facial Keypoints: predict a test.csv and write a submission.
+    Kaggle(cmd::kaggle::Args),
+    /// Snapchat-style filters on photos and videos.
+    Filter(cmd::filter::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let result = match cli.command {
+        Command::Detect(a) => cmd::detect::run(a),
+        Command::Faces(a) => cmd::faces::run(a),
+        Command::Data(a) => cmd::data::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Kaggle(a) => cmd::kaggle::run(a),
+        Command::Filter(a) => cmd::filter::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

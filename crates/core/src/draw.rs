@@ -1,0 +1,1 @@
+//! Drawing helpers for result pictures (points, boxes, index labels).

@@ -1,0 +1,321 @@
+//! 2-D geometry: boxes, affine/similarity transforms, and bilinear image warping.
+//!
+//! One place for every resampling in facemark (face crops for training and inference,
+//! augmentation, overlay placement), so that all of them agree on pixel-centre conventions:
+//! a pixel `(i, j)` covers `[i, i+1) × [j, j+1)` and its centre is `(i + 0.5, j + 0.5)`.
+
+use crate::Point;
+use image::{GrayImage, ImageBuffer, Pixel, RgbImage, RgbaImage};
+use serde::{Deserialize, Serialize};
+
+/// An axis-aligned box in pixels: top-left `(x, y)`, size `(w, h)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct BoxF {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+impl BoxF {
+    pub fn new(x: f32, y: f32, w: f32, h: f32) -> Self {
+        Self { x, y, w, h }
+    }
+    /// Centre `[cx, cy]` in pixels.
+    pub fn center(&self) -> Point {
+        [self.x + self.w * 0.5, self.y + self.h * 0.5]
+    }
+    pub fn area(&self) -> f32 {
+        self.w.max(0.0) * self.h.max(0.0)
+    }
+    /// Intersection over union; 0 when either box is empty.
+    pub fn iou(&self, o: &BoxF) -> f32 {
+        let x0 = self.x.max(o.x);
+        let y0 = self.y.max(o.y);
+        let x1 = (self.x + self.w).min(o.x + o.w);
+        let y1 = (self.y + self.h).min(o.y + o.h);
+        let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
+        let u = self.area() + o.area() - inter;
+        if u <= 0.0 {
+            0.0
+        } else {
+            inter / u
+        }
+    }
+    /// The tight box around `points` (ignores non-finite points). `None` when none is finite.
+    pub fn around(points: &[Point]) -> Option<BoxF> {
+        let mut it = points.iter().filter(|p| p[0].is_finite() && p[1].is_finite());
+        let first = it.next()?;
+        let (mut x0, mut y0, mut x1, mut y1) = (first[0], first[1], first[0], first[1]);
+        for p in it {
+            x0 = x0.min(p[0]);
+            y0 = y0.min(p[1]);
+            x1 = x1.max(p[0]);
+            y1 = y1.max(p[1]);
+        }
+        Some(BoxF::new(x0, y0, x1 - x0, y1 - y0))
+    }
+    /// A square box with the same centre, side `max(w, h) * scale`.
+    pub fn square(&self, scale: f32) -> BoxF {
+        let [cx, cy] = self.center();
+        let s = self.w.max(self.h) * scale;
+        BoxF::new(cx - s * 0.5, cy - s * 0.5, s, s)
+    }
+}
+
+/// A 2×3 affine map `p' = [a b; c d] p + [tx, ty]` on `[x, y]` points in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Affine2 {
+    pub a: f32,
+    pub b: f32,
+    pub c: f32,
+    pub d: f32,
+    pub tx: f32,
+    pub ty: f32,
+}
+
+impl Default for Affine2 {
+    fn default() -> Self {
+        Self::IDENTITY
+    }
+}
+
+impl Affine2 {
+    pub const IDENTITY: Affine2 = Affine2 { a: 1.0, b: 0.0, c: 0.0, d: 1.0, tx: 0.0, ty: 0.0 };
+
+    pub fn translate(tx: f32, ty: f32) -> Self {
+        Affine2 { tx, ty, ..Self::IDENTITY }
+    }
+    pub fn scale(sx: f32, sy: f32) -> Self {
+        Affine2 { a: sx, d: sy, ..Self::IDENTITY }
+    }
+    /// Rotation by `radians` about the origin (positive turns +x towards +y, i.e. clockwise on screen).
+    pub fn rotate(radians: f32) -> Self {
+        let (s, c) = radians.sin_cos();
+        Affine2 { a: c, b: -s, c: s, d: c, tx: 0.0, ty: 0.0 }
+    }
+    /// `self ∘ other`: apply `other` first, then `self`.
+    pub fn then_after(&self, other: &Affine2) -> Affine2 {
+        Affine2 {
+            a: self.a * other.a + self.b * other.c,
+            b: self.a * other.b + self.b * other.d,
+            c: self.c * other.a + self.d * other.c,
+            d: self.c * other.b + self.d * other.d,
+            tx: self.a * other.tx + self.b * other.ty + self.tx,
+            ty: self.c * other.tx + self.d * other.ty + self.ty,
+        }
+    }
+    /// Apply `self` first, then `next`.
+    pub fn then(&self, next: &Affine2) -> Affine2 {
+        next.then_after(self)
+    }
+    pub fn apply(&self, p: Point) -> Point {
+        [self.a * p[0] + self.b * p[1] + self.tx, self.c * p[0] + self.d * p[1] + self.ty]
+    }
+    pub fn determinant(&self) -> f32 {
+        self.a * self.d - self.b * self.c
+    }
+    /// The inverse map; `None` when singular.
+    pub fn inverse(&self) -> Option<Affine2> {
+        let det = self.determinant();
+        if det.abs() < 1e-12 || !det.is_finite() {
+            return None;
+        }
+        let (a, b, c, d) = (self.d / det, -self.b / det, -self.c / det, self.a / det);
+        Some(Affine2 { a, b, c, d, tx: -(a * self.tx + b * self.ty), ty: -(c * self.tx + d * self.ty) })
+    }
+    /// Mean linear scale factor `sqrt(|det|)`.
+    pub fn mean_scale(&self) -> f32 {
+        self.determinant().abs().sqrt()
+    }
+
+    /// The map from the square crop `bx` of a photo onto an `out × out` image:
+    /// photo pixels → crop pixels. `bx` need not be square; each axis is scaled on its own.
+    pub fn crop_to(bx: &BoxF, out_w: u32, out_h: u32) -> Affine2 {
+        Affine2::translate(-bx.x, -bx.y).then(&Affine2::scale(out_w as f32 / bx.w, out_h as f32 / bx.h))
+    }
+
+    /// Least-squares similarity (rotation, uniform scale, translation) taking `from[i]` to `to[i]`
+    /// (Umeyama 1991, without reflection). Requires at least two distinct points; `None` otherwise.
+    pub fn similarity(from: &[Point], to: &[Point]) -> Option<Affine2> {
+        let n = from.len().min(to.len());
+        if n < 2 {
+            return None;
+        }
+        let (mut fx, mut fy, mut tx, mut ty) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for i in 0..n {
+            fx += from[i][0] as f64;
+            fy += from[i][1] as f64;
+            tx += to[i][0] as f64;
+            ty += to[i][1] as f64;
+        }
+        let nf = n as f64;
+        let (fx, fy, tx, ty) = (fx / nf, fy / nf, tx / nf, ty / nf);
+        // For similarity p' = [s c, -s s; s s, s c] p + t the least-squares solution is
+        // a = Σ(u·v)/Σ|u|², b = Σ(u×v)/Σ|u|² with u, v the centred points.
+        let (mut dot, mut cross, mut norm) = (0.0f64, 0.0f64, 0.0f64);
+        for i in 0..n {
+            let ux = from[i][0] as f64 - fx;
+            let uy = from[i][1] as f64 - fy;
+            let vx = to[i][0] as f64 - tx;
+            let vy = to[i][1] as f64 - ty;
+            dot += ux * vx + uy * vy;
+            cross += ux * vy - uy * vx;
+            norm += ux * ux + uy * uy;
+        }
+        if norm < 1e-12 {
+            return None;
+        }
+        let a = dot / norm;
+        let b = cross / norm;
+        Some(Affine2 {
+            a: a as f32,
+            b: -b as f32,
+            c: b as f32,
+            d: a as f32,
+            tx: (tx - (a * fx - b * fy)) as f32,
+            ty: (ty - (b * fx + a * fy)) as f32,
+        })
+    }
+}
+
+/// Bilinear sample of channel values at continuous pixel position `(x, y)` (pixel-centre
+/// convention above). Outside the image, `border` is returned (blended at the edge).
+#[inline]
+fn sample_bilinear<P: Pixel<Subpixel = u8>, const C: usize>(
+    img: &ImageBuffer<P, Vec<u8>>,
+    x: f32,
+    y: f32,
+    border: [f32; C],
+) -> [f32; C] {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let fx = x - 0.5;
+    let fy = y - 0.5;
+    let x0 = fx.floor();
+    let y0 = fy.floor();
+    let wx = fx - x0;
+    let wy = fy - y0;
+    let (x0, y0) = (x0 as i64, y0 as i64);
+    let raw = img.as_raw();
+    let get = |xi: i64, yi: i64| -> [f32; C] {
+        if xi < 0 || yi < 0 || xi >= w || yi >= h {
+            border
+        } else {
+            let o = ((yi * w + xi) as usize) * C;
+            let mut v = [0.0; C];
+            for k in 0..C {
+                v[k] = raw[o + k] as f32;
+            }
+            v
+        }
+    };
+    let p00 = get(x0, y0);
+    let p10 = get(x0 + 1, y0);
+    let p01 = get(x0, y0 + 1);
+    let p11 = get(x0 + 1, y0 + 1);
+    let mut out = [0.0; C];
+    for k in 0..C {
+        let top = p00[k] + (p10[k] - p00[k]) * wx;
+        let bot = p01[k] + (p11[k] - p01[k]) * wx;
+        out[k] = top + (bot - top) * wy;
+    }
+    out
+}
+
+fn warp_generic<P: Pixel<Subpixel = u8>, const C: usize>(
+    src: &ImageBuffer<P, Vec<u8>>,
+    src_to_dst: &Affine2,
+    out_w: u32,
+    out_h: u32,
+    border: [f32; C],
+) -> ImageBuffer<P, Vec<u8>> {
+    let inv = src_to_dst.inverse().unwrap_or(Affine2::IDENTITY);
+    let mut buf = vec![0u8; out_w as usize * out_h as usize * C];
+    for (j, row) in buf.chunks_mut(out_w as usize * C).enumerate() {
+        for i in 0..out_w as usize {
+            let p = inv.apply([i as f32 + 0.5, j as f32 + 0.5]);
+            let v = sample_bilinear::<P, C>(src, p[0], p[1], border);
+            for k in 0..C {
+                row[i * C + k] = v[k].round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    ImageBuffer::from_raw(out_w, out_h, buf).expect("buffer size matches")
+}
+
+/// Resample `src` into an `out_w × out_h` image through `src_to_dst` (maps source pixels to
+/// output pixels). Outside the source the output is black.
+pub fn warp_gray(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> GrayImage {
+    warp_generic::<_, 1>(src, src_to_dst, out_w, out_h, [0.0])
+}
+
+/// As [`warp_gray`] for RGB images.
+pub fn warp_rgb(src: &RgbImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> RgbImage {
+    warp_generic::<_, 3>(src, src_to_dst, out_w, out_h, [0.0; 3])
+}
+
+/// As [`warp_gray`] for RGBA images; outside the source the output is fully transparent.
+/// Note: interpolates straight (non-premultiplied) alpha; callers compositing overlays should
+/// premultiply first if edges matter.
+pub fn warp_rgba(src: &RgbaImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> RgbaImage {
+    warp_generic::<_, 4>(src, src_to_dst, out_w, out_h, [0.0; 4])
+}
+
+/// Gray crop of `src` in float form, for networks: `out × out` values in `[0, 1]` (pixel/255),
+/// row-major, sampled bilinearly through `src_to_dst`.
+pub fn warp_gray_f32(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> Vec<f32> {
+    let inv = src_to_dst.inverse().unwrap_or(Affine2::IDENTITY);
+    let mut out = Vec::with_capacity(out_w as usize * out_h as usize);
+    for j in 0..out_h {
+        for i in 0..out_w {
+            let p = inv.apply([i as f32 + 0.5, j as f32 + 0.5]);
+            out.push(sample_bilinear::<image::Luma<u8>, 1>(src, p[0], p[1], [0.0])[0] / 255.0);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_round_trips() {
+        let t = Affine2::rotate(0.3).then(&Affine2::scale(2.0, 2.0)).then(&Affine2::translate(5.0, -3.0));
+        let p = [3.0, 7.0];
+        let q = t.inverse().unwrap().apply(t.apply(p));
+        assert!((q[0] - p[0]).abs() < 1e-4 && (q[1] - p[1]).abs() < 1e-4);
+    }
+
+    #[test]
+    fn similarity_recovers_known_transform() {
+        let t = Affine2::rotate(-0.4).then(&Affine2::scale(1.7, 1.7)).then(&Affine2::translate(10.0, 4.0));
+        let from = [[0.0, 0.0], [10.0, 0.0], [3.0, 8.0], [-4.0, 2.0]];
+        let to: Vec<Point> = from.iter().map(|p| t.apply(*p)).collect();
+        let s = Affine2::similarity(&from, &to).unwrap();
+        for p in from {
+            let (a, b) = (s.apply(p), t.apply(p));
+            assert!((a[0] - b[0]).abs() < 1e-3 && (a[1] - b[1]).abs() < 1e-3, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn crop_warp_moves_pixels_with_points() {
+        // A single white pixel at (20, 10) must land where the transform sends its centre.
+        let mut img = GrayImage::new(40, 40);
+        img.put_pixel(20, 10, image::Luma([255]));
+        let bx = BoxF::new(10.0, 0.0, 20.0, 20.0);
+        let t = Affine2::crop_to(&bx, 40, 40);
+        let out = warp_gray(&img, &t, 40, 40);
+        let c = t.apply([20.5, 10.5]);
+        let (ci, cj) = (c[0].floor() as u32, c[1].floor() as u32);
+        assert!(out.get_pixel(ci, cj)[0] > 100, "bright pixel should follow the transform");
+    }
+
+    #[test]
+    fn iou_of_identical_and_disjoint() {
+        let a = BoxF::new(0.0, 0.0, 10.0, 10.0);
+        assert!((a.iou(&a) - 1.0).abs() < 1e-6);
+        assert_eq!(a.iou(&BoxF::new(20.0, 20.0, 5.0, 5.0)), 0.0);
+    }
+}

@@ -1,0 +1,19 @@
+//! facemark-core: the types every stage of the pipeline shares.
+//!
+//! Conventions used across facemark (every crate relies on them):
+//! - Points are `[x, y]` in **pixels** of the image they belong to, x to the right,
+//!   y down, origin at the top-left corner of the top-left pixel (pixel centres at +0.5).
+//! - Boxes are [`BoxF`] in pixels: `x, y` top-left, `w, h` size.
+//! - "left"/"right" in point names are the **subject's** left/right (iBUG, Kaggle convention).
+
+pub mod draw;
+pub mod geometry;
+pub mod sample;
+pub mod scheme;
+
+pub use geometry::{Affine2, BoxF};
+pub use sample::{ImageSource, Sample};
+pub use scheme::Scheme;
+
+/// A landmark position `[x, y]` in pixels.
+pub type Point = [f32; 2];

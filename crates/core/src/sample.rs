@@ -1,0 +1,46 @@
+//! One annotated face, whatever file format it came from.
+
+use crate::{BoxF, Point};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where a sample's pixels live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ImageSource {
+    /// An image file on disk (decoded on demand).
+    File(PathBuf),
+    /// Pixels held in memory: 8-bit gray, row-major `width × height` (Kaggle `Image` column).
+    Gray { width: u32, height: u32, pixels: Vec<u8> },
+}
+
+/// One face: its image, its landmarks and what is known about them.
+///
+/// Invariants: `points.len() == visible.len()`; a point with `visible[i] == false` is *missing*
+/// (Kaggle empty cell) and its coordinates are meaningless (stored as NaN), never 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub image: ImageSource,
+    /// Landmarks `[x, y]` in pixels of `image`.
+    pub points: Vec<Point>,
+    /// `false` where the annotation is missing.
+    pub visible: Vec<bool>,
+    /// The face box, when the format gives one (imglab XML) or a detector found one.
+    pub face_box: Option<BoxF>,
+    /// Who this is, for identity-disjoint splits (YouTube-Faces: file name without `_NN.jpg`).
+    pub identity: String,
+    /// A short name for messages and outputs (usually the file name).
+    pub name: String,
+}
+
+impl Sample {
+    /// A sample whose points are all present.
+    pub fn new(image: ImageSource, points: Vec<Point>, name: impl Into<String>) -> Self {
+        let visible = points.iter().map(|p| p[0].is_finite() && p[1].is_finite()).collect();
+        let name = name.into();
+        Sample { image, points, visible, face_box: None, identity: name.clone(), name }
+    }
+    /// Number of present points.
+    pub fn present(&self) -> usize {
+        self.visible.iter().filter(|v| **v).count()
+    }
+}

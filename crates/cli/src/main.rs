@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 mod cmd;
 
 #[derive(Parser)]
-#[command(name = "facemark", version, about = "Facial keypoint detection: faces, landmarks, training, filters")]
+#[command(
+    name = "facemark",
+    version,
+    about = "Facial keypoint detection: faces, landmarks, training, filters"
+)]
 struct Cli {
     /// More logging (-v info, -vv debug); or set RUST_LOG.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -43,7 +47,10 @@ fn main() {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     let result = match cli.command {
         Command::Detect(a) => cmd::detect::run(a),

@@ -44,7 +44,9 @@ impl BoxF {
     }
     /// The tight box around `points` (ignores non-finite points). `None` when none is finite.
     pub fn around(points: &[Point]) -> Option<BoxF> {
-        let mut it = points.iter().filter(|p| p[0].is_finite() && p[1].is_finite());
+        let mut it = points
+            .iter()
+            .filter(|p| p[0].is_finite() && p[1].is_finite());
         let first = it.next()?;
         let (mut x0, mut y0, mut x1, mut y1) = (first[0], first[1], first[0], first[1]);
         for p in it {
@@ -81,18 +83,40 @@ impl Default for Affine2 {
 }
 
 impl Affine2 {
-    pub const IDENTITY: Affine2 = Affine2 { a: 1.0, b: 0.0, c: 0.0, d: 1.0, tx: 0.0, ty: 0.0 };
+    pub const IDENTITY: Affine2 = Affine2 {
+        a: 1.0,
+        b: 0.0,
+        c: 0.0,
+        d: 1.0,
+        tx: 0.0,
+        ty: 0.0,
+    };
 
     pub fn translate(tx: f32, ty: f32) -> Self {
-        Affine2 { tx, ty, ..Self::IDENTITY }
+        Affine2 {
+            tx,
+            ty,
+            ..Self::IDENTITY
+        }
     }
     pub fn scale(sx: f32, sy: f32) -> Self {
-        Affine2 { a: sx, d: sy, ..Self::IDENTITY }
+        Affine2 {
+            a: sx,
+            d: sy,
+            ..Self::IDENTITY
+        }
     }
     /// Rotation by `radians` about the origin (positive turns +x towards +y, i.e. clockwise on screen).
     pub fn rotate(radians: f32) -> Self {
         let (s, c) = radians.sin_cos();
-        Affine2 { a: c, b: -s, c: s, d: c, tx: 0.0, ty: 0.0 }
+        Affine2 {
+            a: c,
+            b: -s,
+            c: s,
+            d: c,
+            tx: 0.0,
+            ty: 0.0,
+        }
     }
     /// `self ∘ other`: apply `other` first, then `self`.
     pub fn then_after(&self, other: &Affine2) -> Affine2 {
@@ -110,7 +134,10 @@ impl Affine2 {
         next.then_after(self)
     }
     pub fn apply(&self, p: Point) -> Point {
-        [self.a * p[0] + self.b * p[1] + self.tx, self.c * p[0] + self.d * p[1] + self.ty]
+        [
+            self.a * p[0] + self.b * p[1] + self.tx,
+            self.c * p[0] + self.d * p[1] + self.ty,
+        ]
     }
     pub fn determinant(&self) -> f32 {
         self.a * self.d - self.b * self.c
@@ -122,7 +149,14 @@ impl Affine2 {
             return None;
         }
         let (a, b, c, d) = (self.d / det, -self.b / det, -self.c / det, self.a / det);
-        Some(Affine2 { a, b, c, d, tx: -(a * self.tx + b * self.ty), ty: -(c * self.tx + d * self.ty) })
+        Some(Affine2 {
+            a,
+            b,
+            c,
+            d,
+            tx: -(a * self.tx + b * self.ty),
+            ty: -(c * self.tx + d * self.ty),
+        })
     }
     /// Mean linear scale factor `sqrt(|det|)`.
     pub fn mean_scale(&self) -> f32 {
@@ -132,7 +166,8 @@ impl Affine2 {
     /// The map from the square crop `bx` of a photo onto an `out × out` image:
     /// photo pixels → crop pixels. `bx` need not be square; each axis is scaled on its own.
     pub fn crop_to(bx: &BoxF, out_w: u32, out_h: u32) -> Affine2 {
-        Affine2::translate(-bx.x, -bx.y).then(&Affine2::scale(out_w as f32 / bx.w, out_h as f32 / bx.h))
+        Affine2::translate(-bx.x, -bx.y)
+            .then(&Affine2::scale(out_w as f32 / bx.w, out_h as f32 / bx.h))
     }
 
     /// Least-squares similarity (rotation, uniform scale, translation) taking `from[i]` to `to[i]`
@@ -281,7 +316,9 @@ mod tests {
 
     #[test]
     fn inverse_round_trips() {
-        let t = Affine2::rotate(0.3).then(&Affine2::scale(2.0, 2.0)).then(&Affine2::translate(5.0, -3.0));
+        let t = Affine2::rotate(0.3)
+            .then(&Affine2::scale(2.0, 2.0))
+            .then(&Affine2::translate(5.0, -3.0));
         let p = [3.0, 7.0];
         let q = t.inverse().unwrap().apply(t.apply(p));
         assert!((q[0] - p[0]).abs() < 1e-4 && (q[1] - p[1]).abs() < 1e-4);
@@ -289,13 +326,18 @@ mod tests {
 
     #[test]
     fn similarity_recovers_known_transform() {
-        let t = Affine2::rotate(-0.4).then(&Affine2::scale(1.7, 1.7)).then(&Affine2::translate(10.0, 4.0));
+        let t = Affine2::rotate(-0.4)
+            .then(&Affine2::scale(1.7, 1.7))
+            .then(&Affine2::translate(10.0, 4.0));
         let from = [[0.0, 0.0], [10.0, 0.0], [3.0, 8.0], [-4.0, 2.0]];
         let to: Vec<Point> = from.iter().map(|p| t.apply(*p)).collect();
         let s = Affine2::similarity(&from, &to).unwrap();
         for p in from {
             let (a, b) = (s.apply(p), t.apply(p));
-            assert!((a[0] - b[0]).abs() < 1e-3 && (a[1] - b[1]).abs() < 1e-3, "{a:?} vs {b:?}");
+            assert!(
+                (a[0] - b[0]).abs() < 1e-3 && (a[1] - b[1]).abs() < 1e-3,
+                "{a:?} vs {b:?}"
+            );
         }
     }
 
@@ -309,7 +351,10 @@ mod tests {
         let out = warp_gray(&img, &t, 40, 40);
         let c = t.apply([20.5, 10.5]);
         let (ci, cj) = (c[0].floor() as u32, c[1].floor() as u32);
-        assert!(out.get_pixel(ci, cj)[0] > 100, "bright pixel should follow the transform");
+        assert!(
+            out.get_pixel(ci, cj)[0] > 100,
+            "bright pixel should follow the transform"
+        );
     }
 
     #[test]

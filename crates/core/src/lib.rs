@@ -8,12 +8,16 @@
 
 pub mod draw;
 pub mod geometry;
+pub mod io;
 pub mod sample;
 pub mod scheme;
+pub mod testdata;
+pub mod traits;
 
 pub use geometry::{Affine2, BoxF};
 pub use sample::{ImageSource, Sample};
 pub use scheme::Scheme;
+pub use traits::{Detection, FaceDetector, Landmarker};
 
 /// A landmark position `[x, y]` in pixels.
 pub type Point = [f32; 2];

@@ -10,7 +10,11 @@ pub enum ImageSource {
     /// An image file on disk (decoded on demand).
     File(PathBuf),
     /// Pixels held in memory: 8-bit gray, row-major `width × height` (Kaggle `Image` column).
-    Gray { width: u32, height: u32, pixels: Vec<u8> },
+    Gray {
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+    },
 }
 
 /// One face: its image, its landmarks and what is known about them.
@@ -35,9 +39,19 @@ pub struct Sample {
 impl Sample {
     /// A sample whose points are all present.
     pub fn new(image: ImageSource, points: Vec<Point>, name: impl Into<String>) -> Self {
-        let visible = points.iter().map(|p| p[0].is_finite() && p[1].is_finite()).collect();
+        let visible = points
+            .iter()
+            .map(|p| p[0].is_finite() && p[1].is_finite())
+            .collect();
         let name = name.into();
-        Sample { image, points, visible, face_box: None, identity: name.clone(), name }
+        Sample {
+            image,
+            points,
+            visible,
+            face_box: None,
+            identity: name.clone(),
+            name,
+        }
     }
     /// Number of present points.
     pub fn present(&self) -> usize {

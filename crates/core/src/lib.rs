@@ -6,6 +6,7 @@
 //! - Boxes are [`BoxF`] in pixels: `x, y` top-left, `w, h` size.
 //! - "left"/"right" in point names are the **subject's** left/right (iBUG, Kaggle convention).
 
+pub mod crop;
 pub mod draw;
 pub mod geometry;
 pub mod io;
@@ -14,6 +15,7 @@ pub mod scheme;
 pub mod testdata;
 pub mod traits;
 
+pub use crop::CropSpec;
 pub use geometry::{Affine2, BoxF};
 pub use sample::{ImageSource, Sample};
 pub use scheme::Scheme;

@@ -23,7 +23,9 @@ pub trait FaceDetector: Send + Sync {
 /// Places landmarks on a face.
 pub trait Landmarker: Send + Sync {
     fn scheme(&self) -> &Scheme;
-    /// Landmarks `[x, y]` in pixels of `image` for the face whose detector-style box is
-    /// `face_box` (the square-ish box a frontal face detector gives, roughly brows to chin).
+    /// Landmarks `[x, y]` in pixels of `image` for the face whose *landmark box* (the tight box
+    /// around its landmarks, as in [`crate::CropSpec`]) is about `face_box`. Callers get such a
+    /// box from the previous frame's points (tracking), from ground truth (evaluation), or from
+    /// a detector box through a calibration (the `facemark` crate's pipeline does this).
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point>;
 }

@@ -1,1 +1,9 @@
-//! facemark-train
+//! facemark-train: augmentation, the training loop, evaluation metrics and the Kaggle workflow.
+
+pub mod augment; // landmark-aware augmentation
+pub mod config; // training configuration (TOML + CLI overrides)
+pub mod eval; // evaluation reports
+pub mod kaggle; // Kaggle test prediction and submission
+pub mod metrics; // NME, RMSE, AUC, CED
+pub mod plot; // loss and CED curves (plotters)
+pub mod trainer; // the training loop, checkpoints, resume

@@ -1,8 +1,15 @@
 //! Landmark schemes as data: point count, names, groups, mirror permutation, NME normaliser.
 //!
-//! (The formats helper completes the concrete schemes: 68 iBUG/300-W, 15 Kaggle, 194 HELEN, 5.)
+//! Concrete schemes: [`Scheme::ibug68`] (iBUG / 300-W), [`Scheme::kaggle15`] (Kaggle Facial
+//! Keypoints), [`Scheme::helen194`] (HELEN), [`Scheme::five`] (eye centres, nose tip, mouth
+//! corners) and [`Scheme::generic`] for any other point count.
+//!
+//! "left"/"right" in names are the **subject's** left/right: the subject's left eye appears on
+//! the *right* of the image (iBUG points 42–47, Kaggle `left_eye_center`).
 
+use crate::Point;
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
 /// A named group of points (e.g. "jaw", "left_eye"), by 0-based index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +30,144 @@ pub struct Scheme {
     pub mirror: Vec<usize>,
     /// The two points whose distance normalises NME (68: outer eye corners 36, 45).
     pub norm_pair: Option<(usize, usize)>,
+    /// The points whose mean is the subject's (left, right) eye centre, for inter-pupil
+    /// normalisation; `None` when the scheme has no eyes it knows of.
+    #[serde(default)]
+    pub pupils: Option<(Vec<usize>, Vec<usize>)>,
+}
+
+/// Mean 68-point iBUG shape, in *landmark-box units*: each face's points were centred on the
+/// centre of their tight box and divided by the box's longer side, then averaged. Computed
+/// from the 870 faces of `300w-helen-train` (300-W HELEN training part). x right, y down.
+pub const IBUG68_MEAN: [Point; 68] = [
+    [-0.4773, -0.2627],
+    [-0.4727, -0.1366],
+    [-0.4562, -0.0114],
+    [-0.4280, 0.1096],
+    [-0.3766, 0.2209],
+    [-0.2972, 0.3171],
+    [-0.2022, 0.3955],
+    [-0.1005, 0.4566],
+    [0.0114, 0.4707],
+    [0.1214, 0.4490],
+    [0.2198, 0.3838],
+    [0.3110, 0.3037],
+    [0.3859, 0.2071],
+    [0.4350, 0.0949],
+    [0.4607, -0.0253],
+    [0.4737, -0.1482],
+    [0.4784, -0.2730],
+    [-0.4014, -0.3584],
+    [-0.3423, -0.4165],
+    [-0.2568, -0.4354],
+    [-0.1672, -0.4253],
+    [-0.0848, -0.3960],
+    [0.0714, -0.4030],
+    [0.1579, -0.4335],
+    [0.2461, -0.4444],
+    [0.3316, -0.4251],
+    [0.3892, -0.3699],
+    [-0.0033, -0.2957],
+    [-0.0025, -0.2139],
+    [-0.0014, -0.1337],
+    [0.0002, -0.0509],
+    [-0.1017, 0.0084],
+    [-0.0514, 0.0242],
+    [-0.0002, 0.0373],
+    [0.0508, 0.0229],
+    [0.0968, 0.0074],
+    [-0.3015, -0.2780],
+    [-0.2479, -0.3097],
+    [-0.1832, -0.3085],
+    [-0.1299, -0.2678],
+    [-0.1852, -0.2565],
+    [-0.2505, -0.2556],
+    [0.1193, -0.2722],
+    [0.1754, -0.3164],
+    [0.2391, -0.3166],
+    [0.2910, -0.2872],
+    [0.2450, -0.2649],
+    [0.1817, -0.2620],
+    [-0.1840, 0.1603],
+    [-0.1156, 0.1302],
+    [-0.0450, 0.1142],
+    [-0.0010, 0.1260],
+    [0.0486, 0.1133],
+    [0.1202, 0.1287],
+    [0.1866, 0.1535],
+    [0.1225, 0.2207],
+    [0.0545, 0.2520],
+    [0.0014, 0.2583],
+    [-0.0469, 0.2540],
+    [-0.1164, 0.2257],
+    [-0.1562, 0.1627],
+    [-0.0452, 0.1545],
+    [-0.0005, 0.1591],
+    [0.0498, 0.1529],
+    [0.1596, 0.1577],
+    [0.0505, 0.1901],
+    [-0.0003, 0.1972],
+    [-0.0461, 0.1925],
+];
+
+/// iBUG 68 mirror permutation (the standard one from the 300-W literature).
+const IBUG68_MIRROR: [usize; 68] = [
+    16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, // jaw
+    26, 25, 24, 23, 22, 21, 20, 19, 18, 17, // brows
+    27, 28, 29, 30, // nose bridge
+    35, 34, 33, 32, 31, // nose bottom
+    45, 44, 43, 42, 47, 46, // subject's right eye → left eye
+    39, 38, 37, 36, 41, 40, // left eye → right eye
+    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, // outer mouth
+    64, 63, 62, 61, 60, 67, 66, 65, // inner mouth
+];
+
+/// Kaggle Facial Keypoints column order (each name takes the columns `NAME_x`, `NAME_y`).
+pub const KAGGLE15_NAMES: [&str; 15] = [
+    "left_eye_center",
+    "right_eye_center",
+    "left_eye_inner_corner",
+    "left_eye_outer_corner",
+    "right_eye_inner_corner",
+    "right_eye_outer_corner",
+    "left_eyebrow_inner_end",
+    "left_eyebrow_outer_end",
+    "right_eyebrow_inner_end",
+    "right_eyebrow_outer_end",
+    "nose_tip",
+    "mouth_left_corner",
+    "mouth_right_corner",
+    "mouth_center_top_lip",
+    "mouth_center_bottom_lip",
+];
+
+const KAGGLE15_MIRROR: [usize; 15] = [1, 0, 4, 5, 2, 3, 8, 9, 6, 7, 10, 12, 11, 13, 14];
+
+/// The five-point scheme's names (subject's left/right).
+pub const FIVE_NAMES: [&str; 5] = [
+    "left_eye_center",
+    "right_eye_center",
+    "nose_tip",
+    "mouth_left_corner",
+    "mouth_right_corner",
+];
+
+fn group(name: &str, r: impl IntoIterator<Item = usize>) -> Group {
+    Group {
+        name: name.to_string(),
+        indices: r.into_iter().collect(),
+    }
+}
+
+/// Point names `GROUP_k` from groups that cover `0..n` in order.
+fn names_from_groups(groups: &[Group], n: usize) -> Vec<String> {
+    let mut names = vec![String::new(); n];
+    for g in groups {
+        for (k, &i) in g.indices.iter().enumerate() {
+            names[i] = format!("{}_{k}", g.name);
+        }
+    }
+    names
 }
 
 impl Scheme {
@@ -40,6 +185,560 @@ impl Scheme {
             groups: vec![],
             mirror: (0..n).collect(),
             norm_pair: None,
+            pupils: None,
         }
+    }
+
+    /// The 68-point iBUG / 300-W scheme (0-based): jaw 0–16, subject's right brow 17–21, left
+    /// brow 22–26, nose bridge 27–30, nose bottom 31–35, right eye 36–41, left eye 42–47, outer
+    /// mouth 48–59, inner mouth 60–67. NME normaliser: outer eye corners 36–45.
+    pub fn ibug68() -> Scheme {
+        let groups = vec![
+            group("jaw", 0..17),
+            group("right_brow", 17..22),
+            group("left_brow", 22..27),
+            group("nose_bridge", 27..31),
+            group("nose_bottom", 31..36),
+            group("right_eye", 36..42),
+            group("left_eye", 42..48),
+            group("outer_mouth", 48..60),
+            group("inner_mouth", 60..68),
+        ];
+        Scheme {
+            name: "ibug68".into(),
+            point_names: names_from_groups(&groups, 68),
+            groups,
+            mirror: IBUG68_MIRROR.to_vec(),
+            norm_pair: Some((36, 45)),
+            pupils: Some(((42..48).collect(), (36..42).collect())),
+        }
+    }
+
+    /// The 15-point Kaggle Facial Keypoints scheme, in Kaggle's column order
+    /// ([`KAGGLE15_NAMES`]). NME normaliser: outer eye corners (3, 5).
+    pub fn kaggle15() -> Scheme {
+        let groups = vec![
+            group("left_eye", [0, 2, 3]),
+            group("right_eye", [1, 4, 5]),
+            group("left_brow", [6, 7]),
+            group("right_brow", [8, 9]),
+            group("nose", [10]),
+            group("mouth", [11, 12, 13, 14]),
+        ];
+        Scheme {
+            name: "kaggle15".into(),
+            point_names: KAGGLE15_NAMES.iter().map(|s| s.to_string()).collect(),
+            groups,
+            mirror: KAGGLE15_MIRROR.to_vec(),
+            norm_pair: Some((3, 5)),
+            pupils: Some((vec![0], vec![1])),
+        }
+    }
+
+    /// Five points: eye centres, nose tip, mouth corners ([`FIVE_NAMES`]). NME normaliser:
+    /// the eye centres (inter-pupil distance), as the scheme has no eye corners.
+    pub fn five() -> Scheme {
+        Scheme {
+            name: "five".into(),
+            point_names: FIVE_NAMES.iter().map(|s| s.to_string()).collect(),
+            groups: vec![
+                group("left_eye", [0]),
+                group("right_eye", [1]),
+                group("nose", [2]),
+                group("mouth", [3, 4]),
+            ],
+            mirror: vec![1, 0, 2, 4, 3],
+            norm_pair: Some((0, 1)),
+            pupils: Some((vec![0], vec![1])),
+        }
+    }
+
+    /// The 194-point HELEN scheme (Le et al., ECCV 2012), 0-based: jaw 0–40 (41), nose 41–57
+    /// (17), outer lip 58–85 (28), inner lip 86–113 (28), first eye 114–133 (20), second eye
+    /// 134–153 (20), first brow 154–173 (20), second brow 174–193 (20).
+    ///
+    /// Layout assumptions (the annotation tool's order): open curves (jaw, nose) run from the
+    /// image's left to its right; closed contours (lips, eyes, brows) start at their image-left
+    /// corner and run along the upper edge first; the first eye/brow is the one on the image's
+    /// left (the subject's right). The mirror permutation is *derived*, not typed in: a mean
+    /// shape is built on that layout ([`helen194_mean_shape`]), reflected, and each point is
+    /// matched to its nearest neighbour ([`derive_mirror`]). NME normaliser: the outer eye
+    /// corners (the first eye's first point and the second eye's mid point, 114 and 144).
+    pub fn helen194() -> Scheme {
+        let groups = vec![
+            group("jaw", 0..41),
+            group("nose", 41..58),
+            group("outer_lip", 58..86),
+            group("inner_lip", 86..114),
+            group("right_eye", 114..134),
+            group("left_eye", 134..154),
+            group("right_brow", 154..174),
+            group("left_brow", 174..194),
+        ];
+        static MIRROR: OnceLock<Vec<usize>> = OnceLock::new();
+        let mirror = MIRROR
+            .get_or_init(|| derive_mirror(&helen194_mean_shape()))
+            .clone();
+        Scheme {
+            name: "helen194".into(),
+            point_names: names_from_groups(&groups, 194),
+            groups,
+            mirror,
+            norm_pair: Some((114, 144)),
+            pupils: Some(((134..154).collect(), (114..134).collect())),
+        }
+    }
+
+    /// A scheme by its CLI/file name: "ibug68" (also "68", "300w", "ibug"), "kaggle15" ("15",
+    /// "kaggle"), "helen194" ("194", "helen"), "five" ("5"), "n<N>" (generic).
+    pub fn by_name(name: &str) -> Option<Scheme> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "ibug68" | "68" | "300w" | "ibug" => Some(Scheme::ibug68()),
+            "kaggle15" | "15" | "kaggle" => Some(Scheme::kaggle15()),
+            "helen194" | "194" | "helen" => Some(Scheme::helen194()),
+            "five" | "5" => Some(Scheme::five()),
+            s => s
+                .strip_prefix('n')
+                .and_then(|n| n.parse::<usize>().ok())
+                .map(Scheme::generic),
+        }
+    }
+
+    /// The usual scheme for a point count: 68 → iBUG, 15 → Kaggle, 194 → HELEN, 5 → five,
+    /// anything else → [`Scheme::generic`].
+    pub fn for_points(n: usize) -> Scheme {
+        match n {
+            68 => Scheme::ibug68(),
+            15 => Scheme::kaggle15(),
+            194 => Scheme::helen194(),
+            5 => Scheme::five(),
+            n => Scheme::generic(n),
+        }
+    }
+
+    /// A horizontal flip of an image `image_width` pixels wide, applied to its landmarks:
+    /// `x' = W − x` (pixel-edge convention: the image spans `[0, W]`), and the points are
+    /// renumbered through `mirror` so that, e.g., the flipped subject's left eye is again at the
+    /// left-eye indices. Panics never; extra points beyond the scheme are flipped in place.
+    pub fn flip_points(&self, points: &[Point], image_width: f32) -> Vec<Point> {
+        let mut out: Vec<Point> = points.iter().map(|p| [image_width - p[0], p[1]]).collect();
+        for (i, p) in points.iter().enumerate() {
+            if let Some(&j) = self.mirror.get(i) {
+                if j < out.len() {
+                    out[j] = [image_width - p[0], p[1]];
+                }
+            }
+        }
+        out
+    }
+
+    /// The visibility mask after [`Scheme::flip_points`].
+    pub fn flip_visible(&self, visible: &[bool]) -> Vec<bool> {
+        let mut out = visible.to_vec();
+        for (i, &v) in visible.iter().enumerate() {
+            if let Some(&j) = self.mirror.get(i) {
+                if j < out.len() {
+                    out[j] = v;
+                }
+            }
+        }
+        out
+    }
+
+    /// The subject's (left, right) eye centres in the frame of `points`, for inter-pupil
+    /// normalisation; `None` when the scheme has no eyes or a needed point is missing (NaN).
+    pub fn eye_centres(&self, points: &[Point]) -> Option<(Point, Point)> {
+        let (l, r) = self.pupils.as_ref()?;
+        Some((mean_of(points, l)?, mean_of(points, r)?))
+    }
+
+    /// Inter-pupil distance (pixels of `points`), see [`Scheme::eye_centres`].
+    pub fn inter_pupil_distance(&self, points: &[Point]) -> Option<f32> {
+        let (l, r) = self.eye_centres(points)?;
+        Some(dist(l, r))
+    }
+
+    /// The NME normalising distance (pixels of `points`): the distance between `norm_pair`
+    /// (68: outer eye corners 36–45). `None` when the scheme has none or a point is missing.
+    pub fn norm_distance(&self, points: &[Point]) -> Option<f32> {
+        let (a, b) = self.norm_pair?;
+        let (pa, pb) = (points.get(a)?, points.get(b)?);
+        let d = dist(*pa, *pb);
+        d.is_finite().then_some(d)
+    }
+
+    /// A mean shape for this scheme in landmark-box units (centre 0, longer side 1), when one
+    /// is known: 68 from data ([`IBUG68_MEAN`]), 15 and 5 converted from it, 194 synthesised.
+    pub fn mean_shape(&self) -> Option<Vec<Point>> {
+        match self.name.as_str() {
+            "ibug68" => Some(IBUG68_MEAN.to_vec()),
+            "kaggle15" => Some(ibug68_to_kaggle15(&IBUG68_MEAN)),
+            "five" => Some(ibug68_to_five(&IBUG68_MEAN)),
+            "helen194" => Some(helen194_mean_shape()),
+            _ => None,
+        }
+    }
+}
+
+fn dist(a: Point, b: Point) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+fn mean_of(points: &[Point], idx: &[usize]) -> Option<Point> {
+    if idx.is_empty() {
+        return None;
+    }
+    let mut s = [0.0f32; 2];
+    for &i in idx {
+        let p = points.get(i)?;
+        if !(p[0].is_finite() && p[1].is_finite()) {
+            return None;
+        }
+        s[0] += p[0];
+        s[1] += p[1];
+    }
+    let n = idx.len() as f32;
+    Some([s[0] / n, s[1] / n])
+}
+
+/// Converts 68 iBUG points to the 15 Kaggle points (Kaggle column order, pixels unchanged):
+///
+/// | Kaggle | from iBUG (0-based) |
+/// |---|---|
+/// | left_eye_center / right_eye_center | mean of 42–47 / mean of 36–41 |
+/// | left_eye_inner_corner / outer | 42 / 45 |
+/// | right_eye_inner_corner / outer | 39 / 36 |
+/// | left_eyebrow_inner_end / outer | 22 / 26 |
+/// | right_eyebrow_inner_end / outer | 21 / 17 |
+/// | nose_tip | 30 |
+/// | mouth_left_corner / right | 54 / 48 |
+/// | mouth_center_top_lip / bottom | 51 / 57 |
+///
+/// "left" is the subject's left (the image's right). A missing input point (NaN) gives NaN
+/// outputs where it is used. Fewer than 68 input points give NaN for the points that need them.
+pub fn ibug68_to_kaggle15(points: &[Point]) -> Vec<Point> {
+    const NAN: Point = [f32::NAN, f32::NAN];
+    let at = |i: usize| points.get(i).copied().unwrap_or(NAN);
+    let mean = |r: std::ops::Range<usize>| mean_of(points, &r.collect::<Vec<_>>()).unwrap_or(NAN);
+    vec![
+        mean(42..48),
+        mean(36..42),
+        at(42),
+        at(45),
+        at(39),
+        at(36),
+        at(22),
+        at(26),
+        at(21),
+        at(17),
+        at(30),
+        at(54),
+        at(48),
+        at(51),
+        at(57),
+    ]
+}
+
+/// Converts 68 iBUG points to the five-point scheme ([`FIVE_NAMES`]): eye centres (means of
+/// 42–47 and 36–41), nose tip 30, mouth corners 54 (left) and 48 (right).
+pub fn ibug68_to_five(points: &[Point]) -> Vec<Point> {
+    let k = ibug68_to_kaggle15(points);
+    vec![k[0], k[1], k[10], k[11], k[12]]
+}
+
+/// The mirror permutation of a roughly symmetric `mean_shape`: reflect it about its mean x and
+/// map each point to the nearest point of the original. An involution when the shape is
+/// symmetric enough; check with [`is_involution`].
+pub fn derive_mirror(mean_shape: &[Point]) -> Vec<usize> {
+    let n = mean_shape.len();
+    if n == 0 {
+        return vec![];
+    }
+    let cx = mean_shape.iter().map(|p| p[0]).sum::<f32>() / n as f32;
+    mean_shape
+        .iter()
+        .map(|p| {
+            let q = [2.0 * cx - p[0], p[1]];
+            let mut best = (f32::INFINITY, 0);
+            for (j, r) in mean_shape.iter().enumerate() {
+                let d = dist(q, *r);
+                if d < best.0 {
+                    best = (d, j);
+                }
+            }
+            best.1
+        })
+        .collect()
+}
+
+/// `true` when `perm` is a permutation with `perm[perm[i]] == i` for all `i`.
+pub fn is_involution(perm: &[usize]) -> bool {
+    perm.iter()
+        .enumerate()
+        .all(|(i, &j)| j < perm.len() && perm[j] == i)
+}
+
+/// Points along an open polyline, `n ≥ 2` of them equally spaced by arc length, ends included.
+fn resample_open(poly: &[Point], n: usize) -> Vec<Point> {
+    let mut cum = vec![0.0f32];
+    for w in poly.windows(2) {
+        cum.push(cum.last().unwrap() + dist(w[0], w[1]));
+    }
+    let total = *cum.last().unwrap();
+    (0..n)
+        .map(|k| {
+            let t = total * k as f32 / (n - 1) as f32;
+            let s = cum.partition_point(|&c| c <= t).clamp(1, poly.len() - 1);
+            let (a, b) = (poly[s - 1], poly[s]);
+            let seg = (cum[s] - cum[s - 1]).max(1e-12);
+            let u = ((t - cum[s - 1]) / seg).clamp(0.0, 1.0);
+            [a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u]
+        })
+        .collect()
+}
+
+/// A closed contour of `n` (even) points: `upper` (left corner → right corner) sampled with
+/// `n/2 + 1` points, then `lower` (right corner → left corner) with its `n/2 − 1` inner points.
+fn closed_contour(upper: &[Point], lower: &[Point], n: usize) -> Vec<Point> {
+    let mut out = resample_open(upper, n / 2 + 1);
+    let low = resample_open(lower, n / 2 + 1);
+    out.extend_from_slice(&low[1..n / 2]);
+    out
+}
+
+/// A plausible HELEN-194 mean shape (landmark-box units) on the layout documented at
+/// [`Scheme::helen194`], synthesised from the (symmetrised) iBUG-68 mean shape by resampling
+/// its contours. Used to derive the 194-point mirror permutation.
+pub fn helen194_mean_shape() -> Vec<Point> {
+    // Symmetrise the 68 mean so that the derived correspondences are exact.
+    let m: Vec<Point> = (0..68)
+        .map(|i| {
+            let (p, q) = (IBUG68_MEAN[i], IBUG68_MEAN[IBUG68_MIRROR[i]]);
+            [(p[0] - q[0]) * 0.5, (p[1] + q[1]) * 0.5]
+        })
+        .collect();
+    let pick = |idx: &[usize]| idx.iter().map(|&i| m[i]).collect::<Vec<Point>>();
+    let shift = |pts: Vec<Point>, dx: f32, dy: f32| {
+        pts.into_iter()
+            .map(|p| [p[0] + dx, p[1] + dy])
+            .collect::<Vec<Point>>()
+    };
+    let mut out = Vec::with_capacity(194);
+    // Jaw: 41 points along 0..16.
+    out.extend(resample_open(&pick(&(0..17).collect::<Vec<_>>()), 41));
+    // Nose: down the left side of the bridge, round the nostrils, up the right side.
+    let (b0, b2) = (m[27], m[29]);
+    let nose = vec![
+        [b0[0] - 0.04, b0[1]],
+        [b2[0] - 0.05, b2[1]],
+        m[31],
+        m[32],
+        m[33],
+        m[34],
+        m[35],
+        [b2[0] + 0.05, b2[1]],
+        [b0[0] + 0.04, b0[1]],
+    ];
+    out.extend(resample_open(&nose, 17));
+    // Outer lip: 48 → 54 along the top, back along the bottom.
+    out.extend(closed_contour(
+        &pick(&[48, 49, 50, 51, 52, 53, 54]),
+        &pick(&[54, 55, 56, 57, 58, 59, 48]),
+        28,
+    ));
+    // Inner lip: 60 → 64 along the top, back along the bottom (corners shared with 60/64).
+    out.extend(closed_contour(
+        &pick(&[60, 61, 62, 63, 64]),
+        &pick(&[64, 65, 66, 67, 60]),
+        28,
+    ));
+    // Eyes: image-left eye first (36–41), then 42–47.
+    out.extend(closed_contour(
+        &pick(&[36, 37, 38, 39]),
+        &pick(&[39, 40, 41, 36]),
+        20,
+    ));
+    out.extend(closed_contour(
+        &pick(&[42, 43, 44, 45]),
+        &pick(&[45, 46, 47, 42]),
+        20,
+    ));
+    // Brows: a thin closed band around each 5-point brow line, image-left brow first.
+    for r in [17..22, 22..27] {
+        let line: Vec<usize> = r.collect();
+        let mut rev = line.clone();
+        rev.reverse();
+        let upper = shift(pick(&line), 0.0, -0.015);
+        let lower = shift(pick(&rev), 0.0, 0.015);
+        // Join the ends so both halves share the corners.
+        let mut up = vec![[m[line[0]][0], m[line[0]][1]]];
+        up.extend(upper);
+        up.push(m[line[4]]);
+        let mut lo = vec![m[line[4]]];
+        lo.extend(lower);
+        lo.push(m[line[0]]);
+        out.extend(closed_contour(&up, &lo, 20));
+    }
+    debug_assert_eq!(out.len(), 194);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Scheme> {
+        vec![
+            Scheme::ibug68(),
+            Scheme::kaggle15(),
+            Scheme::helen194(),
+            Scheme::five(),
+            Scheme::generic(7),
+        ]
+    }
+
+    #[test]
+    fn every_mirror_is_an_involution_and_names_are_complete() {
+        for s in all() {
+            assert!(is_involution(&s.mirror), "{} mirror", s.name);
+            assert_eq!(s.mirror.len(), s.len(), "{}", s.name);
+            assert!(s.point_names.iter().all(|n| !n.is_empty()), "{}", s.name);
+            for g in &s.groups {
+                assert!(g.indices.iter().all(|&i| i < s.len()), "{}", s.name);
+            }
+            if let Some((a, b)) = s.norm_pair {
+                assert!(a < s.len() && b < s.len());
+            }
+        }
+    }
+
+    #[test]
+    fn by_name_and_for_points() {
+        for s in all() {
+            assert_eq!(Scheme::by_name(&s.name).unwrap(), s);
+            assert_eq!(Scheme::for_points(s.len()).name, s.name);
+        }
+        assert!(Scheme::by_name("nonsense").is_none());
+        assert_eq!(Scheme::for_points(3).len(), 3);
+    }
+
+    #[test]
+    fn ibug68_mirror_matches_nearest_neighbour_on_the_mean_shape() {
+        assert_eq!(derive_mirror(&IBUG68_MEAN), IBUG68_MIRROR.to_vec());
+    }
+
+    /// The mean face in a 200 px wide image.
+    fn face68(w: f32) -> Vec<Point> {
+        IBUG68_MEAN
+            .iter()
+            .map(|p| [w * 0.5 + p[0] * 150.0, 100.0 + p[1] * 150.0])
+            .collect()
+    }
+
+    #[test]
+    fn flipping_the_mean_face_puts_the_left_eye_where_the_left_eye_was() {
+        let s = Scheme::ibug68();
+        let w = 200.0;
+        let f = face68(w);
+        let g = s.flip_points(&f, w);
+        // The flipped face is a face again: each point lands near the same-index point.
+        for i in 0..68 {
+            let d = dist(f[i], g[i]);
+            assert!(d < 6.0, "point {i} moved {d} px (face 150 px)");
+        }
+        // Without the renumbering the eyes would swap sides (far off).
+        assert!(dist(f[36], [w - f[36][0], f[36][1]]) > 50.0);
+        // And the subject's left eye (image right) stays on the image's right.
+        let (l, r) = s.eye_centres(&g).unwrap();
+        assert!(l[0] > w * 0.5 && r[0] < w * 0.5);
+        // Flipping twice gives the points back exactly.
+        let h = s.flip_points(&g, w);
+        for i in 0..68 {
+            assert!(dist(f[i], h[i]) < 1e-4);
+        }
+    }
+
+    #[test]
+    fn flip_visible_follows_the_points() {
+        let s = Scheme::kaggle15();
+        let mut v = vec![true; 15];
+        v[0] = false;
+        let f = s.flip_visible(&v);
+        assert!(f[0] && !f[1]);
+    }
+
+    #[test]
+    fn kaggle_flip_swaps_eyes() {
+        let s = Scheme::kaggle15();
+        let pts = ibug68_to_kaggle15(&face68(96.0));
+        let g = s.flip_points(&pts, 96.0);
+        for i in 0..15 {
+            assert!(dist(pts[i], g[i]) < 3.0, "kaggle point {i}");
+        }
+    }
+
+    #[test]
+    fn helen194_mirror_maps_left_to_right() {
+        let s = Scheme::helen194();
+        let mean = helen194_mean_shape();
+        assert_eq!(mean.len(), 194);
+        let g = |n: &str| {
+            s.groups
+                .iter()
+                .find(|g| g.name == n)
+                .unwrap()
+                .indices
+                .clone()
+        };
+        for (a, b) in [("left_eye", "right_eye"), ("left_brow", "right_brow")] {
+            let (ga, gb) = (g(a), g(b));
+            for (&i, _) in ga.iter().zip(&gb) {
+                assert!(gb.contains(&s.mirror[i]), "{a} point {i} must map into {b}");
+            }
+        }
+        // Jaw runs left to right: its ends swap, its middle point is fixed.
+        assert_eq!(s.mirror[0], 40);
+        assert_eq!(s.mirror[20], 20);
+        // Points on the image's left map to points on its right.
+        for i in 0..194 {
+            let j = s.mirror[i];
+            if mean[i][0] < -0.02 {
+                assert!(mean[j][0] > 0.02, "{i} -> {j}");
+            }
+        }
+        // Outer lip corners swap (58 ↔ 72), outer eye corners swap.
+        assert_eq!(s.mirror[58], 72);
+        assert_eq!(s.mirror[114], 144);
+    }
+
+    #[test]
+    fn ibug_to_kaggle_uses_subjects_left() {
+        let k = ibug68_to_kaggle15(&face68(200.0));
+        assert_eq!(k.len(), 15);
+        // Subject's left eye is on the image's right.
+        assert!(k[0][0] > k[1][0]);
+        assert!(
+            k[11][0] > k[12][0],
+            "mouth_left_corner on the image's right"
+        );
+        assert!(k[13][1] < k[14][1], "top lip above bottom lip");
+        let f = ibug68_to_five(&face68(200.0));
+        assert_eq!(f[2], k[10]);
+        // Missing input → NaN output, not a panic.
+        assert!(ibug68_to_kaggle15(&[[1.0, 2.0]])[0][0].is_nan());
+    }
+
+    #[test]
+    fn distances() {
+        let s = Scheme::ibug68();
+        let f = face68(200.0);
+        let d = s.norm_distance(&f).unwrap();
+        assert!((d - dist(f[36], f[45])).abs() < 1e-6);
+        let ipd = s.inter_pupil_distance(&f).unwrap();
+        assert!(ipd > 0.5 * d && ipd < d);
+        let mut g = f.clone();
+        g[36] = [f32::NAN, f32::NAN];
+        assert!(s.norm_distance(&g).is_none());
+        assert!(Scheme::generic(3).eye_centres(&f).is_none());
     }
 }

@@ -1,1 +1,47 @@
-//! facemark-nn
+//! facemark-nn: a small CPU neural-network engine for keypoint CNNs.
+//!
+//! Why our own engine (see `docs/decisions.md`): on the 2-core CPU machines facemark trains on,
+//! the hot ops of small keypoint CNNs (im2col + GEMM convolutions, depthwise convolutions,
+//! pooling, batch norm) are all that is needed; writing them over the `gemm` crate gives
+//! training and inference speed close to PyTorch's with a build that takes seconds, not minutes.
+//!
+//! Conventions:
+//! - Tensors are row-major `f32`, images **NCHW** (`[batch, channels, height, width]`), dense
+//!   activations `[batch, features]`.
+//! - Parameter layouts follow PyTorch: conv weight `[out, in, k, k]`, depthwise weight
+//!   `[c, 1, k, k]`, dense weight `[out, in]`, batch norm `weight`, `bias`, `running_mean`,
+//!   `running_var`. Parameter names are `"<layer>.<param>"` (e.g. `conv1.weight`).
+//! - Every layer has a hand-written forward and backward; `tests/gradcheck.rs` checks each one
+//!   against finite differences.
+//! - Work is parallelised with rayon over the batch (or channels); GEMMs inside a per-sample
+//!   loop run single-threaded, batch-wide GEMMs (dense layers) use rayon inside `gemm`.
+
+pub mod layers;
+pub mod loss;
+pub mod network;
+pub mod ops;
+pub mod optim;
+pub mod tensor;
+
+pub use layers::{
+    Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
+};
+pub use loss::{masked_loss, LossKind};
+pub use network::Network;
+pub use optim::{Adam, AdamConfig};
+pub use tensor::{Param, Tensor};
+
+/// Errors of the engine: shape mismatches between data and a network or a parameter file.
+#[derive(Debug, thiserror::Error)]
+pub enum NnError {
+    #[error("shape mismatch for {what}: expected {expected:?}, got {got:?}")]
+    Shape {
+        what: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+    #[error("unknown parameter `{0}`")]
+    UnknownParam(String),
+    #[error("missing parameter `{0}`")]
+    MissingParam(String),
+}

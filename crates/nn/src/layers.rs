@@ -1,0 +1,964 @@
+//! Layers with hand-written forward and backward passes.
+//!
+//! Each layer offers `forward` (inference, `&self`, no cache), `forward_train` (keeps what the
+//! backward pass needs) and `backward` (accumulates parameter gradients, returns the input
+//! gradient when asked).
+
+use crate::ops::{col2im, im2col, matmul, Mat, Window};
+use crate::tensor::{Param, Tensor};
+use rand::{Rng, RngCore};
+use rayon::prelude::*;
+
+fn dims4(x: &Tensor) -> (usize, usize, usize, usize) {
+    assert_eq!(
+        x.shape.len(),
+        4,
+        "expected an NCHW tensor, got {:?}",
+        x.shape
+    );
+    (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+}
+
+fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+/// Kaiming-normal values (`std = gain / sqrt(fan_in)`), Box–Muller from `rng`.
+pub fn kaiming(n: usize, fan_in: usize, gain: f32, rng: &mut dyn RngCore) -> Vec<f32> {
+    let std = gain / (fan_in.max(1) as f32).sqrt();
+    (0..n)
+        .map(|_| {
+            let u1: f32 = rng.gen_range(1e-7f32..1.0);
+            let u2: f32 = rng.gen();
+            std * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution (im2col + GEMM)
+
+/// 2-D convolution, weight `[out, in, k, k]`, bias `[out]`, square kernel, zero padding.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    pub in_c: usize,
+    pub out_c: usize,
+    pub win: Window,
+    pub weight: Param,
+    pub bias: Param,
+    cols: Vec<f32>,
+    in_shape: Vec<usize>,
+}
+
+impl Conv2d {
+    pub fn new(
+        name: &str,
+        in_c: usize,
+        out_c: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        rng: &mut dyn RngCore,
+    ) -> Conv2d {
+        let fan_in = in_c * k * k;
+        Conv2d {
+            in_c,
+            out_c,
+            win: Window { k, stride, pad },
+            weight: Param::new(
+                format!("{name}.weight"),
+                vec![out_c, in_c, k, k],
+                kaiming(out_c * fan_in, fan_in, 2f32.sqrt(), rng),
+            ),
+            bias: Param::new(format!("{name}.bias"), vec![out_c], vec![0.0; out_c]),
+            cols: Vec::new(),
+            in_shape: Vec::new(),
+        }
+    }
+    fn pointwise(&self) -> bool {
+        self.win.k == 1 && self.win.stride == 1 && self.win.pad == 0
+    }
+    fn out_shape(&self, x: &Tensor) -> (usize, usize, usize, usize) {
+        let (n, c, h, w) = dims4(x);
+        assert_eq!(c, self.in_c, "conv {}: input channels", self.weight.name);
+        (n, self.out_c, self.win.out(h), self.win.out(w))
+    }
+    fn gemm_sample(&self, col: &[f32], p: usize, o: &mut [f32]) {
+        let ick = self.in_c * self.win.k * self.win.k;
+        matmul(
+            Mat::rm(&self.weight.value, self.out_c, ick),
+            Mat::rm(col, ick, p),
+            o,
+            false,
+            1,
+        );
+        for (oc, row) in o.chunks_exact_mut(p).enumerate() {
+            let b = self.bias.value[oc];
+            row.iter_mut().for_each(|v| *v += b);
+        }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let (n, oc, oh, ow) = self.out_shape(x);
+        let (_, c, h, w) = dims4(x);
+        let p = oh * ow;
+        let ick = c * self.win.k * self.win.k;
+        let mut out = vec![0.0; n * oc * p];
+        let pw = self.pointwise();
+        out.par_chunks_mut(oc * p).enumerate().for_each_init(
+            || if pw { Vec::new() } else { vec![0.0; ick * p] },
+            |col, (b, o)| {
+                let xs = &x.data[b * c * h * w..(b + 1) * c * h * w];
+                if pw {
+                    self.gemm_sample(xs, p, o);
+                } else {
+                    im2col(xs, c, h, w, self.win, col);
+                    self.gemm_sample(col, p, o);
+                }
+            },
+        );
+        Tensor::new(vec![n, oc, oh, ow], out)
+    }
+    pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        let (n, oc, oh, ow) = self.out_shape(&x);
+        let (_, c, h, w) = dims4(&x);
+        let p = oh * ow;
+        let ick = c * self.win.k * self.win.k;
+        self.in_shape = x.shape.clone();
+        let mut cols = std::mem::take(&mut self.cols);
+        if self.pointwise() {
+            cols = x.data;
+        } else {
+            cols.resize(n * ick * p, 0.0);
+            cols.par_chunks_mut(ick * p)
+                .zip(x.data.par_chunks(c * h * w))
+                .for_each(|(col, xs)| im2col(xs, c, h, w, self.win, col));
+        }
+        let mut out = vec![0.0; n * oc * p];
+        out.par_chunks_mut(oc * p)
+            .zip(cols.par_chunks(ick * p))
+            .for_each(|(o, col)| self.gemm_sample(col, p, o));
+        self.cols = cols;
+        Tensor::new(vec![n, oc, oh, ow], out)
+    }
+    pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
+        let (n, c, h, w) = (
+            self.in_shape[0],
+            self.in_shape[1],
+            self.in_shape[2],
+            self.in_shape[3],
+        );
+        let (oc, p) = (self.out_c, dy.shape[2] * dy.shape[3]);
+        let ick = c * self.win.k * self.win.k;
+        // parameter gradients: fixed chunks of the batch, summed in order (deterministic)
+        let chunks = threads().min(n).max(1);
+        let per = n.div_ceil(chunks);
+        let cols = &self.cols;
+        let partial: Vec<(Vec<f32>, Vec<f32>)> = (0..chunks)
+            .into_par_iter()
+            .map(|ci| {
+                let mut dw = vec![0.0; oc * ick];
+                let mut db = vec![0.0; oc];
+                for b in ci * per..((ci + 1) * per).min(n) {
+                    let g = &dy.data[b * oc * p..(b + 1) * oc * p];
+                    let col = &cols[b * ick * p..(b + 1) * ick * p];
+                    matmul(Mat::rm(g, oc, p), Mat::rm_t(col, ick, p), &mut dw, true, 1);
+                    for (o, row) in g.chunks_exact(p).enumerate() {
+                        db[o] += row.iter().sum::<f32>();
+                    }
+                }
+                (dw, db)
+            })
+            .collect();
+        for (dw, db) in partial {
+            add_into(&mut self.weight.grad, &dw);
+            add_into(&mut self.bias.grad, &db);
+        }
+        if !need_dx {
+            return None;
+        }
+        let mut dx = vec![0.0; n * c * h * w];
+        let pw = self.pointwise();
+        let wt = &self.weight.value;
+        let win = self.win;
+        dx.par_chunks_mut(c * h * w).enumerate().for_each_init(
+            || if pw { Vec::new() } else { vec![0.0; ick * p] },
+            |dcol, (b, dxs)| {
+                let g = &dy.data[b * oc * p..(b + 1) * oc * p];
+                if pw {
+                    matmul(Mat::rm_t(wt, oc, ick), Mat::rm(g, oc, p), dxs, false, 1);
+                } else {
+                    matmul(Mat::rm_t(wt, oc, ick), Mat::rm(g, oc, p), dcol, false, 1);
+                    col2im(dcol, c, h, w, win, dxs);
+                }
+            },
+        );
+        Some(Tensor::new(self.in_shape.clone(), dx))
+    }
+    fn clear(&mut self) {
+        self.cols = Vec::new();
+    }
+}
+
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    dst.iter_mut().zip(src).for_each(|(d, s)| *d += *s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolution (direct)
+
+/// Depthwise 2-D convolution (one `k × k` filter per channel), weight `[c, 1, k, k]`.
+#[derive(Debug, Clone)]
+pub struct DepthwiseConv2d {
+    pub c: usize,
+    pub win: Window,
+    pub weight: Param,
+    pub bias: Param,
+    input: Option<Tensor>,
+}
+
+fn dw_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, win: Window, out: &mut [f32]) {
+    let (oh, ow) = (win.out(h), win.out(w));
+    out.iter_mut().for_each(|v| *v = b);
+    let (k, s) = (win.k, win.stride);
+    for ky in 0..k {
+        let (ylo, yhi) = win.valid(ky, h, oh);
+        for kx in 0..k {
+            let wv = wk[ky * k + kx];
+            let (xlo, xhi) = win.valid(kx, w, ow);
+            if xlo >= xhi {
+                continue;
+            }
+            for oy in ylo..yhi {
+                let iy = oy * s + ky - win.pad;
+                let row = &x[iy * w..(iy + 1) * w];
+                let orow = &mut out[oy * ow + xlo..oy * ow + xhi];
+                let ix0 = xlo * s + kx - win.pad;
+                if s == 1 {
+                    for (o, v) in orow.iter_mut().zip(&row[ix0..ix0 + (xhi - xlo)]) {
+                        *o += wv * v;
+                    }
+                } else {
+                    for (j, o) in orow.iter_mut().enumerate() {
+                        *o += wv * row[ix0 + j * s];
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl DepthwiseConv2d {
+    pub fn new(
+        name: &str,
+        c: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        rng: &mut dyn RngCore,
+    ) -> DepthwiseConv2d {
+        DepthwiseConv2d {
+            c,
+            win: Window { k, stride, pad },
+            weight: Param::new(
+                format!("{name}.weight"),
+                vec![c, 1, k, k],
+                kaiming(c * k * k, k * k, 2f32.sqrt(), rng),
+            ),
+            bias: Param::new(format!("{name}.bias"), vec![c], vec![0.0; c]),
+            input: None,
+        }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let (n, c, h, w) = dims4(x);
+        assert_eq!(c, self.c, "depthwise {}: channels", self.weight.name);
+        let (oh, ow) = (self.win.out(h), self.win.out(w));
+        let kk = self.win.k * self.win.k;
+        let mut out = vec![0.0; n * c * oh * ow];
+        let go = |(i, o): (usize, &mut [f32])| {
+            let ch = i % c;
+            dw_plane(
+                &x.data[i * h * w..(i + 1) * h * w],
+                h,
+                w,
+                &self.weight.value[ch * kk..(ch + 1) * kk],
+                self.bias.value[ch],
+                self.win,
+                o,
+            )
+        };
+        if n == 1 {
+            out.chunks_mut(oh * ow).enumerate().for_each(go);
+        } else {
+            out.par_chunks_mut(oh * ow).enumerate().for_each(go);
+        }
+        Tensor::new(vec![n, c, oh, ow], out)
+    }
+    pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        let y = self.forward(&x);
+        self.input = Some(x);
+        y
+    }
+    pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
+        let x = self
+            .input
+            .as_ref()
+            .expect("depthwise backward without forward_train");
+        let (n, c, h, w) = dims4(x);
+        let (oh, ow) = (dy.shape[2], dy.shape[3]);
+        let win = self.win;
+        let (k, s) = (win.k, win.stride);
+        let kk = k * k;
+        let mut dx = vec![0.0; if need_dx { n * c * h * w } else { 0 }];
+        let wv = &self.weight.value;
+        let plane = |i: usize, dxp: Option<&mut [f32]>| -> Vec<f32> {
+            // returns [dw (k*k), db]
+            let ch = i % c;
+            let xp = &x.data[i * h * w..(i + 1) * h * w];
+            let gp = &dy.data[i * oh * ow..(i + 1) * oh * ow];
+            let mut acc = vec![0.0; kk + 1];
+            acc[kk] = gp.iter().sum();
+            let mut dxp = dxp;
+            for ky in 0..k {
+                let (ylo, yhi) = win.valid(ky, h, oh);
+                for kx in 0..k {
+                    let (xlo, xhi) = win.valid(kx, w, ow);
+                    if xlo >= xhi {
+                        continue;
+                    }
+                    let wgt = wv[ch * kk + ky * k + kx];
+                    let mut sum = 0.0f32;
+                    for oy in ylo..yhi {
+                        let iy = oy * s + ky - win.pad;
+                        let g = &gp[oy * ow + xlo..oy * ow + xhi];
+                        let ix0 = xlo * s + kx - win.pad;
+                        if s == 1 {
+                            let xr = &xp[iy * w + ix0..iy * w + ix0 + (xhi - xlo)];
+                            sum += g.iter().zip(xr).map(|(a, b)| a * b).sum::<f32>();
+                            if let Some(d) = dxp.as_deref_mut() {
+                                let dr = &mut d[iy * w + ix0..iy * w + ix0 + (xhi - xlo)];
+                                for (dv, gv) in dr.iter_mut().zip(g) {
+                                    *dv += wgt * gv;
+                                }
+                            }
+                        } else {
+                            for (j, gv) in g.iter().enumerate() {
+                                sum += gv * xp[iy * w + ix0 + j * s];
+                            }
+                            if let Some(d) = dxp.as_deref_mut() {
+                                for (j, gv) in g.iter().enumerate() {
+                                    d[iy * w + ix0 + j * s] += wgt * gv;
+                                }
+                            }
+                        }
+                    }
+                    acc[ky * k + kx] = sum;
+                }
+            }
+            acc
+        };
+        let partial: Vec<Vec<f32>> = if need_dx {
+            dx.par_chunks_mut(h * w)
+                .enumerate()
+                .map(|(i, d)| plane(i, Some(d)))
+                .collect()
+        } else {
+            (0..n * c).into_par_iter().map(|i| plane(i, None)).collect()
+        };
+        for (i, acc) in partial.iter().enumerate() {
+            let ch = i % c;
+            add_into(&mut self.weight.grad[ch * kk..(ch + 1) * kk], &acc[..kk]);
+            self.bias.grad[ch] += acc[kk];
+        }
+        need_dx.then(|| Tensor::new(vec![n, c, h, w], dx))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense
+
+/// Fully connected layer, weight `[out, in]`, bias `[out]`; input `[n, in]`.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    pub in_f: usize,
+    pub out_f: usize,
+    pub weight: Param,
+    pub bias: Param,
+    input: Option<Tensor>,
+}
+
+impl Dense {
+    /// Kaiming init with `gain` (√2 before a ReLU, 1 for a linear head).
+    pub fn new(name: &str, in_f: usize, out_f: usize, gain: f32, rng: &mut dyn RngCore) -> Dense {
+        Dense {
+            in_f,
+            out_f,
+            weight: Param::new(
+                format!("{name}.weight"),
+                vec![out_f, in_f],
+                kaiming(in_f * out_f, in_f, gain, rng),
+            ),
+            bias: Param::new(format!("{name}.bias"), vec![out_f], vec![0.0; out_f]),
+            input: None,
+        }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let n = x.batch();
+        assert_eq!(
+            x.per_sample(),
+            self.in_f,
+            "dense {}: inputs",
+            self.weight.name
+        );
+        let mut out = vec![0.0; n * self.out_f];
+        for row in out.chunks_exact_mut(self.out_f) {
+            row.copy_from_slice(&self.bias.value);
+        }
+        let t = if n * self.in_f * self.out_f > 1 << 20 {
+            threads()
+        } else {
+            1
+        };
+        matmul(
+            Mat::rm(&x.data, n, self.in_f),
+            Mat::rm_t(&self.weight.value, self.out_f, self.in_f),
+            &mut out,
+            true,
+            t,
+        );
+        Tensor::new(vec![n, self.out_f], out)
+    }
+    pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        let y = self.forward(&x);
+        self.input = Some(x);
+        y
+    }
+    pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
+        let x = self
+            .input
+            .as_ref()
+            .expect("dense backward without forward_train");
+        let n = x.batch();
+        let t = if n * self.in_f * self.out_f > 1 << 20 {
+            threads()
+        } else {
+            1
+        };
+        matmul(
+            Mat::rm_t(&dy.data, n, self.out_f),
+            Mat::rm(&x.data, n, self.in_f),
+            &mut self.weight.grad,
+            true,
+            t,
+        );
+        for row in dy.data.chunks_exact(self.out_f) {
+            add_into(&mut self.bias.grad, row);
+        }
+        if !need_dx {
+            return None;
+        }
+        let mut dx = vec![0.0; n * self.in_f];
+        matmul(
+            Mat::rm(&dy.data, n, self.out_f),
+            Mat::rm(&self.weight.value, self.out_f, self.in_f),
+            &mut dx,
+            false,
+            t,
+        );
+        Some(Tensor::new(x.shape.clone(), dx))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch norm
+
+/// Batch normalisation over channels (dim 1) of `[n, c]` or `[n, c, h, w]`, PyTorch semantics:
+/// batch statistics (biased variance) in training, running statistics (updated with
+/// `momentum`, unbiased variance) at inference.
+#[derive(Debug, Clone)]
+pub struct BatchNorm {
+    pub c: usize,
+    pub eps: f32,
+    pub momentum: f32,
+    pub weight: Param,
+    pub bias: Param,
+    pub running_mean: Param,
+    pub running_var: Param,
+    xhat: Vec<f32>,
+    inv_std: Vec<f32>,
+    shape: Vec<usize>,
+}
+
+impl BatchNorm {
+    pub fn new(name: &str, c: usize) -> BatchNorm {
+        BatchNorm {
+            c,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: Param::new(format!("{name}.weight"), vec![c], vec![1.0; c]),
+            bias: Param::new(format!("{name}.bias"), vec![c], vec![0.0; c]),
+            running_mean: Param::buffer(format!("{name}.running_mean"), vec![c], vec![0.0; c]),
+            running_var: Param::buffer(format!("{name}.running_var"), vec![c], vec![1.0; c]),
+            xhat: Vec::new(),
+            inv_std: Vec::new(),
+            shape: Vec::new(),
+        }
+    }
+    fn spatial(&self, x: &Tensor) -> usize {
+        assert!(
+            x.shape.len() >= 2 && x.shape[1] == self.c,
+            "batch norm {}: input {:?}",
+            self.weight.name,
+            x.shape
+        );
+        x.shape[2..].iter().product()
+    }
+    /// Per-channel `(scale, shift)` of the inference transform `y = scale·x + shift`.
+    pub fn inference_affine(&self) -> (Vec<f32>, Vec<f32>) {
+        let scale: Vec<f32> = (0..self.c)
+            .map(|i| self.weight.value[i] / (self.running_var.value[i] + self.eps).sqrt())
+            .collect();
+        let shift = (0..self.c)
+            .map(|i| self.bias.value[i] - self.running_mean.value[i] * scale[i])
+            .collect();
+        (scale, shift)
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let s = self.spatial(x);
+        let (scale, shift) = self.inference_affine();
+        let mut out = x.data.clone();
+        let c = self.c;
+        out.par_chunks_mut(c * s).for_each(|sample| {
+            for (ch, plane) in sample.chunks_exact_mut(s).enumerate() {
+                let (a, b) = (scale[ch], shift[ch]);
+                plane.iter_mut().for_each(|v| *v = a * *v + b);
+            }
+        });
+        Tensor::new(x.shape.clone(), out)
+    }
+    pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        let s = self.spatial(&x);
+        let (n, c) = (x.batch(), self.c);
+        let m = (n * s) as f64;
+        let stats: Vec<(f32, f32)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (mut sum, mut sq) = (0.0f64, 0.0f64);
+                for b in 0..n {
+                    let p = &x.data[(b * c + ch) * s..(b * c + ch + 1) * s];
+                    let (ps, pq) = p
+                        .iter()
+                        .fold((0.0f32, 0.0f32), |(a, q), v| (a + v, q + v * v));
+                    sum += ps as f64;
+                    sq += pq as f64;
+                }
+                let mean = sum / m;
+                let var = (sq / m - mean * mean).max(0.0);
+                (mean as f32, var as f32)
+            })
+            .collect();
+        let inv: Vec<f32> = stats
+            .iter()
+            .map(|(_, v)| 1.0 / (v + self.eps).sqrt())
+            .collect();
+        for (ch, (mean, var)) in stats.iter().enumerate() {
+            let unbiased = if m > 1.0 {
+                var * (m / (m - 1.0)) as f32
+            } else {
+                *var
+            };
+            let mo = self.momentum;
+            self.running_mean.value[ch] = (1.0 - mo) * self.running_mean.value[ch] + mo * mean;
+            self.running_var.value[ch] = (1.0 - mo) * self.running_var.value[ch] + mo * unbiased;
+        }
+        let mut xhat = x.data;
+        let mut out = vec![0.0; xhat.len()];
+        let (g, bt) = (&self.weight.value, &self.bias.value);
+        xhat.par_chunks_mut(c * s)
+            .zip(out.par_chunks_mut(c * s))
+            .for_each(|(xs, os)| {
+                for ch in 0..c {
+                    let (mean, a) = (stats[ch].0, inv[ch]);
+                    let (gg, bb) = (g[ch], bt[ch]);
+                    for (xv, ov) in xs[ch * s..(ch + 1) * s]
+                        .iter_mut()
+                        .zip(&mut os[ch * s..(ch + 1) * s])
+                    {
+                        *xv = (*xv - mean) * a;
+                        *ov = gg * *xv + bb;
+                    }
+                }
+            });
+        self.xhat = xhat;
+        self.inv_std = inv;
+        self.shape = x.shape;
+        Tensor::new(self.shape.clone(), out)
+    }
+    pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
+        let (n, c) = (self.shape[0], self.c);
+        let s: usize = self.shape[2..].iter().product();
+        let m = (n * s) as f32;
+        let xhat = &self.xhat;
+        let sums: Vec<(f32, f32)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (mut sd, mut sdx) = (0.0f32, 0.0f32);
+                for b in 0..n {
+                    let r = (b * c + ch) * s..(b * c + ch + 1) * s;
+                    for (g, xh) in dy.data[r.clone()].iter().zip(&xhat[r]) {
+                        sd += g;
+                        sdx += g * xh;
+                    }
+                }
+                (sd, sdx)
+            })
+            .collect();
+        for (ch, (sd, sdx)) in sums.iter().enumerate() {
+            self.weight.grad[ch] += sdx;
+            self.bias.grad[ch] += sd;
+        }
+        if !need_dx {
+            return None;
+        }
+        let mut dx = dy.data;
+        let (g, inv) = (&self.weight.value, &self.inv_std);
+        dx.par_chunks_mut(c * s)
+            .zip(xhat.par_chunks(c * s))
+            .for_each(|(ds, xs)| {
+                for ch in 0..c {
+                    let k = g[ch] * inv[ch] / m;
+                    let (sd, sdx) = sums[ch];
+                    for (d, xh) in ds[ch * s..(ch + 1) * s]
+                        .iter_mut()
+                        .zip(&xs[ch * s..(ch + 1) * s])
+                    {
+                        *d = k * (m * *d - sd - xh * sdx);
+                    }
+                }
+            });
+        Some(Tensor::new(self.shape.clone(), dx))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pool
+
+/// Max pooling, square window, no padding, floor mode.
+#[derive(Debug, Clone)]
+pub struct MaxPool2d {
+    pub k: usize,
+    pub stride: usize,
+    argmax: Vec<u32>,
+    in_shape: Vec<usize>,
+}
+
+impl MaxPool2d {
+    pub fn new(k: usize, stride: usize) -> MaxPool2d {
+        MaxPool2d {
+            k,
+            stride,
+            argmax: Vec::new(),
+            in_shape: Vec::new(),
+        }
+    }
+    fn run(&self, x: &Tensor, keep: bool) -> (Tensor, Vec<u32>) {
+        let (n, c, h, w) = dims4(x);
+        let win = Window {
+            k: self.k,
+            stride: self.stride,
+            pad: 0,
+        };
+        let (oh, ow) = (win.out(h), win.out(w));
+        let mut out = vec![0.0; n * c * oh * ow];
+        let mut arg = vec![0u32; if keep { out.len() } else { 0 }];
+        let (k, s) = (self.k, self.stride);
+        let plane = |i: usize, o: &mut [f32], a: Option<&mut [u32]>| {
+            let xp = &x.data[i * h * w..(i + 1) * h * w];
+            let mut a = a;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut bi = 0usize;
+                    for ky in 0..k {
+                        let r = (oy * s + ky) * w + ox * s;
+                        for (kx, v) in xp[r..r + k].iter().enumerate() {
+                            if *v > best {
+                                best = *v;
+                                bi = r + kx;
+                            }
+                        }
+                    }
+                    o[oy * ow + ox] = best;
+                    if let Some(a) = a.as_deref_mut() {
+                        a[oy * ow + ox] = bi as u32;
+                    }
+                }
+            }
+        };
+        if keep {
+            out.par_chunks_mut(oh * ow)
+                .zip(arg.par_chunks_mut(oh * ow))
+                .enumerate()
+                .for_each(|(i, (o, a))| plane(i, o, Some(a)));
+        } else {
+            out.par_chunks_mut(oh * ow)
+                .enumerate()
+                .for_each(|(i, o)| plane(i, o, None));
+        }
+        (Tensor::new(vec![n, c, oh, ow], out), arg)
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        self.run(x, false).0
+    }
+    pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        let (y, a) = self.run(&x, true);
+        self.argmax = a;
+        self.in_shape = x.shape;
+        y
+    }
+    pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
+        if !need_dx {
+            return None;
+        }
+        let hw = self.in_shape[2] * self.in_shape[3];
+        let ohw = dy.shape[2] * dy.shape[3];
+        let mut dx = vec![0.0; self.in_shape.iter().product()];
+        dx.par_chunks_mut(hw).enumerate().for_each(|(i, d)| {
+            let g = &dy.data[i * ohw..(i + 1) * ohw];
+            let a = &self.argmax[i * ohw..(i + 1) * ohw];
+            for (gv, ai) in g.iter().zip(a) {
+                d[*ai as usize] += gv;
+            }
+        });
+        Some(Tensor::new(self.in_shape.clone(), dx))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations, dropout, flatten
+
+/// Element-wise activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActKind {
+    Relu,
+    Relu6,
+    Elu,
+}
+
+impl ActKind {
+    #[inline]
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            ActKind::Relu => v.max(0.0),
+            ActKind::Relu6 => v.clamp(0.0, 6.0),
+            ActKind::Elu => {
+                if v > 0.0 {
+                    v
+                } else {
+                    v.exp_m1()
+                }
+            }
+        }
+    }
+    /// Derivative expressed through the output `y`.
+    #[inline]
+    fn grad_from_output(self, y: f32) -> f32 {
+        match self {
+            ActKind::Relu => (y > 0.0) as u8 as f32,
+            ActKind::Relu6 => (y > 0.0 && y < 6.0) as u8 as f32,
+            ActKind::Elu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    y + 1.0
+                }
+            }
+        }
+    }
+}
+
+/// An activation layer (keeps its output for the backward pass).
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub kind: ActKind,
+    out: Vec<f32>,
+}
+
+impl Activation {
+    pub fn new(kind: ActKind) -> Activation {
+        Activation {
+            kind,
+            out: Vec::new(),
+        }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let mut y = x.clone();
+        self.apply_inplace(&mut y.data);
+        y
+    }
+    fn apply_inplace(&self, d: &mut [f32]) {
+        let k = self.kind;
+        d.par_chunks_mut(1 << 14)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = k.apply(*v)));
+    }
+    pub fn forward_train(&mut self, mut x: Tensor) -> Tensor {
+        self.apply_inplace(&mut x.data);
+        self.out = x.data.clone();
+        x
+    }
+    pub fn backward(&mut self, mut dy: Tensor, need_dx: bool) -> Option<Tensor> {
+        if !need_dx {
+            return None;
+        }
+        let k = self.kind;
+        dy.data
+            .par_chunks_mut(1 << 14)
+            .zip(self.out.par_chunks(1 << 14))
+            .for_each(|(d, y)| {
+                d.iter_mut()
+                    .zip(y)
+                    .for_each(|(d, y)| *d *= k.grad_from_output(*y))
+            });
+        Some(dy)
+    }
+}
+
+/// Inverted dropout: in training, zeroes each value with probability `p` and scales the rest
+/// by `1/(1-p)`; identity at inference.
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    pub p: f32,
+    mask: Vec<f32>,
+}
+
+impl Dropout {
+    pub fn new(p: f32) -> Dropout {
+        Dropout {
+            p,
+            mask: Vec::new(),
+        }
+    }
+    pub fn forward_train(&mut self, mut x: Tensor, rng: &mut dyn RngCore) -> Tensor {
+        if self.p <= 0.0 {
+            self.mask.clear();
+            return x;
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        let p = self.p;
+        self.mask = (0..x.len())
+            .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
+            .collect();
+        x.data.iter_mut().zip(&self.mask).for_each(|(v, m)| *v *= m);
+        x
+    }
+    pub fn backward(&mut self, mut dy: Tensor) -> Tensor {
+        if !self.mask.is_empty() {
+            dy.data
+                .iter_mut()
+                .zip(&self.mask)
+                .for_each(|(v, m)| *v *= m);
+        }
+        dy
+    }
+}
+
+/// One layer of a sequential network. (Variants differ in size; a network holds a few dozen
+/// layers, so boxing would buy nothing.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Layer {
+    Conv2d(Conv2d),
+    Depthwise(DepthwiseConv2d),
+    Dense(Dense),
+    BatchNorm(BatchNorm),
+    Act(Activation),
+    MaxPool(MaxPool2d),
+    Dropout(Dropout),
+    /// `[n, ...]` → `[n, prod(...)]`.
+    Flatten,
+}
+
+impl Layer {
+    /// Inference forward pass (batch norm uses running statistics, dropout is off).
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Layer::Conv2d(l) => l.forward(x),
+            Layer::Depthwise(l) => l.forward(x),
+            Layer::Dense(l) => l.forward(x),
+            Layer::BatchNorm(l) => l.forward(x),
+            Layer::Act(l) => l.forward(x),
+            Layer::MaxPool(l) => l.forward(x),
+            Layer::Dropout(_) => x.clone(),
+            Layer::Flatten => Tensor::new(vec![x.batch(), x.per_sample()], x.data.clone()),
+        }
+    }
+    /// Training forward pass; keeps what [`Layer::backward`] needs.
+    pub fn forward_train(&mut self, x: Tensor, rng: &mut dyn RngCore) -> Tensor {
+        match self {
+            Layer::Conv2d(l) => l.forward_train(x),
+            Layer::Depthwise(l) => l.forward_train(x),
+            Layer::Dense(l) => l.forward_train(x),
+            Layer::BatchNorm(l) => l.forward_train(x),
+            Layer::Act(l) => l.forward_train(x),
+            Layer::MaxPool(l) => l.forward_train(x),
+            Layer::Dropout(l) => l.forward_train(x, rng),
+            Layer::Flatten => {
+                let (n, f) = (x.batch(), x.per_sample());
+                Tensor::new(vec![n, f], x.data)
+            }
+        }
+    }
+    /// Backward pass: accumulates parameter gradients; returns the input gradient if
+    /// `need_dx`. `in_shape` is the shape the layer received (for flatten).
+    pub fn backward(&mut self, dy: Tensor, need_dx: bool, in_shape: &[usize]) -> Option<Tensor> {
+        match self {
+            Layer::Conv2d(l) => l.backward(dy, need_dx),
+            Layer::Depthwise(l) => l.backward(dy, need_dx),
+            Layer::Dense(l) => l.backward(dy, need_dx),
+            Layer::BatchNorm(l) => l.backward(dy, need_dx),
+            Layer::Act(l) => l.backward(dy, need_dx),
+            Layer::MaxPool(l) => l.backward(dy, need_dx),
+            Layer::Dropout(l) => Some(l.backward(dy)),
+            Layer::Flatten => Some(Tensor::new(in_shape.to_vec(), dy.data)),
+        }
+    }
+    pub fn params(&self) -> Vec<&Param> {
+        match self {
+            Layer::Conv2d(l) => vec![&l.weight, &l.bias],
+            Layer::Depthwise(l) => vec![&l.weight, &l.bias],
+            Layer::Dense(l) => vec![&l.weight, &l.bias],
+            Layer::BatchNorm(l) => vec![&l.weight, &l.bias, &l.running_mean, &l.running_var],
+            _ => vec![],
+        }
+    }
+    pub fn params_mut(&mut self) -> Vec<&mut Param> {
+        match self {
+            Layer::Conv2d(l) => vec![&mut l.weight, &mut l.bias],
+            Layer::Depthwise(l) => vec![&mut l.weight, &mut l.bias],
+            Layer::Dense(l) => vec![&mut l.weight, &mut l.bias],
+            Layer::BatchNorm(l) => vec![
+                &mut l.weight,
+                &mut l.bias,
+                &mut l.running_mean,
+                &mut l.running_var,
+            ],
+            _ => vec![],
+        }
+    }
+    /// Drop training caches (frees memory after training).
+    pub fn clear_cache(&mut self) {
+        match self {
+            Layer::Conv2d(l) => l.clear(),
+            Layer::Depthwise(l) => l.input = None,
+            Layer::Dense(l) => l.input = None,
+            Layer::BatchNorm(l) => {
+                l.xhat = Vec::new();
+                l.inv_std = Vec::new();
+            }
+            Layer::Act(l) => l.out = Vec::new(),
+            Layer::MaxPool(l) => l.argmax = Vec::new(),
+            Layer::Dropout(l) => l.mask = Vec::new(),
+            Layer::Flatten => {}
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Tensors and trainable parameters.
+
+/// A dense row-major `f32` tensor. Images are NCHW.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    /// A tensor over `data`; panics if the element count does not match `shape` (programming
+    /// error, not data error).
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "tensor shape {shape:?} does not match {} values",
+            data.len()
+        );
+        Tensor { shape, data }
+    }
+    pub fn zeros(shape: Vec<usize>) -> Tensor {
+        let n = shape.iter().product();
+        Tensor {
+            shape,
+            data: vec![0.0; n],
+        }
+    }
+    /// Number of samples (first dimension).
+    pub fn batch(&self) -> usize {
+        self.shape[0]
+    }
+    /// Values per sample.
+    pub fn per_sample(&self) -> usize {
+        self.shape[1..].iter().product()
+    }
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// A named parameter (or buffer, such as batch-norm running statistics) with its gradient.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// Stable name `"<layer>.<param>"`, used by model files and `--freeze`.
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub value: Vec<f32>,
+    /// Accumulated gradient (empty for buffers).
+    pub grad: Vec<f32>,
+    /// `false` for buffers (running statistics): saved, never optimised.
+    pub trainable: bool,
+    /// Frozen parameters keep their value during training (transfer learning).
+    pub frozen: bool,
+}
+
+impl Param {
+    pub fn new(name: String, shape: Vec<usize>, value: Vec<f32>) -> Param {
+        let n = value.len();
+        assert_eq!(shape.iter().product::<usize>(), n);
+        Param {
+            name,
+            shape,
+            value,
+            grad: vec![0.0; n],
+            trainable: true,
+            frozen: false,
+        }
+    }
+    pub fn buffer(name: String, shape: Vec<usize>, value: Vec<f32>) -> Param {
+        Param {
+            name,
+            shape,
+            value,
+            grad: Vec::new(),
+            trainable: false,
+            frozen: false,
+        }
+    }
+    pub fn zero_grad(&mut self) {
+        self.grad.iter_mut().for_each(|g| *g = 0.0);
+    }
+}

@@ -1,0 +1,226 @@
+//! Finite-difference gradient checks for every layer, on tiny shapes.
+//!
+//! For a network `f` and a fixed random `r`, the loss is `L = Σ f(x)·r`; the analytic
+//! gradients (backward with `dy = r`) must match central differences of `L` for the input and
+//! every trainable parameter.
+
+use facemark_nn::layers::{
+    ActKind, Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
+};
+use facemark_nn::{Network, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn loss(net: &mut Network, x: &Tensor, r: &[f32], seed: u64) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let y = net.forward_train(x.clone(), &mut rng);
+    y.data
+        .iter()
+        .zip(r)
+        .map(|(a, b)| *a as f64 * *b as f64)
+        .sum()
+}
+
+/// Checks input and parameter gradients; `tol` relative to max(1, |g|).
+fn check(mut net: Network, in_shape: Vec<usize>, x_values: Option<Vec<f32>>, tol: f32) {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let n: usize = in_shape.iter().product();
+    let xv = x_values.unwrap_or_else(|| (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect());
+    let x = Tensor::new(in_shape, xv);
+    let seed = 99;
+    let y = {
+        let mut r2 = ChaCha8Rng::seed_from_u64(seed);
+        net.forward_train(x.clone(), &mut r2)
+    };
+    let r: Vec<f32> = (0..y.len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    net.zero_grad();
+    let dx = net
+        .backward(Tensor::new(y.shape.clone(), r.clone()), true)
+        .expect("input gradient");
+    let h = 1e-2f32;
+    let mut worst = 0.0f32;
+    // input gradient
+    for i in 0..x.len() {
+        let mut xp = x.clone();
+        xp.data[i] += h;
+        let lp = loss(&mut net, &xp, &r, seed);
+        xp.data[i] -= 2.0 * h;
+        let lm = loss(&mut net, &xp, &r, seed);
+        let num = ((lp - lm) / (2.0 * h as f64)) as f32;
+        let err = (num - dx.data[i]).abs() / dx.data[i].abs().max(1.0);
+        worst = worst.max(err);
+        assert!(
+            err < tol,
+            "input[{i}]: numeric {num} vs analytic {}",
+            dx.data[i]
+        );
+    }
+    // parameter gradients
+    let grads: Vec<(String, Vec<f32>)> = net
+        .params()
+        .iter()
+        .filter(|p| p.trainable)
+        .map(|p| (p.name.clone(), p.grad.clone()))
+        .collect();
+    assert!(!grads.is_empty() || net.params().is_empty());
+    for (name, g) in grads {
+        for i in 0..g.len() {
+            let orig = net.param(&name).unwrap().value[i];
+            let set = |net: &mut Network, v: f32| {
+                let p = net
+                    .params_mut()
+                    .into_iter()
+                    .find(|p| p.name == name)
+                    .unwrap();
+                p.value[i] = v;
+            };
+            set(&mut net, orig + h);
+            let lp = loss(&mut net, &x, &r, seed);
+            set(&mut net, orig - h);
+            let lm = loss(&mut net, &x, &r, seed);
+            set(&mut net, orig);
+            let num = ((lp - lm) / (2.0 * h as f64)) as f32;
+            let err = (num - g[i]).abs() / g[i].abs().max(1.0);
+            worst = worst.max(err);
+            assert!(err < tol, "{name}[{i}]: numeric {num} vs analytic {}", g[i]);
+        }
+    }
+    eprintln!("worst relative error {worst:e}");
+}
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(3)
+}
+
+#[test]
+fn conv2d_gradients() {
+    for &(k, s, p) in &[(3, 1, 0), (3, 2, 1), (2, 1, 1), (1, 1, 0), (5, 3, 2)] {
+        let mut r = rng();
+        let net = Network::new(vec![Layer::Conv2d(Conv2d::new("c", 2, 3, k, s, p, &mut r))]);
+        check(net, vec![2, 2, 6, 5], None, 2e-3);
+    }
+}
+
+#[test]
+fn depthwise_gradients() {
+    for &(k, s, p) in &[(3, 1, 1), (3, 2, 1), (3, 1, 0), (2, 2, 0)] {
+        let mut r = rng();
+        let net = Network::new(vec![Layer::Depthwise(DepthwiseConv2d::new(
+            "dw", 3, k, s, p, &mut r,
+        ))]);
+        check(net, vec![2, 3, 6, 7], None, 2e-3);
+    }
+}
+
+#[test]
+fn dense_gradients() {
+    let mut r = rng();
+    let net = Network::new(vec![Layer::Dense(Dense::new("d", 5, 4, 1.0, &mut r))]);
+    check(net, vec![3, 5], None, 2e-3);
+}
+
+#[test]
+fn batchnorm_2d_and_1d_gradients() {
+    let mut bn = BatchNorm::new("bn", 3);
+    bn.weight.value = vec![1.5, 0.7, -0.4];
+    bn.bias.value = vec![0.1, -0.2, 0.3];
+    check(
+        Network::new(vec![Layer::BatchNorm(bn.clone())]),
+        vec![2, 3, 3, 2],
+        None,
+        5e-3,
+    );
+    check(
+        Network::new(vec![Layer::BatchNorm(bn)]),
+        vec![5, 3],
+        None,
+        5e-3,
+    );
+}
+
+#[test]
+fn maxpool_gradients() {
+    // distinct, well separated values so that a ±h step never changes the arg-max
+    let n = 2 * 2 * 7 * 7;
+    let mut vals: Vec<f32> = (0..n).map(|i| i as f32 * 0.05).collect();
+    let mut r = rng();
+    for i in (1..n).rev() {
+        vals.swap(i, r.gen_range(0..=i));
+    }
+    for &(k, s) in &[(3, 3), (2, 2), (3, 2)] {
+        let net = Network::new(vec![Layer::MaxPool(MaxPool2d::new(k, s))]);
+        check(net, vec![2, 2, 7, 7], Some(vals.clone()), 2e-3);
+    }
+}
+
+#[test]
+fn activation_gradients() {
+    let mut r = rng();
+    // values away from the kinks (0 and 6)
+    let vals: Vec<f32> = (0..40)
+        .map(|_| {
+            let v: f32 = r.gen_range(0.1..3.0);
+            if r.gen::<bool>() {
+                v
+            } else {
+                -v
+            }
+        })
+        .collect();
+    for kind in [ActKind::Relu, ActKind::Relu6, ActKind::Elu] {
+        let net = Network::new(vec![Layer::Act(Activation::new(kind))]);
+        check(net, vec![4, 10], Some(vals.clone()), 2e-3);
+    }
+}
+
+#[test]
+fn dropout_and_flatten_gradients() {
+    let net = Network::new(vec![Layer::Dropout(Dropout::new(0.3)), Layer::Flatten]);
+    check(net, vec![2, 2, 3, 3], None, 2e-3);
+}
+
+#[test]
+fn small_network_end_to_end_gradients() {
+    // conv → BN → ReLU6-free smooth path (ELU) → pool → depthwise → flatten → dense → BN → dense
+    let mut r = rng();
+    let net = Network::new(vec![
+        Layer::Conv2d(Conv2d::new("conv1", 1, 3, 3, 1, 1, &mut r)),
+        Layer::BatchNorm(BatchNorm::new("bn1", 3)),
+        Layer::Act(Activation::new(ActKind::Elu)),
+        Layer::Depthwise(DepthwiseConv2d::new("dw", 3, 3, 2, 1, &mut r)),
+        Layer::Flatten,
+        Layer::Dense(Dense::new("fc", 3 * 4 * 4, 6, 1.0, &mut r)),
+        Layer::BatchNorm(BatchNorm::new("bn2", 6)),
+        Layer::Act(Activation::new(ActKind::Elu)),
+        Layer::Dense(Dense::new("head", 6, 4, 1.0, &mut r)),
+    ]);
+    check(net, vec![3, 1, 8, 8], None, 1e-2);
+}
+
+#[test]
+fn fused_network_matches_unfused_inference() {
+    let mut r = rng();
+    let mut net = Network::new(vec![
+        Layer::Conv2d(Conv2d::new("conv1", 1, 4, 3, 2, 1, &mut r)),
+        Layer::BatchNorm(BatchNorm::new("bn1", 4)),
+        Layer::Act(Activation::new(ActKind::Relu)),
+        Layer::Depthwise(DepthwiseConv2d::new("dw", 4, 3, 1, 1, &mut r)),
+        Layer::BatchNorm(BatchNorm::new("bn2", 4)),
+        Layer::Flatten,
+        Layer::Dense(Dense::new("head", 4 * 4 * 4, 3, 1.0, &mut r)),
+    ]);
+    // give the batch norms non-trivial running statistics
+    let x = Tensor::new(
+        vec![4, 1, 8, 8],
+        (0..256).map(|i| ((i * 7) % 13) as f32 * 0.1).collect(),
+    );
+    for _ in 0..3 {
+        net.forward_train(x.clone(), &mut r);
+    }
+    let a = net.forward(&x);
+    let b = net.fused().forward(&x);
+    assert_eq!(net.fused().layers.len(), net.layers.len() - 2);
+    for (u, v) in a.data.iter().zip(&b.data) {
+        assert!((u - v).abs() < 1e-4, "{u} vs {v}");
+    }
+}

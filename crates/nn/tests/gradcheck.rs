@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! Finite-difference gradient checks for every layer, on tiny shapes.
 //!
 //! For a network `f` and a fixed random `r`, the loss is `L = Σ f(x)·r`; the analytic

@@ -1,1 +1,287 @@
-//! facemark-model
+//! facemark-model: keypoint architectures, model files (safetensors + JSON metadata) and the
+//! [`Landmarker`] implementation that runs a trained network on faces.
+//!
+//! A model file is a safetensors file: one f32 tensor per parameter, named as the network
+//! names them (`conv1.weight`, `bn2.running_mean`, `head.bias`, …), and in `__metadata__`
+//! the key `"facemark"` holding [`ModelMeta`] as JSON.
+
+pub mod arch;
+pub mod st;
+
+pub use arch::{ArchConfig, ArchError, ArchKind};
+pub use facemark_nn::Network;
+
+use facemark_core::crop::denormalise_points;
+use facemark_core::geometry::warp_gray_f32;
+use facemark_core::{BoxF, CropSpec, Landmarker, Point, Scheme};
+use facemark_nn::Tensor;
+use image::GrayImage;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Errors reading or writing model files.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what}: not a valid safetensors file ({detail}); truncated or not a model?")]
+    Format { what: String, detail: String },
+    #[error("{what}: no facemark metadata (`__metadata__.facemark`); not a facemark model")]
+    NoMeta { what: String },
+    #[error("{what}: bad metadata JSON: {detail}")]
+    Meta { what: String, detail: String },
+    #[error("{what}: tensor `{name}` {problem}")]
+    Tensor {
+        what: String,
+        name: String,
+        problem: String,
+    },
+    #[error("{what}: the file has tensors the {arch} architecture does not: {names:?}")]
+    Extra {
+        what: String,
+        arch: String,
+        names: Vec<String>,
+    },
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+    #[error("input has {got} values, expected {n} × {size}² = {expected}")]
+    Input {
+        got: usize,
+        n: usize,
+        size: u32,
+        expected: usize,
+    },
+}
+
+/// Everything needed to use a model, stored with its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub arch: ArchConfig,
+    /// The landmark scheme (name, point names, mirror permutation, NME pair).
+    pub scheme: Scheme,
+    pub n_points: usize,
+    /// Square input side in pixels.
+    pub input_size: u32,
+    /// Input colour: always `"gray"`.
+    pub colour: String,
+    /// Input scaling from 8-bit pixels: `"v/127.5-1"` (values in [-1, 1]).
+    pub normalisation: String,
+    /// How faces are cropped from photos (shared with training).
+    pub crop: CropSpec,
+    /// What the model was trained on (free text: data set path, face count, split).
+    pub training_data: String,
+    pub epochs: usize,
+    /// Validation metrics (e.g. `"nme"`, `"val_loss"`).
+    pub metrics: BTreeMap<String, f64>,
+    /// The command line that made the model.
+    pub created_by: String,
+}
+
+impl ModelMeta {
+    /// Metadata for a fresh network of `arch` with `scheme` (whose length must be
+    /// `arch.n_points`).
+    pub fn new(arch: ArchConfig, scheme: Scheme, crop: CropSpec) -> ModelMeta {
+        ModelMeta {
+            n_points: arch.n_points,
+            input_size: arch.input_size,
+            arch,
+            scheme,
+            colour: "gray".into(),
+            normalisation: "v/127.5-1".into(),
+            crop,
+            training_data: String::new(),
+            epochs: 0,
+            metrics: BTreeMap::new(),
+            created_by: String::new(),
+        }
+    }
+}
+
+/// A trained keypoint regressor: metadata + network.
+///
+/// Inference uses a copy of `net` with batch norms folded into the preceding layers, made on
+/// first use; after changing `net` call [`KeypointModel::refresh`].
+#[derive(Debug)]
+pub struct KeypointModel {
+    pub meta: ModelMeta,
+    pub net: Network,
+    fused: OnceLock<Network>,
+}
+
+impl Clone for KeypointModel {
+    fn clone(&self) -> Self {
+        KeypointModel::new(self.meta.clone(), self.net.clone())
+    }
+}
+
+/// The metadata key in safetensors `__metadata__`.
+pub const META_KEY: &str = "facemark";
+
+impl KeypointModel {
+    pub fn new(meta: ModelMeta, net: Network) -> KeypointModel {
+        KeypointModel {
+            meta,
+            net,
+            fused: OnceLock::new(),
+        }
+    }
+    /// Forget the fused inference copy (after `net` changed).
+    pub fn refresh(&mut self) {
+        self.fused = OnceLock::new();
+    }
+    fn infer_net(&self) -> &Network {
+        self.fused.get_or_init(|| self.net.fused())
+    }
+
+    /// Load a model file.
+    pub fn load(path: &Path) -> Result<KeypointModel, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes_named(&bytes, &path.display().to_string())
+    }
+    /// Load from bytes (e.g. `include_bytes!`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<KeypointModel, ModelError> {
+        Self::from_bytes_named(bytes, "model bytes")
+    }
+    fn from_bytes_named(bytes: &[u8], what: &str) -> Result<KeypointModel, ModelError> {
+        let file = st::read(bytes, what)?;
+        let json = file
+            .metadata
+            .get(META_KEY)
+            .ok_or_else(|| ModelError::NoMeta {
+                what: what.to_string(),
+            })?;
+        let meta: ModelMeta = serde_json::from_str(json).map_err(|e| ModelError::Meta {
+            what: what.to_string(),
+            detail: e.to_string(),
+        })?;
+        if meta.scheme.len() != meta.arch.n_points {
+            return Err(ModelError::Meta {
+                what: what.to_string(),
+                detail: format!(
+                    "scheme {} has {} points but the architecture outputs {}",
+                    meta.scheme.name,
+                    meta.scheme.len(),
+                    meta.arch.n_points
+                ),
+            });
+        }
+        let mut net = meta.arch.build(0)?;
+        st::assign(&mut net, &file, what, &meta.arch.kind.to_string())?;
+        Ok(KeypointModel::new(meta, net))
+    }
+    /// The model as safetensors bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let json = serde_json::to_string(&self.meta).expect("metadata serialises");
+        let tensors: Vec<(String, Vec<usize>, &[f32])> = self
+            .net
+            .params()
+            .into_iter()
+            .map(|p| (p.name.clone(), p.shape.clone(), &p.value[..]))
+            .collect();
+        st::write(&tensors, &[(META_KEY, json)])
+    }
+    /// Save atomically (never leaves a half-written file).
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        facemark_core::io::write_atomic(path, &self.to_bytes()).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    pub fn input_size(&self) -> u32 {
+        self.meta.input_size
+    }
+
+    /// Run the network on `n` inputs (`n × size × size` values in [-1, 1], row-major) and
+    /// return `n × 2·n_points` normalised coordinates in [-1, 1] about the crop centre, x
+    /// before y (see `facemark_core::crop`).
+    pub fn predict_batch(&self, inputs: &[f32], n: usize) -> Result<Vec<f32>, ModelError> {
+        let s = self.meta.input_size;
+        let expected = n * (s * s) as usize;
+        if inputs.len() != expected || n == 0 {
+            return Err(ModelError::Input {
+                got: inputs.len(),
+                n,
+                size: s,
+                expected,
+            });
+        }
+        let x = Tensor::new(vec![n, 1, s as usize, s as usize], inputs.to_vec());
+        Ok(self.infer_net().forward(&x).data)
+    }
+
+    /// The network input for the face whose landmark box is `face_box`, plus the transform
+    /// photo pixels → input pixels used to make it.
+    pub fn crop_input(
+        &self,
+        image: &GrayImage,
+        face_box: &BoxF,
+    ) -> (Vec<f32>, facemark_core::Affine2) {
+        let s = self.meta.input_size;
+        let t = self.meta.crop.transform(face_box, s);
+        // warp_gray_f32 gives v/255; the model wants v/127.5 - 1 = 2·(v/255) - 1
+        let input = warp_gray_f32(image, &t, s, s)
+            .into_iter()
+            .map(|v| v * 2.0 - 1.0)
+            .collect();
+        (input, t)
+    }
+
+    /// Network outputs (normalised) → photo pixels through the inverse of `t`.
+    pub fn to_photo(&self, uv: &[f32], t: &facemark_core::Affine2) -> Vec<Point> {
+        let inv = t.inverse().unwrap_or(facemark_core::Affine2::IDENTITY);
+        denormalise_points(uv, self.meta.input_size)
+            .into_iter()
+            .map(|p| inv.apply(p))
+            .collect()
+    }
+}
+
+impl Landmarker for KeypointModel {
+    fn scheme(&self) -> &Scheme {
+        &self.meta.scheme
+    }
+    fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
+        let (input, t) = self.crop_input(image, face_box);
+        let uv = self
+            .predict_batch(&input, 1)
+            .expect("crop has the model's input size");
+        self.to_photo(&uv, &t)
+    }
+}
+
+/// What [`transfer`] copied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransferReport {
+    /// Tensors copied (same name and shape).
+    pub copied: Vec<String>,
+    /// Tensors of the destination left at their initial values (absent from the source, or of
+    /// another shape, e.g. a new head for another point count).
+    pub kept: Vec<String>,
+}
+
+/// Copy weights from `src` into `dst` by name where the shapes agree (`--init`).
+pub fn transfer(src: &Network, dst: &mut Network) -> TransferReport {
+    let mut rep = TransferReport::default();
+    for p in dst.params_mut() {
+        match src.param(&p.name) {
+            Some(s) if s.shape == p.shape => {
+                p.value.copy_from_slice(&s.value);
+                rep.copied.push(p.name.clone());
+            }
+            _ => rep.kept.push(p.name.clone()),
+        }
+    }
+    rep
+}
+
+#[cfg(test)]
+mod tests;

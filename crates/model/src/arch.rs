@@ -1,0 +1,244 @@
+//! The keypoint architectures as configs: `seed001`, `naimish`, `mobile`.
+
+use facemark_nn::layers::{
+    ActKind, Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
+};
+use facemark_nn::Network;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchKind {
+    /// Seed 001's 224×224 gray CNN: conv5-32, pool3, conv3-64+BN, pool3, conv3-128, pool3,
+    /// dropout 0.1/0.2/0.3, dense 512+BN, dense 2N.
+    Seed001,
+    /// NaimishNet (arXiv 1710.00977), 96×96 gray: conv4-32, conv3-64, conv2-128, conv1-256
+    /// each with ELU, pool2 and dropout 0.1…0.4, dense 1000 (ELU) + dropout 0.5, dense 1000
+    /// (linear) + dropout 0.6, dense 2N.
+    Naimish,
+    /// facemark's fast default: a depthwise-separable net (MobileNet-style blocks) on a small
+    /// gray input; see [`ArchConfig::mobile`].
+    Mobile,
+}
+
+impl std::str::FromStr for ArchKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "seed001" => Ok(ArchKind::Seed001),
+            "naimish" => Ok(ArchKind::Naimish),
+            "mobile" => Ok(ArchKind::Mobile),
+            _ => Err(format!(
+                "unknown architecture `{s}` (expected seed001, naimish or mobile)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ArchKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ArchKind::Seed001 => "seed001",
+            ArchKind::Naimish => "naimish",
+            ArchKind::Mobile => "mobile",
+        })
+    }
+}
+
+/// An architecture: kind, gray input size (pixels, square), number of points (the output has
+/// `2 · n_points` values, normalised `[-1, 1]`, x before y), and options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchConfig {
+    pub kind: ArchKind,
+    pub input_size: u32,
+    pub n_points: usize,
+    /// Channel width multiplier (`mobile` only; 1.0 = 16…256 channels).
+    #[serde(default = "one")]
+    pub width: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// Errors building an architecture.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchError {
+    #[error("architecture {kind}: input size {size} is too small (the feature map vanishes)")]
+    InputTooSmall { kind: ArchKind, size: u32 },
+    #[error("architecture {0}: n_points must be at least 1")]
+    NoPoints(ArchKind),
+}
+
+impl ArchConfig {
+    /// The default config of `kind` for `n_points` (input 224 for seed001, 96 for naimish,
+    /// 64 for mobile).
+    pub fn new(kind: ArchKind, n_points: usize) -> ArchConfig {
+        let input_size = match kind {
+            ArchKind::Seed001 => 224,
+            ArchKind::Naimish => 96,
+            ArchKind::Mobile => 64,
+        };
+        ArchConfig {
+            kind,
+            input_size,
+            n_points,
+            width: 1.0,
+        }
+    }
+    pub fn seed001(n_points: usize) -> ArchConfig {
+        Self::new(ArchKind::Seed001, n_points)
+    }
+    pub fn naimish(n_points: usize) -> ArchConfig {
+        Self::new(ArchKind::Naimish, n_points)
+    }
+    /// `mobile`: conv3×3/2 (16) + BN + ReLU, then six depthwise-separable blocks
+    /// (dw3×3 + BN + ReLU, pw1×1 + BN + ReLU) to 32, 64/2, 64, 128/2, 128, 256/2 channels,
+    /// flatten (keeps the spatial layout, which landmark regression needs) and a dense head.
+    /// At 64×64 input: ≈ 2.5 MB of weights.
+    pub fn mobile(n_points: usize) -> ArchConfig {
+        Self::new(ArchKind::Mobile, n_points)
+    }
+
+    /// Build the network with Kaiming-initialised weights from `seed`.
+    ///
+    /// Layer names are stable (model files and `--freeze` use them):
+    /// seed001 `conv1 conv2 bn2 conv3 fc1 bn_fc1 head`; naimish `conv1..conv4 fc1 fc2 head`;
+    /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6, `head`.
+    pub fn build(&self, seed: u64) -> Result<Network, ArchError> {
+        if self.n_points == 0 {
+            return Err(ArchError::NoPoints(self.kind));
+        }
+        let rng = &mut ChaCha8Rng::seed_from_u64(seed);
+        let out = 2 * self.n_points;
+        let s = self.input_size as usize;
+        let too_small = || ArchError::InputTooSmall {
+            kind: self.kind,
+            size: self.input_size,
+        };
+        let relu = || Layer::Act(Activation::new(ActKind::Relu));
+        let elu = || Layer::Act(Activation::new(ActKind::Elu));
+        let pool = |k| Layer::MaxPool(MaxPool2d::new(k, k));
+        let layers = match self.kind {
+            ArchKind::Seed001 => {
+                // spatial sizes: s-4, /3, -2, /3, -2, /3
+                let a = s.checked_sub(4).ok_or_else(too_small)? / 3;
+                let b = a.checked_sub(2).ok_or_else(too_small)? / 3;
+                let c = b.checked_sub(2).ok_or_else(too_small)? / 3;
+                if c == 0 {
+                    return Err(too_small());
+                }
+                vec![
+                    Layer::Conv2d(Conv2d::new("conv1", 1, 32, 5, 1, 0, rng)),
+                    relu(),
+                    pool(3),
+                    Layer::Dropout(Dropout::new(0.1)),
+                    Layer::Conv2d(Conv2d::new("conv2", 32, 64, 3, 1, 0, rng)),
+                    Layer::BatchNorm(BatchNorm::new("bn2", 64)),
+                    relu(),
+                    pool(3),
+                    Layer::Dropout(Dropout::new(0.2)),
+                    Layer::Conv2d(Conv2d::new("conv3", 64, 128, 3, 1, 0, rng)),
+                    relu(),
+                    pool(3),
+                    Layer::Dropout(Dropout::new(0.3)),
+                    Layer::Flatten,
+                    Layer::Dense(Dense::new("fc1", 128 * c * c, 512, 2f32.sqrt(), rng)),
+                    Layer::BatchNorm(BatchNorm::new("bn_fc1", 512)),
+                    relu(),
+                    Layer::Dense(Dense::new("head", 512, out, 1.0, rng)),
+                ]
+            }
+            ArchKind::Naimish => {
+                // s-3, /2, -2, /2, -1, /2, -0, /2
+                let a = s.checked_sub(3).ok_or_else(too_small)? / 2;
+                let b = a.checked_sub(2).ok_or_else(too_small)? / 2;
+                let c = b.checked_sub(1).ok_or_else(too_small)? / 2;
+                let d = c / 2;
+                if d == 0 {
+                    return Err(too_small());
+                }
+                vec![
+                    Layer::Conv2d(Conv2d::new("conv1", 1, 32, 4, 1, 0, rng)),
+                    elu(),
+                    pool(2),
+                    Layer::Dropout(Dropout::new(0.1)),
+                    Layer::Conv2d(Conv2d::new("conv2", 32, 64, 3, 1, 0, rng)),
+                    elu(),
+                    pool(2),
+                    Layer::Dropout(Dropout::new(0.2)),
+                    Layer::Conv2d(Conv2d::new("conv3", 64, 128, 2, 1, 0, rng)),
+                    elu(),
+                    pool(2),
+                    Layer::Dropout(Dropout::new(0.3)),
+                    Layer::Conv2d(Conv2d::new("conv4", 128, 256, 1, 1, 0, rng)),
+                    elu(),
+                    pool(2),
+                    Layer::Dropout(Dropout::new(0.4)),
+                    Layer::Flatten,
+                    Layer::Dense(Dense::new("fc1", 256 * d * d, 1000, 2f32.sqrt(), rng)),
+                    elu(),
+                    Layer::Dropout(Dropout::new(0.5)),
+                    Layer::Dense(Dense::new("fc2", 1000, 1000, 1.0, rng)),
+                    Layer::Dropout(Dropout::new(0.6)),
+                    Layer::Dense(Dense::new("head", 1000, out, 1.0, rng)),
+                ]
+            }
+            ArchKind::Mobile => {
+                let ch = |c: usize| ((c as f32 * self.width).round() as usize).max(4);
+                let c0 = ch(16);
+                let mut l = vec![
+                    Layer::Conv2d(Conv2d::new("conv1", 1, c0, 3, 2, 1, rng)),
+                    Layer::BatchNorm(BatchNorm::new("bn1", c0)),
+                    relu(),
+                ];
+                let mut size = s.div_ceil(2);
+                let mut cin = c0;
+                let blocks = [(32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (256, 2)];
+                for (i, (cout, stride)) in blocks.iter().enumerate() {
+                    let n = i + 1;
+                    let cout = ch(*cout);
+                    l.push(Layer::Depthwise(DepthwiseConv2d::new(
+                        &format!("dw{n}"),
+                        cin,
+                        3,
+                        *stride,
+                        1,
+                        rng,
+                    )));
+                    l.push(Layer::BatchNorm(BatchNorm::new(&format!("dwbn{n}"), cin)));
+                    l.push(relu());
+                    l.push(Layer::Conv2d(Conv2d::new(
+                        &format!("pw{n}"),
+                        cin,
+                        cout,
+                        1,
+                        1,
+                        0,
+                        rng,
+                    )));
+                    l.push(Layer::BatchNorm(BatchNorm::new(&format!("pwbn{n}"), cout)));
+                    l.push(relu());
+                    size = if *stride == 2 { size.div_ceil(2) } else { size };
+                    cin = cout;
+                }
+                if s < 16 {
+                    return Err(too_small());
+                }
+                l.push(Layer::Flatten);
+                l.push(Layer::Dense(Dense::new(
+                    "head",
+                    cin * size * size,
+                    out,
+                    1.0,
+                    rng,
+                )));
+                l
+            }
+        };
+        Ok(Network::new(layers))
+    }
+}

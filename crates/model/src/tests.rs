@@ -1,0 +1,126 @@
+use super::*;
+
+fn tiny_model() -> KeypointModel {
+    let mut arch = ArchConfig::mobile(5);
+    arch.input_size = 32;
+    arch.width = 0.25;
+    let net = arch.build(1).unwrap();
+    KeypointModel::new(
+        ModelMeta::new(arch, Scheme::generic(5), CropSpec::default()),
+        net,
+    )
+}
+
+#[test]
+fn architectures_output_two_values_per_point() {
+    for (arch, n) in [
+        (ArchConfig::seed001(68), 1),
+        (ArchConfig::naimish(15), 2),
+        (ArchConfig::mobile(68), 3),
+    ] {
+        let net = arch.build(0).unwrap();
+        let s = arch.input_size as usize;
+        let x = Tensor::new(vec![n, 1, s, s], vec![0.1; n * s * s]);
+        let y = net.forward(&x);
+        assert_eq!(y.shape, vec![n, 2 * arch.n_points], "{:?}", arch.kind);
+        assert!(y.data.iter().all(|v| v.is_finite()));
+    }
+    let mut small = ArchConfig::seed001(68);
+    small.input_size = 20;
+    assert!(matches!(
+        small.build(0),
+        Err(ArchError::InputTooSmall { .. })
+    ));
+}
+
+#[test]
+fn mobile_is_under_5_mb() {
+    let net = ArchConfig::mobile(68).build(0).unwrap();
+    assert!(net.size_bytes() < 5_000_000, "{} bytes", net.size_bytes());
+}
+
+#[test]
+fn save_load_round_trip_gives_same_outputs() {
+    let mut m = tiny_model();
+    m.meta.metrics.insert("nme".into(), 0.05);
+    m.meta.epochs = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    m.save(&path).unwrap();
+    let back = KeypointModel::load(&path).unwrap();
+    assert_eq!(back.meta, m.meta);
+    let x: Vec<f32> = (0..2 * 32 * 32)
+        .map(|i| ((i % 17) as f32) / 8.5 - 1.0)
+        .collect();
+    assert_eq!(
+        m.predict_batch(&x, 2).unwrap(),
+        back.predict_batch(&x, 2).unwrap()
+    );
+    let from_bytes = KeypointModel::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(from_bytes.meta, m.meta);
+}
+
+#[test]
+fn truncated_or_mismatched_files_fail_clearly() {
+    let m = tiny_model();
+    let bytes = m.to_bytes();
+    let err = KeypointModel::from_bytes(&bytes[..bytes.len() - 10]).unwrap_err();
+    assert!(matches!(err, ModelError::Format { .. }), "{err}");
+    let err = KeypointModel::from_bytes(&bytes[..5]).unwrap_err();
+    assert!(matches!(err, ModelError::Format { .. }), "{err}");
+
+    // metadata claims another architecture than the tensors
+    let mut other = m.meta.clone();
+    other.arch.width = 0.5;
+    let wrong = KeypointModel {
+        meta: other,
+        net: m.net.clone(),
+        fused: OnceLock::new(),
+    };
+    let err = KeypointModel::from_bytes(&wrong.to_bytes()).unwrap_err();
+    assert!(err.to_string().contains("shape"), "{err}");
+
+    // a file without facemark metadata
+    let plain = st::write(&[("x".into(), vec![1], &[1.0][..])], &[]);
+    assert!(matches!(
+        KeypointModel::from_bytes(&plain).unwrap_err(),
+        ModelError::NoMeta { .. }
+    ));
+}
+
+#[test]
+fn landmarker_maps_outputs_back_to_photo_pixels() {
+    let mut m = tiny_model();
+    // make the head output constants: point 0 at the crop centre, point 1 at (+0.5, -0.5)
+    let head_w = m.net.param("head.weight").unwrap().shape.clone();
+    let zeros = vec![0.0; head_w.iter().product()];
+    m.net.set("head.weight", &head_w, &zeros).unwrap();
+    let mut bias = vec![0.0; 10];
+    bias[2] = 0.5;
+    bias[3] = -0.5;
+    m.net.set("head.bias", &[10], &bias).unwrap();
+    m.refresh();
+    let img = GrayImage::new(200, 150);
+    let face = BoxF::new(50.0, 30.0, 80.0, 60.0);
+    let pts = m.landmarks(&img, &face);
+    assert_eq!(pts.len(), 5);
+    let c = face.center();
+    assert!((pts[0][0] - c[0]).abs() < 1e-3 && (pts[0][1] - c[1]).abs() < 1e-3);
+    // crop side = 80 · 1.3 = 104 px; +0.5 normalised = a quarter of the side
+    assert!((pts[1][0] - (c[0] + 26.0)).abs() < 1e-2, "{:?}", pts[1]);
+    assert!((pts[1][1] - (c[1] - 26.0)).abs() < 1e-2, "{:?}", pts[1]);
+}
+
+#[test]
+fn transfer_copies_matching_tensors_and_keeps_a_new_head() {
+    let a = ArchConfig::mobile(68).build(1).unwrap();
+    let mut b = ArchConfig::mobile(15).build(2).unwrap();
+    let rep = transfer(&a, &mut b);
+    assert!(rep.kept.contains(&"head.weight".to_string()));
+    assert!(rep.copied.contains(&"pw6.weight".to_string()));
+    assert_eq!(
+        a.param("conv1.weight").unwrap().value,
+        b.param("conv1.weight").unwrap().value
+    );
+    assert_eq!(b.param("head.bias").unwrap().shape, vec![30]);
+}

@@ -1,1 +1,275 @@
-//! (being built)
+//! Line charts (loss curves, CED curves) as PNG files, drawn with plotters' bitmap backend.
+//!
+//! Text needs a TrueType font: the first one found among `$FACEMARK_FONT` and the usual system
+//! places (DejaVu Sans, Liberation Sans, Arial) is registered once per process. Without any,
+//! the chart is still drawn (axes, grid, lines) and the title and legend are written with
+//! facemark's built-in bitmap font ([`facemark_core::draw::draw_text`]); nothing panics.
+
+use facemark_core::draw::draw_text;
+use image::RgbImage;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Chart size in pixels.
+pub const WIDTH: u32 = 900;
+pub const HEIGHT: u32 = 560;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("drawing the chart for {path}: {msg}")]
+    Draw { path: PathBuf, msg: String },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+}
+
+/// The series colours, in order (then repeated).
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(23, 190, 207),
+];
+
+const FONT_CANDIDATES: [&str; 7] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "/Library/Fonts/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// Registers a system font as plotters' "sans-serif" once; `true` when one is available.
+pub fn font_available() -> bool {
+    static FONT: OnceLock<bool> = OnceLock::new();
+    *FONT.get_or_init(|| {
+        let env = std::env::var_os("FACEMARK_FONT").map(PathBuf::from);
+        let candidates = env
+            .into_iter()
+            .chain(FONT_CANDIDATES.iter().map(PathBuf::from));
+        for p in candidates {
+            if let Ok(bytes) = std::fs::read(&p) {
+                // plotters keeps fonts for the whole process: leak one buffer, once.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                    tracing::debug!(font = %p.display(), "plot font registered");
+                    return true;
+                }
+            }
+        }
+        tracing::warn!("no TrueType font found (set FACEMARK_FONT): charts get bitmap-font text");
+        false
+    })
+}
+
+/// Finite range of the values with 5% padding; `(0, 1)` when there is none.
+fn range(vals: impl Iterator<Item = f32>) -> (f32, f32) {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        let d = lo.abs().max(1.0) * 0.05;
+        return (lo - d, hi + d);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+/// Draws one line per series (`(name, [(x, y), …])`, non-finite points skipped) and writes
+/// the chart as a PNG to `path` (atomically). Axes fit the data.
+pub fn plot_curves(
+    path: &Path,
+    title: &str,
+    series: &[(&str, Vec<(f32, f32)>)],
+    x_label: &str,
+    y_label: &str,
+) -> Result<(), PlotError> {
+    let img = render(title, series, x_label, y_label, font_available()).map_err(|msg| {
+        PlotError::Draw {
+            path: path.to_path_buf(),
+            msg,
+        }
+    })?;
+    facemark_core::io::save_image_atomic(&image::DynamicImage::ImageRgb8(img), path).map_err(
+        |source| PlotError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
+}
+
+/// Renders the chart into an RGB image; `with_font = false` draws no plotters text.
+pub fn render(
+    title: &str,
+    series: &[(&str, Vec<(f32, f32)>)],
+    x_label: &str,
+    y_label: &str,
+    with_font: bool,
+) -> Result<RgbImage, String> {
+    let (w, h) = (WIDTH, HEIGHT);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    let all = || series.iter().flat_map(|(_, v)| v.iter());
+    let (x0, x1) = range(all().map(|p| p.0));
+    let (y0, y1) = range(all().map(|p| p.1));
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut builder = ChartBuilder::on(&root);
+        builder.margin(20);
+        if with_font {
+            builder
+                .caption(title, ("sans-serif", 24))
+                .x_label_area_size(45)
+                .y_label_area_size(70);
+        } else {
+            builder.x_label_area_size(10).y_label_area_size(10);
+            builder.margin_top(40);
+        }
+        let mut chart = builder
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| e.to_string())?;
+        let mut mesh = chart.configure_mesh();
+        if with_font {
+            mesh.x_desc(x_label)
+                .y_desc(y_label)
+                .label_style(("sans-serif", 14));
+        } else {
+            mesh.x_labels(0).y_labels(0);
+        }
+        mesh.draw().map_err(|e| e.to_string())?;
+        for (k, (name, pts)) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            // Split at non-finite points so gaps stay gaps.
+            let mut segments: Vec<Vec<(f32, f32)>> = vec![vec![]];
+            for &(x, y) in pts {
+                if x.is_finite() && y.is_finite() {
+                    segments.last_mut().expect("non-empty").push((x, y));
+                } else if !segments.last().expect("non-empty").is_empty() {
+                    segments.push(vec![]);
+                }
+            }
+            for (s, seg) in segments.into_iter().enumerate() {
+                let line = LineSeries::new(seg, color.stroke_width(2));
+                let anno = chart.draw_series(line).map_err(|e| e.to_string())?;
+                if with_font && s == 0 {
+                    let name = name.to_string();
+                    anno.label(name).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                }
+            }
+        }
+        if with_font && !series.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let mut img = RgbImage::from_raw(w, h, buf).ok_or("chart buffer size")?;
+    if !with_font {
+        // Title, axis names and legend in the built-in bitmap font.
+        draw_text(&mut img, 20, 12, title, [0, 0, 0], 2);
+        let axes = format!("X: {x_label} {x0:.3}..{x1:.3}   Y: {y_label} {y0:.3}..{y1:.3}");
+        draw_text(&mut img, 20, h as i32 - 14, &axes, [60, 60, 60], 1);
+        for (k, (name, _)) in series.iter().enumerate() {
+            let c = PALETTE[k % PALETTE.len()];
+            draw_text(
+                &mut img,
+                w as i32 - 220,
+                45 + 12 * k as i32,
+                name,
+                [c.0, c.1, c.2],
+                1,
+            );
+        }
+    }
+    Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series() -> Vec<(&'static str, Vec<(f32, f32)>)> {
+        vec![
+            (
+                "train",
+                (0..20)
+                    .map(|i| (i as f32, 1.0 / (1.0 + i as f32)))
+                    .collect(),
+            ),
+            (
+                "val",
+                (0..20)
+                    .map(|i| (i as f32, if i == 5 { f32::NAN } else { 0.5 }))
+                    .collect(),
+            ),
+        ]
+    }
+
+    /// Pixels that carry a series colour.
+    fn count_color(img: &RgbImage, c: RGBColor) -> usize {
+        img.pixels()
+            .filter(|p| {
+                (p.0[0] as i32 - c.0 as i32).abs() < 8
+                    && (p.0[1] as i32 - c.1 as i32).abs() < 8
+                    && (p.0[2] as i32 - c.2 as i32).abs() < 8
+            })
+            .count()
+    }
+
+    #[test]
+    fn renders_lines_without_a_font() {
+        let img = render("Loss", &series(), "epoch", "loss", false).unwrap();
+        assert!(count_color(&img, PALETTE[0]) > 200, "first series drawn");
+        assert!(count_color(&img, PALETTE[1]) > 200, "second series drawn");
+        // The title was drawn in black bitmap text near the top-left.
+        let dark = (0..40)
+            .flat_map(|y| (0..200).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0 == [0, 0, 0])
+            .count();
+        assert!(dark > 10);
+    }
+
+    #[test]
+    fn writes_a_png_and_handles_empty_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("loss.png");
+        plot_curves(&p, "Loss", &series(), "epoch", "loss").unwrap();
+        let img = image::open(&p).unwrap();
+        assert_eq!((img.width(), img.height()), (WIDTH, HEIGHT));
+        // No series / all-NaN data still produce a chart.
+        plot_curves(&p, "empty", &[], "x", "y").unwrap();
+        plot_curves(&p, "nan", &[("a", vec![(f32::NAN, 1.0)])], "x", "y").unwrap();
+        // An unwritable path is an error, not a panic.
+        let bad = dir.path().join("missing-dir").join("x.png");
+        assert!(plot_curves(&bad, "t", &series(), "x", "y").is_err());
+    }
+
+    #[test]
+    fn ranges_pad_and_default() {
+        assert_eq!(range([].into_iter()), (0.0, 1.0));
+        let (a, b) = range([1.0, 3.0, f32::NAN].into_iter());
+        assert!((a - 0.9).abs() < 1e-6 && (b - 3.1).abs() < 1e-6);
+        let (a, b) = range([2.0].into_iter());
+        assert!(a < 2.0 && b > 2.0);
+    }
+}

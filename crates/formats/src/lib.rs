@@ -1,1 +1,35 @@
-//! facemark-formats
+//! facemark-formats: readers and writers for the landmark data sets people have on disk, one
+//! [`Sample`](facemark_core::Sample) type for all of them, identity splits, and a binary
+//! face-crop cache.
+//!
+//! | module | format |
+//! |---|---|
+//! | [`pts`] | iBUG `.pts` (with or without the `version`/`n_points`/braces header); 300-W folders of `NAME.jpg|png + NAME.pts` |
+//! | [`youtube`] | the YouTube-Faces course CSV (`name,x0,y0,…`), images in a sibling folder |
+//! | [`kaggle`] | Kaggle Facial Keypoints `training.csv`/`test.csv` (bare or inside the `.zip`), `IdLookupTable.csv`, submissions |
+//! | [`helen`] | HELEN annotation `.txt` (image name, then `x , y` lines) |
+//! | [`imglab`] | dlib imglab XML (many faces per image, boxes kept) |
+//! | [`dataset`] | format detection ([`dataset::load_any`]), writing ([`dataset::save_as`]), identity splits |
+//! | [`cache`] | [`cache::FaceCache`]: face crops at one size in one binary file |
+//!
+//! All coordinates are `[x, y]` in pixels of the sample's image (see `facemark_core`). Every
+//! reader reports bad input as a [`FormatError`] naming the file and, where there is one, the
+//! line; none of them panics on any input.
+
+pub mod cache;
+pub mod dataset;
+mod error;
+pub mod helen;
+mod image_io;
+pub mod imglab;
+pub mod kaggle;
+pub mod pts;
+pub mod youtube;
+
+pub use cache::FaceCache;
+pub use dataset::{load_any, save_as, split_by_identity, Format};
+pub use error::FormatError;
+pub use image_io::{image_size, load_gray, load_rgb};
+
+/// Result type of this crate.
+pub type Result<T> = std::result::Result<T, FormatError>;

@@ -1,0 +1,490 @@
+//! Format detection, loading and saving any supported format, and identity splits.
+
+use crate::error::truncate;
+use crate::{cache, helen, imglab, kaggle, pts, youtube, FormatError, Result};
+use facemark_core::{ImageSource, Sample};
+use std::path::{Path, PathBuf};
+
+/// The on-disk formats facemark reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A folder of `NAME.jpg|png + NAME.pts` (300-W).
+    Pts300w,
+    /// One `.pts` file (image beside it with the same stem).
+    Pts,
+    /// YouTube-Faces course CSV (`name,x0,y0,…`).
+    YoutubeCsv,
+    /// Kaggle `training.csv`/`test.csv`, bare or zipped.
+    Kaggle,
+    /// A folder of HELEN `.txt` annotations.
+    HelenDir,
+    /// dlib imglab XML.
+    Imglab,
+    /// A facemark face-crop cache ([`cache::FaceCache`], `.fmc`).
+    Cache,
+}
+
+impl Format {
+    /// Every format, for help texts.
+    pub const ALL: [Format; 7] = [
+        Format::Pts300w,
+        Format::Pts,
+        Format::YoutubeCsv,
+        Format::Kaggle,
+        Format::HelenDir,
+        Format::Imglab,
+        Format::Cache,
+    ];
+    /// The CLI name: `300w`, `pts`, `youtube`, `kaggle`, `helen`, `imglab`, `cache`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Pts300w => "300w",
+            Format::Pts => "pts",
+            Format::YoutubeCsv => "youtube",
+            Format::Kaggle => "kaggle",
+            Format::HelenDir => "helen",
+            Format::Imglab => "imglab",
+            Format::Cache => "cache",
+        }
+    }
+    /// Inverse of [`Format::name`] (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Format> {
+        let s = s.to_ascii_lowercase();
+        Format::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Guess the format of an existing path: folders by their content (`.pts` → 300-W, `.txt`
+    /// → HELEN), files by extension (`.zip` → Kaggle, `.xml` → imglab, `.fmc` → cache, `.pts`)
+    /// and `.csv` by its header (`…_x` columns or `Image` → Kaggle, else YouTube).
+    pub fn detect(path: &Path) -> Result<Format> {
+        if path.is_dir() {
+            let rd = std::fs::read_dir(path).map_err(|e| FormatError::io(path, e))?;
+            let (mut pts, mut txt) = (0, 0);
+            for e in rd.flatten() {
+                match ext(&e.path()).as_str() {
+                    "pts" => pts += 1,
+                    "txt" => txt += 1,
+                    _ => {}
+                }
+            }
+            return if pts > 0 {
+                Ok(Format::Pts300w)
+            } else if txt > 0 {
+                Ok(Format::HelenDir)
+            } else {
+                Err(FormatError::invalid(
+                    path,
+                    "folder holds no .pts or HELEN .txt files",
+                ))
+            };
+        }
+        match ext(path).as_str() {
+            "zip" => Ok(Format::Kaggle),
+            "xml" => Ok(Format::Imglab),
+            "fmc" => Ok(Format::Cache),
+            "pts" => Ok(Format::Pts),
+            "txt" => Ok(Format::HelenDir),
+            "csv" => {
+                use std::io::BufRead;
+                let f = std::fs::File::open(path).map_err(|e| FormatError::io(path, e))?;
+                let mut first = String::new();
+                std::io::BufReader::new(f)
+                    .take(1 << 16)
+                    .read_line(&mut first)
+                    .map_err(|e| FormatError::io(path, e))?;
+                let cols: Vec<&str> = first.trim_end().split(',').collect();
+                if cols.iter().any(|c| *c == "Image" || c.ends_with("_x")) {
+                    Ok(Format::Kaggle)
+                } else {
+                    Ok(Format::YoutubeCsv)
+                }
+            }
+            e => Err(FormatError::invalid(
+                path,
+                format!(
+                    "cannot tell the format from extension `{}`",
+                    truncate(e, 20)
+                ),
+            )),
+        }
+    }
+
+    /// The format an output path asks for (it need not exist): `.csv` → YouTube, `.zip` →
+    /// Kaggle, `.xml` → imglab, `.fmc` → cache, `.pts` → one file, no extension → 300-W folder.
+    pub fn for_output(path: &Path) -> Option<Format> {
+        match ext(path).as_str() {
+            "csv" => Some(Format::YoutubeCsv),
+            "zip" => Some(Format::Kaggle),
+            "xml" => Some(Format::Imglab),
+            "fmc" => Some(Format::Cache),
+            "pts" => Some(Format::Pts),
+            "" => Some(Format::Pts300w),
+            _ => None,
+        }
+    }
+}
+
+use std::io::Read;
+
+fn ext(p: &Path) -> String {
+    p.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Load a data set in the given format.
+pub fn load(path: &Path, format: Format) -> Result<Vec<Sample>> {
+    match format {
+        Format::Pts300w => pts::read_300w_dir(path),
+        Format::Pts => {
+            let points = pts::read_pts(path)?;
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let stem = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let img = crate::image_io::find_image(dir, &stem).ok_or_else(|| {
+                FormatError::invalid(path, format!("no image {stem}.jpg or {stem}.png beside it"))
+            })?;
+            let name = img
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let mut s = Sample::new(ImageSource::File(img), points, name.clone());
+            s.identity = identity_from_name(&name);
+            Ok(vec![s])
+        }
+        Format::YoutubeCsv => youtube::read_csv(path, None),
+        Format::Kaggle => kaggle::read(path),
+        Format::HelenDir if path.is_file() => Ok(vec![helen::read_txt(path, None)?]),
+        Format::HelenDir => helen::read_dir(path, None),
+        Format::Imglab => imglab::read_xml(path),
+        Format::Cache => Ok(cache::FaceCache::load(path)?.to_samples()),
+    }
+}
+
+/// Load a data set, detecting its format ([`Format::detect`]).
+pub fn load_any(path: &Path) -> Result<Vec<Sample>> {
+    load(path, Format::detect(path)?)
+}
+
+/// Who a file name belongs to: the name without extension and without a trailing `_NN`
+/// (`Luis_Fonsi_21.jpg` → `Luis_Fonsi`, 300-W `100040721_2.jpg` → `100040721`).
+pub fn identity_from_name(name: &str) -> String {
+    let base = Path::new(name)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = match base.rfind('.') {
+        Some(i) if i > 0 => &base[..i],
+        _ => base.as_str(),
+    };
+    match stem.rfind('_') {
+        Some(i)
+            if i > 0 && i + 1 < stem.len() && stem[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            stem[..i].to_string()
+        }
+        _ => stem.to_string(),
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Split sample indices into (train, validation) so that no identity is in both. Identities
+/// are ordered by a hash of (identity, seed) and moved to validation until it holds at least
+/// `val_fraction` of the samples. Deterministic for a given seed on every platform; both lists
+/// are sorted.
+pub fn split_by_identity(
+    samples: &[Sample],
+    val_fraction: f32,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut ids: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, s) in samples.iter().enumerate() {
+        ids.entry(s.identity.as_str()).or_default().push(i);
+    }
+    let mut order: Vec<(&str, Vec<usize>)> = ids.into_iter().collect();
+    order.sort_by_key(|(id, _)| (splitmix(fnv1a(id) ^ splitmix(seed)), *id));
+    let target = (val_fraction.clamp(0.0, 1.0) as f64 * samples.len() as f64).round() as usize;
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (_, idx) in order {
+        if val.len() < target {
+            val.extend(idx);
+        } else {
+            train.extend(idx);
+        }
+    }
+    train.sort_unstable();
+    val.sort_unstable();
+    (train, val)
+}
+
+/// File stems for writing samples, unique within the set (`a.jpg#1` → `a_1`, clashes get
+/// `_k` appended).
+fn unique_stems(samples: &[Sample]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    samples
+        .iter()
+        .map(|s| {
+            let base = Path::new(&s.name)
+                .file_stem()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut stem: String = base
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if stem.is_empty() {
+                stem = "sample".into();
+            }
+            let mut cand = stem.clone();
+            let mut k = 1;
+            while !seen.insert(cand.clone()) {
+                cand = format!("{stem}_{k}");
+                k += 1;
+            }
+            cand
+        })
+        .collect()
+}
+
+/// Put a sample's image into `dir` as `stem.EXT` (file images copied byte for byte, in-memory
+/// pixels saved as PNG); returns the file name. Nothing is copied when it is already there.
+pub fn write_image(sample: &Sample, dir: &Path, stem: &str) -> Result<String> {
+    match &sample.image {
+        ImageSource::File(src) => {
+            let e = src
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "jpg".into());
+            let name = format!("{stem}.{e}");
+            let dst = dir.join(&name);
+            let same = match (std::fs::canonicalize(src), std::fs::canonicalize(&dst)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if !same {
+                let bytes = std::fs::read(src).map_err(|e| FormatError::io(src, e))?;
+                facemark_core::io::write_atomic(&dst, &bytes)
+                    .map_err(|e| FormatError::io(&dst, e))?;
+            }
+            Ok(name)
+        }
+        ImageSource::Gray { .. } => {
+            let img = crate::load_gray(&sample.image)?;
+            let name = format!("{stem}.png");
+            let dst = dir.join(&name);
+            facemark_core::io::save_image_atomic(&image::DynamicImage::ImageLuma8(img), &dst)
+                .map_err(|e| FormatError::Image {
+                    path: dst.clone(),
+                    source: e,
+                })?;
+            Ok(name)
+        }
+    }
+}
+
+fn mkdir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| FormatError::io(dir, e))
+}
+
+/// Write `samples` in `format` at `path`, images included where the format refers to files:
+/// - `Pts300w`: folder `path/` with `STEM.pts` (iBUG header) + the image;
+/// - `Pts`: `path` (one sample) + its image beside it;
+/// - `YoutubeCsv`: the CSV, images into the sibling folder (`X_frames_keypoints.csv` → `X/`,
+///   otherwise `STEM/`);
+/// - `Kaggle`: `training.csv` (or a `.zip` holding `training.csv`); images must be square gray;
+/// - `HelenDir`: folder `path/` with `1.txt, 2.txt, …` + images;
+/// - `Imglab`: the XML, in-memory images written as PNG into `STEM_images/`;
+/// - `Cache`: not here (needs a crop size): use [`cache::FaceCache::build`].
+pub fn save_as(path: &Path, format: Format, samples: &[Sample]) -> Result<()> {
+    if samples.is_empty() {
+        return Err(FormatError::invalid(path, "no samples to write"));
+    }
+    let stems = unique_stems(samples);
+    match format {
+        Format::Pts300w => {
+            mkdir(path)?;
+            for (s, stem) in samples.iter().zip(&stems) {
+                write_image(s, path, stem)?;
+                pts::write_pts(&path.join(format!("{stem}.pts")), &s.points, true)?;
+            }
+            Ok(())
+        }
+        Format::Pts => {
+            if samples.len() != 1 {
+                return Err(FormatError::invalid(
+                    path,
+                    format!(
+                        "a .pts file holds one sample, not {} (give a folder)",
+                        samples.len()
+                    ),
+                ));
+            }
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let stem = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            write_image(&samples[0], dir, &stem)?;
+            pts::write_pts(path, &samples[0].points, true)
+        }
+        Format::YoutubeCsv => {
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let stem = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let img_dir: PathBuf =
+                dir.join(stem.strip_suffix("_frames_keypoints").unwrap_or(&stem));
+            mkdir(&img_dir)?;
+            let mut out = Vec::with_capacity(samples.len());
+            for (s, st) in samples.iter().zip(&stems) {
+                let name = write_image(s, &img_dir, st)?;
+                let mut c = s.clone();
+                c.name = name;
+                out.push(c);
+            }
+            youtube::write_csv(path, &out)
+        }
+        Format::Kaggle => {
+            if ext(path) == "zip" {
+                let text = kaggle::format_training_csv(samples, path)?;
+                let mut buf = std::io::Cursor::new(Vec::new());
+                let zerr =
+                    |e: zip::result::ZipError| FormatError::invalid(path, format!("zip: {e}"));
+                {
+                    let mut z = zip::ZipWriter::new(&mut buf);
+                    let opts = zip::write::SimpleFileOptions::default()
+                        .compression_method(zip::CompressionMethod::Deflated);
+                    z.start_file("training.csv", opts).map_err(zerr)?;
+                    std::io::Write::write_all(&mut z, text.as_bytes())
+                        .map_err(|e| FormatError::io(path, e))?;
+                    z.finish().map_err(zerr)?;
+                }
+                facemark_core::io::write_atomic(path, buf.get_ref())
+                    .map_err(|e| FormatError::io(path, e))
+            } else {
+                kaggle::write_training_csv(path, samples)
+            }
+        }
+        Format::HelenDir => {
+            mkdir(path)?;
+            for (k, (s, stem)) in samples.iter().zip(&stems).enumerate() {
+                write_image(s, path, stem)?;
+                helen::write_txt(&path.join(format!("{}.txt", k + 1)), stem, &s.points)?;
+            }
+            Ok(())
+        }
+        Format::Imglab => {
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let stem = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let img_dir = dir.join(format!("{stem}_images"));
+            let mut out = Vec::with_capacity(samples.len());
+            for (s, st) in samples.iter().zip(&stems) {
+                let mut c = s.clone();
+                if matches!(s.image, ImageSource::Gray { .. }) {
+                    mkdir(&img_dir)?;
+                    let name = write_image(s, &img_dir, st)?;
+                    c.image = ImageSource::File(
+                        std::fs::canonicalize(&img_dir)
+                            .unwrap_or(img_dir.clone())
+                            .join(name),
+                    );
+                } else if let ImageSource::File(p) = &s.image {
+                    c.image = ImageSource::File(std::fs::canonicalize(p).unwrap_or(p.clone()));
+                }
+                out.push(c);
+            }
+            imglab::write_xml(path, &out, false)
+        }
+        Format::Cache => Err(FormatError::invalid(
+            path,
+            "a cache needs a crop size: use FaceCache::build (CLI: --cache SIZE)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities() {
+        assert_eq!(identity_from_name("Luis_Fonsi_21.jpg"), "Luis_Fonsi");
+        assert_eq!(identity_from_name("dir/100040721_2.jpg"), "100040721");
+        assert_eq!(identity_from_name("plain.jpg"), "plain");
+        assert_eq!(identity_from_name("_5"), "_5");
+        assert_eq!(identity_from_name("a_b"), "a_b");
+    }
+
+    fn samples() -> Vec<Sample> {
+        (0..100)
+            .map(|i| {
+                let mut s = Sample::new(
+                    ImageSource::File("x".into()),
+                    vec![[0.0, 0.0]],
+                    format!("p{}_{i}.jpg", i % 17),
+                );
+                s.identity = identity_from_name(&s.name);
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_is_identity_disjoint_and_deterministic() {
+        let s = samples();
+        let (t, v) = split_by_identity(&s, 0.2, 7);
+        assert_eq!(t.len() + v.len(), 100);
+        assert!(v.len() >= 20 && v.len() < 30, "{}", v.len());
+        let vid: std::collections::HashSet<_> = v.iter().map(|&i| &s[i].identity).collect();
+        assert!(t.iter().all(|&i| !vid.contains(&s[i].identity)));
+        assert_eq!(split_by_identity(&s, 0.2, 7), (t.clone(), v.clone()));
+        assert_ne!(split_by_identity(&s, 0.2, 8).1, v, "seed changes the split");
+        assert!(split_by_identity(&s, 0.0, 1).1.is_empty());
+    }
+
+    #[test]
+    fn detect_formats() {
+        let d = tempfile::tempdir().unwrap();
+        let k = d.path().join("t.csv");
+        std::fs::write(&k, "left_eye_center_x,left_eye_center_y,Image\n").unwrap();
+        assert_eq!(Format::detect(&k).unwrap(), Format::Kaggle);
+        let y = d.path().join("y.csv");
+        std::fs::write(&y, ",0,1\na.jpg,1,2\n").unwrap();
+        assert_eq!(Format::detect(&y).unwrap(), Format::YoutubeCsv);
+        assert!(Format::detect(&d.path().join("a.weird")).is_err());
+        assert!(Format::detect(d.path()).is_err());
+        assert_eq!(Format::for_output(Path::new("o.zip")), Some(Format::Kaggle));
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+        }
+    }
+}

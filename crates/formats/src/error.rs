@@ -1,0 +1,100 @@
+use std::path::PathBuf;
+
+/// What went wrong reading or writing a data file. Every variant names the file; parse errors
+/// also name the 1-based line (and the field where it helps).
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot decode image: {source}", path.display())]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("{}:{line}: {msg}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    #[error("{}: {msg}", path.display())]
+    Invalid { path: PathBuf, msg: String },
+}
+
+impl FormatError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        FormatError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    pub(crate) fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
+        FormatError::Parse {
+            path: path.into(),
+            line,
+            msg: msg.into(),
+        }
+    }
+    pub(crate) fn invalid(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        FormatError::Invalid {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Parse one coordinate: a finite decimal number. `what` names the field for the message.
+pub(crate) fn parse_coord(
+    s: &str,
+    path: &std::path::Path,
+    line: usize,
+    what: &str,
+) -> Result<f32, FormatError> {
+    let t = s.trim();
+    match t.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(FormatError::parse(
+            path,
+            line,
+            format!("{what}: `{t}` is not a finite number (NaN/inf not allowed here)"),
+        )),
+        Err(_) => Err(FormatError::parse(
+            path,
+            line,
+            format!("{what}: expected a number, found `{}`", truncate(t, 40)),
+        )),
+    }
+}
+
+/// `s` cut to at most `n` characters, for error messages.
+pub(crate) fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+/// Read a text file, naming it in the error. Rejects files over `limit` bytes before reading.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String, FormatError> {
+    let bytes = std::fs::read(path).map_err(|e| FormatError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        FormatError::invalid(
+            path,
+            format!(
+                "not UTF-8 text (bad byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Write text atomically, naming the file in the error.
+pub(crate) fn write_text(path: &std::path::Path, text: &str) -> Result<(), FormatError> {
+    facemark_core::io::write_atomic(path, text.as_bytes()).map_err(|e| FormatError::io(path, e))
+}

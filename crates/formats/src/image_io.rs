@@ -1,0 +1,118 @@
+//! Decoding a sample's pixels.
+
+use crate::{FormatError, Result};
+use facemark_core::ImageSource;
+use image::{GrayImage, RgbImage};
+use std::path::{Path, PathBuf};
+
+fn decode(path: &Path) -> Result<image::DynamicImage> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| FormatError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| FormatError::io(path, e))?;
+    // ImageReader applies the image crate's default limits (512 MiB per decode), so a header
+    // claiming a gigantic size is an error, not an allocation.
+    reader.decode().map_err(|e| FormatError::Image {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+fn gray_from_memory(width: u32, height: u32, pixels: &[u8]) -> Result<GrayImage> {
+    GrayImage::from_raw(width, height, pixels.to_vec()).ok_or_else(|| {
+        FormatError::invalid(
+            "<memory>",
+            format!(
+                "{} pixels held for a {width}×{height} gray image",
+                pixels.len()
+            ),
+        )
+    })
+}
+
+/// The sample image as 8-bit gray (files are decoded by content, not extension; colour is
+/// converted with the image crate's luma weights).
+pub fn load_gray(src: &ImageSource) -> Result<GrayImage> {
+    match src {
+        ImageSource::File(p) => Ok(decode(p)?.into_luma8()),
+        ImageSource::Gray {
+            width,
+            height,
+            pixels,
+        } => gray_from_memory(*width, *height, pixels),
+    }
+}
+
+/// The sample image as 8-bit RGB (gray sources are replicated into the three channels).
+pub fn load_rgb(src: &ImageSource) -> Result<RgbImage> {
+    match src {
+        ImageSource::File(p) => Ok(decode(p)?.into_rgb8()),
+        ImageSource::Gray {
+            width,
+            height,
+            pixels,
+        } => Ok(
+            image::DynamicImage::ImageLuma8(gray_from_memory(*width, *height, pixels)?).into_rgb8(),
+        ),
+    }
+}
+
+/// `(width, height)` in pixels, from the file header only (no full decode).
+pub fn image_size(src: &ImageSource) -> Result<(u32, u32)> {
+    match src {
+        ImageSource::File(p) => image::ImageReader::open(p)
+            .map_err(|e| FormatError::io(p, e))?
+            .with_guessed_format()
+            .map_err(|e| FormatError::io(p, e))?
+            .into_dimensions()
+            .map_err(|e| FormatError::Image {
+                path: p.clone(),
+                source: e,
+            }),
+        ImageSource::Gray { width, height, .. } => Ok((*width, *height)),
+    }
+}
+
+/// The image file next to an annotation: `dir/stem.{jpg,jpeg,png,bmp}` (any case), if any.
+pub(crate) fn find_image(dir: &Path, stem: &str) -> Option<PathBuf> {
+    for ext in ["jpg", "png", "jpeg", "bmp", "JPG", "PNG", "JPEG", "BMP"] {
+        let p = dir.join(format!("{stem}.{ext}"));
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_image_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.jpg");
+        std::fs::write(&p, b"\xff\xd8\xff\xe0 definitely not a jpeg").unwrap();
+        let e = load_gray(&ImageSource::File(p.clone())).unwrap_err();
+        assert!(e.to_string().contains("bad.jpg"), "{e}");
+        let e = load_rgb(&ImageSource::File(dir.path().join("missing.png"))).unwrap_err();
+        assert!(e.to_string().contains("missing.png"), "{e}");
+    }
+
+    #[test]
+    fn gray_memory_source_is_checked() {
+        let ok = ImageSource::Gray {
+            width: 2,
+            height: 2,
+            pixels: vec![0, 1, 2, 3],
+        };
+        assert_eq!(load_gray(&ok).unwrap().get_pixel(1, 1)[0], 3);
+        assert_eq!(load_rgb(&ok).unwrap().get_pixel(1, 0).0, [1, 1, 1]);
+        let bad = ImageSource::Gray {
+            width: 3,
+            height: 2,
+            pixels: vec![0; 4],
+        };
+        assert!(load_gray(&bad).is_err());
+    }
+}

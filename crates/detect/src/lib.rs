@@ -1,1 +1,273 @@
-//! facemark-detect
+//! facemark-detect: face detection.
+//!
+//! Two detectors, both implementing [`facemark_core::FaceDetector`] (boxes in pixels of the
+//! searched gray image, `[x, y]` top-left, x before y):
+//!
+//! - [`Cascade`]: OpenCV's Haar and LBP cascade classifiers (the XML files of Debian's
+//!   `opencv-data`), evaluated in pure Rust with OpenCV 4.x's exact arithmetic (pyramid resize,
+//!   integral images, variance normalisation, `groupRectangles`), so that the same cascade and
+//!   parameters give the same faces as `cv::CascadeClassifier::detectMultiScale`.
+//!   `haarcascade_frontalface_default.xml` is embedded at build time when the system has it.
+//! - [`Seeta`]: the SeetaFace funnel-structured cascade from the `rustface` crate, whose model is
+//!   embedded in the library, so it works on a machine with nothing installed.
+//!
+//! [`default_detector`] returns the one the benchmark in the README found better;
+//! [`detector_by_name`] picks one by name or cascade file.
+
+mod cascade;
+mod engine;
+mod integral;
+mod resize;
+mod seeta;
+
+pub use cascade::{CascadeModel, FeatureType, HaarFeature, HaarRect, LbpFeature};
+pub use engine::{group_rectangles, DetectParams, Rect};
+pub use resize::resize_linear_exact;
+pub use seeta::{Seeta, SeetaParams};
+
+use facemark_core::{Detection, FaceDetector};
+use image::{GrayImage, RgbImage};
+use std::path::{Path, PathBuf};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed cascade XML; `line` is 1-based (0 when not tied to a line).
+    #[error("{}cascade XML, line {line}: {msg}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    FormatIn {
+        file: Option<PathBuf>,
+        line: u32,
+        msg: String,
+    },
+    #[error("cascade XML, line {line}: {msg}")]
+    Format { line: u32, msg: String },
+    /// A well-formed file of a kind this crate does not evaluate.
+    #[error("unsupported cascade: {0}")]
+    Unsupported(String),
+    #[error("invalid detection parameters: {0}")]
+    Params(String),
+    /// The embedded model/cascade was not available when this binary was built.
+    #[error("{0}")]
+    NotEmbedded(String),
+    #[error("unknown detector `{0}`: expected `haar`, `seeta`, `lbp` or a cascade .xml file")]
+    UnknownDetector(String),
+    #[error("SeetaFace model: {0}")]
+    Seeta(String),
+}
+
+impl DetectError {
+    fn in_file(self, path: &Path) -> DetectError {
+        match self {
+            DetectError::Format { line, msg } => DetectError::FormatIn {
+                file: Some(path.to_path_buf()),
+                line,
+                msg,
+            },
+            DetectError::Unsupported(m) => {
+                DetectError::Unsupported(format!("{}: {m}", path.display()))
+            }
+            e => e,
+        }
+    }
+}
+
+/// An OpenCV cascade classifier with the parameters [`FaceDetector::detect`] uses.
+#[derive(Debug, Clone)]
+pub struct Cascade {
+    model: CascadeModel,
+    name: String,
+    /// Parameters of [`FaceDetector::detect`] (OpenCV's defaults unless set).
+    pub params: DetectParams,
+}
+
+const INSTALL_HINT: &str =
+    "haarcascade_frontalface_default.xml was not found when facemark was built: \
+install it (`apt-get install opencv-data`) and rebuild, set FACEMARK_CASCADE=FILE at build time, \
+or pass `--cascade FILE` / `--detector FILE.xml`";
+
+impl Cascade {
+    /// Load an OpenCV cascade XML file (Haar or LBP; current or old Haar format).
+    pub fn from_xml_file(path: impl AsRef<Path>) -> Result<Cascade, DetectError> {
+        let path = path.as_ref();
+        let model = CascadeModel::from_xml_file(path)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cascade".into());
+        Ok(Cascade::from_model(model, &stem))
+    }
+
+    /// Parse OpenCV cascade XML text.
+    pub fn from_xml_str(xml: &str) -> Result<Cascade, DetectError> {
+        Ok(Cascade::from_model(
+            CascadeModel::from_xml_str(xml)?,
+            "cascade",
+        ))
+    }
+
+    fn from_model(model: CascadeModel, stem: &str) -> Cascade {
+        let kind = match model.feature_type() {
+            FeatureType::Haar => "haar",
+            FeatureType::Lbp => "lbp",
+        };
+        Cascade {
+            model,
+            name: format!("{kind}:{stem}"),
+            params: DetectParams::default(),
+        }
+    }
+
+    /// OpenCV's `haarcascade_frontalface_default.xml`, embedded at build time. When it was not
+    /// found then, an error saying how to install it.
+    pub fn embedded_frontal() -> Result<Cascade, DetectError> {
+        let bytes = embedded::EMBEDDED_FRONTAL
+            .ok_or_else(|| DetectError::NotEmbedded(INSTALL_HINT.into()))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| DetectError::NotEmbedded(format!("embedded cascade is not UTF-8: {e}")))?;
+        let model = CascadeModel::from_xml_str(text)?;
+        Ok(Cascade::from_model(
+            model,
+            "haarcascade_frontalface_default",
+        ))
+    }
+
+    /// Whether the frontal-face cascade is inside this build.
+    pub fn has_embedded_frontal() -> bool {
+        embedded::EMBEDDED_FRONTAL.is_some()
+    }
+
+    /// Set the parameters [`FaceDetector::detect`] uses.
+    pub fn with_params(mut self, params: DetectParams) -> Cascade {
+        self.params = params;
+        self
+    }
+
+    pub fn model(&self) -> &CascadeModel {
+        &self.model
+    }
+
+    /// OpenCV's `detectMultiScale(image, scaleFactor, minNeighbors, 0, minSize, maxSize)`:
+    /// grouped detections, boxes in pixels of `image`, `score` = number of raw windows merged
+    /// (OpenCV's "neighbours"). Invalid parameters (see [`DetectParams::validate`]) give no
+    /// detections; use [`Cascade::try_detect_multi_scale`] to get the error.
+    pub fn detect_multi_scale(&self, image: &GrayImage, params: &DetectParams) -> Vec<Detection> {
+        self.try_detect_multi_scale(image, params)
+            .unwrap_or_default()
+    }
+
+    /// As [`Cascade::detect_multi_scale`], reporting invalid parameters.
+    pub fn try_detect_multi_scale(
+        &self,
+        image: &GrayImage,
+        params: &DetectParams,
+    ) -> Result<Vec<Detection>, DetectError> {
+        params.validate()?;
+        Ok(engine::detect_multi_scale(&self.model, image, params))
+    }
+
+    /// The raw windows before grouping (OpenCV's `detectMultiScaleNoGrouping`), in pixels.
+    pub fn raw_windows(
+        &self,
+        image: &GrayImage,
+        params: &DetectParams,
+    ) -> Result<Vec<Rect>, DetectError> {
+        params.validate()?;
+        Ok(engine::raw_windows(&self.model, image, params))
+    }
+}
+
+impl FaceDetector for Cascade {
+    fn detect(&self, image: &GrayImage) -> Vec<Detection> {
+        self.detect_multi_scale(image, &self.params)
+    }
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// Parameters the face pipeline uses with the Haar cascade (and the benchmark): scale factor
+/// 1.1, 5 neighbours, faces of at least 20×20 pixels.
+pub const FACE_PARAMS: DetectParams = DetectParams {
+    scale_factor: 1.1,
+    min_neighbors: 5,
+    min_size: (20, 20),
+    max_size: (0, 0),
+};
+
+/// The detector facemark uses when none is named: the built-in SeetaFace detector, which needs
+/// no system files and found more of the 300-W faces than the Haar cascade in our benchmark
+/// (README, detection section).
+pub fn default_detector() -> Result<Box<dyn FaceDetector>, DetectError> {
+    Ok(Box::new(Seeta::embedded()?))
+}
+
+/// A detector by name: `seeta` (built-in SeetaFace), `haar` (embedded
+/// `haarcascade_frontalface_default`), `lbp` (`lbpcascade_frontalface_improved.xml` from the
+/// system), or the path of an OpenCV cascade `.xml`. Cascades use [`FACE_PARAMS`].
+pub fn detector_by_name(name: &str) -> Result<Box<dyn FaceDetector>, DetectError> {
+    match name {
+        "seeta" | "seetaface" | "default" => Ok(Box::new(Seeta::embedded()?)),
+        "haar" => Ok(Box::new(
+            Cascade::embedded_frontal()?.with_params(FACE_PARAMS),
+        )),
+        "lbp" => {
+            let candidates = [
+                "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml",
+                "/usr/share/opencv/lbpcascades/lbpcascade_frontalface_improved.xml",
+            ];
+            let p = candidates
+                .iter()
+                .map(Path::new)
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    DetectError::NotEmbedded(
+                        "lbpcascade_frontalface_improved.xml not found: apt-get install opencv-data, or pass the file".into(),
+                    )
+                })?;
+            Ok(Box::new(
+                Cascade::from_xml_file(p)?.with_params(FACE_PARAMS),
+            ))
+        }
+        other => {
+            let p = Path::new(other);
+            if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) || p.is_file() {
+                Ok(Box::new(
+                    Cascade::from_xml_file(p)?.with_params(FACE_PARAMS),
+                ))
+            } else {
+                Err(DetectError::UnknownDetector(other.to_string()))
+            }
+        }
+    }
+}
+
+/// RGB → gray exactly as OpenCV's `cvtColor(…, COLOR_RGB2GRAY)` for 8-bit images
+/// (`(4899 R + 9617 G + 1868 B + 8192) >> 14`), so detections match OpenCV on colour photos.
+/// (The `image` crate's `to_luma8` uses Rec. 709 weights instead.)
+pub fn rgb_to_gray(img: &RgbImage) -> GrayImage {
+    let raw = img.as_raw();
+    let mut out = Vec::with_capacity(raw.len() / 3);
+    for p in raw.chunks_exact(3) {
+        let v = (4899 * p[0] as u32 + 9617 * p[1] as u32 + 1868 * p[2] as u32 + (1 << 13)) >> 14;
+        out.push(v as u8);
+    }
+    GrayImage::from_raw(img.width(), img.height(), out).expect("size matches")
+}
+
+/// Any decoded image → gray the OpenCV way ([`rgb_to_gray`]; gray images are kept as they are).
+pub fn to_gray(img: &image::DynamicImage) -> GrayImage {
+    match img {
+        image::DynamicImage::ImageLuma8(g) => g.clone(),
+        other => rgb_to_gray(&other.to_rgb8()),
+    }
+}

@@ -535,7 +535,14 @@ impl BatchNorm {
         });
         Tensor::new(x.shape.clone(), out)
     }
+    /// A frozen batch norm (its `weight` frozen, transfer learning) behaves as at inference:
+    /// a fixed affine map with the running statistics, which it does not update.
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        if self.weight.frozen {
+            self.shape = x.shape.clone();
+            self.xhat.clear();
+            return self.forward(&x);
+        }
         let s = self.spatial(&x);
         let (n, c) = (x.batch(), self.c);
         let m = (n * s) as f64;
@@ -596,6 +603,20 @@ impl BatchNorm {
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         let (n, c) = (self.shape[0], self.c);
         let s: usize = self.shape[2..].iter().product();
+        if self.weight.frozen {
+            // fixed affine map: no parameter gradients, dx = scale · dy
+            if !need_dx {
+                return None;
+            }
+            let (scale, _) = self.inference_affine();
+            let mut dx = dy.data;
+            dx.par_chunks_mut(c * s).for_each(|sample| {
+                for (ch, plane) in sample.chunks_exact_mut(s).enumerate() {
+                    plane.iter_mut().for_each(|v| *v *= scale[ch]);
+                }
+            });
+            return Some(Tensor::new(self.shape.clone(), dx));
+        }
         let m = (n * s) as f32;
         let xhat = &self.xhat;
         let sums: Vec<(f32, f32)> = (0..c)

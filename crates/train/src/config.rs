@@ -1,1 +1,226 @@
-//! (being built)
+//! Training configuration: a TOML file, every field optional, overridable from the CLI.
+//!
+//! ```toml
+//! data = ["../shared/data/youtube-faces-68/training_frames_keypoints.csv"]
+//! out = "runs/mobile68"
+//! arch = "mobile"          # seed001 | naimish | mobile
+//! # input_size = 64        # default per architecture (224, 96, 64)
+//! epochs = 40
+//! batch_size = 32
+//! lr = 0.001
+//! schedule = "cosine"      # cosine | step | constant
+//! loss = "mse"             # mse | l1 | wing
+//! val_fraction = 0.15      # validation split by identity
+//! patience = 10            # early stopping on validation NME (epochs without improvement)
+//! seed = 1
+//!
+//! [augment]                # facemark_train::augment::AugmentConfig, fields optional
+//! rotation_deg = 15.0
+//! ```
+
+use crate::augment::AugmentConfig;
+use facemark_model::ArchKind;
+use facemark_nn::LossKind;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Learning-rate schedule (per optimiser step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// `lr · (min_lr_factor + (1 − min_lr_factor)·(1 + cos(π·t/T))/2)` over all steps.
+    Cosine,
+    /// `lr · gamma^(epoch / step_epochs)`.
+    Step,
+    Constant,
+}
+
+/// Loss name in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossName {
+    Mse,
+    L1,
+    Wing,
+}
+
+/// Everything a training run needs. See the module docs for the TOML form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Data sets (any format `facemark_formats::load_any` reads); all with the same point count.
+    pub data: Vec<PathBuf>,
+    /// Output folder: `model.safetensors` (best), `checkpoint.safetensors`, `metrics.csv`,
+    /// `loss.png`, `config.toml`.
+    pub out: PathBuf,
+    pub arch: ArchKind,
+    /// Square input side in pixels (0 = the architecture's default).
+    pub input_size: u32,
+    /// Channel width multiplier (mobile).
+    pub width: f32,
+    /// Landmark scheme name (`ibug68`, `kaggle15`, …); empty = the usual one for the point
+    /// count of the data.
+    pub scheme: String,
+    /// Crop margin around the landmark box (fraction of its longer side), as at inference.
+    pub crop_margin: f32,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// Decoupled weight decay (AdamW); 0 = Adam.
+    pub weight_decay: f32,
+    pub schedule: Schedule,
+    /// Cosine: floor of the learning rate as a fraction of `lr`.
+    pub min_lr_factor: f32,
+    /// Step schedule: epochs per decay.
+    pub step_epochs: usize,
+    /// Step schedule: decay factor.
+    pub gamma: f32,
+    pub loss: LossName,
+    /// Wing loss width and curvature, in normalised units.
+    pub wing_w: f32,
+    pub wing_epsilon: f32,
+    /// Fraction of the samples held out for validation, split by identity.
+    pub val_fraction: f32,
+    /// Early stopping: epochs without a better validation NME (0 = never stop early).
+    pub patience: usize,
+    pub seed: u64,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Start from this model's weights (copied by name where shapes agree).
+    pub init: Option<PathBuf>,
+    /// Parameters to keep fixed: prefixes (`conv1`) or globs (`pw*`, `*.bias`).
+    pub freeze: Vec<String>,
+    /// Use at most this many samples (0 = all): quick runs and smoke tests.
+    pub max_samples: usize,
+    pub augment: AugmentConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            data: Vec::new(),
+            out: PathBuf::from("runs/train"),
+            arch: ArchKind::Mobile,
+            input_size: 0,
+            width: 1.0,
+            scheme: String::new(),
+            crop_margin: facemark_core::CropSpec::default().margin,
+            epochs: 30,
+            batch_size: 32,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            schedule: Schedule::Cosine,
+            min_lr_factor: 0.02,
+            step_epochs: 10,
+            gamma: 0.3,
+            loss: LossName::Mse,
+            wing_w: 0.05,
+            wing_epsilon: 0.01,
+            val_fraction: 0.15,
+            patience: 10,
+            seed: 1,
+            threads: 0,
+            init: None,
+            freeze: Vec::new(),
+            max_samples: 0,
+            augment: AugmentConfig::default(),
+        }
+    }
+}
+
+/// Errors in a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {msg}")]
+    Parse { path: PathBuf, msg: String },
+    #[error("config field `{field}`: {msg}")]
+    Invalid { field: &'static str, msg: String },
+}
+
+impl TrainConfig {
+    /// Read a TOML config (unknown fields are errors, to catch typos).
+    pub fn load(path: &Path) -> Result<TrainConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|msg| ConfigError::Parse {
+            path: path.to_path_buf(),
+            msg,
+        })
+    }
+    pub fn from_toml(text: &str) -> Result<TrainConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+    /// The loss as the engine knows it.
+    pub fn loss_kind(&self) -> LossKind {
+        match self.loss {
+            LossName::Mse => LossKind::Mse,
+            LossName::L1 => LossKind::L1,
+            LossName::Wing => LossKind::Wing {
+                w: self.wing_w,
+                epsilon: self.wing_epsilon,
+            },
+        }
+    }
+    /// Check values that would make training meaningless.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, msg: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                msg: msg.to_string(),
+            })
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1");
+        }
+        if self.batch_size < 2 {
+            return bad(
+                "batch_size",
+                "must be at least 2 (batch norm needs two samples)",
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta1/beta2", "must be in [0, 1)");
+        }
+        if !(0.0..0.9).contains(&self.val_fraction) {
+            return bad("val_fraction", "must be in [0, 0.9)");
+        }
+        if !(self.crop_margin.is_finite() && self.crop_margin >= 0.0) {
+            return bad("crop_margin", "must be ≥ 0");
+        }
+        if !(self.width > 0.0 && self.width <= 8.0) {
+            return bad("width", "must be in (0, 8]");
+        }
+        Ok(())
+    }
+    /// Learning rate at optimiser step `step` of `total` (epoch `epoch`).
+    pub fn lr_at(&self, step: usize, total: usize, epoch: usize) -> f32 {
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Step => self.lr * self.gamma.powi((epoch / self.step_epochs.max(1)) as i32),
+            Schedule::Cosine => {
+                let t = step as f32 / total.max(1) as f32;
+                let c = 0.5 * (1.0 + (std::f32::consts::PI * t.min(1.0)).cos());
+                self.lr * (self.min_lr_factor + (1.0 - self.min_lr_factor) * c)
+            }
+        }
+    }
+}

@@ -1,1 +1,937 @@
-//! (being built)
+//! The training loop: data → identity split → face-crop cache → augmented batches → Adam,
+//! with validation NME, early stopping, per-epoch checkpoints and exact resume.
+//!
+//! Reproducibility: every random draw comes from ChaCha8 streams derived from
+//! `(seed, epoch, position)`: the shuffle and dropout per epoch, the augmentation per sample.
+//! So a run with the same config and thread count gives the same weights, and `--resume`
+//! from the checkpoint written at the end of epoch `e` continues exactly as if the run had not
+//! stopped (the checkpoint holds the weights, batch-norm statistics, Adam moments and step,
+//! and the history).
+//!
+//! Output folder:
+//! - `model.safetensors`: the best model so far (validation NME), with metadata;
+//! - `checkpoint.safetensors`: the last finished epoch, for `--resume`;
+//! - `metrics.csv`: one row per epoch; `loss.png`, `nme.png`: curves;
+//! - `config.toml`: the effective configuration.
+
+use crate::augment::Augmenter;
+use crate::config::{ConfigError, TrainConfig};
+use crate::metrics;
+use facemark_core::{CropSpec, Point, Scheme};
+use facemark_formats::FaceCache;
+use facemark_model::{st, transfer, ArchConfig, KeypointModel, ModelError, ModelMeta};
+use facemark_nn::{masked_loss, Adam, AdamConfig, Network, Tensor};
+use image::GrayImage;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Errors of a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("data {path}: {source}")]
+    Data {
+        path: PathBuf,
+        source: facemark_formats::FormatError,
+    },
+    #[error("data: {0}")]
+    DataShape(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Arch(#[from] facemark_model::ArchError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--init {path}: {source}")]
+    Init { path: PathBuf, source: ModelError },
+    #[error("--freeze: pattern `{0}` matches no parameter of the network")]
+    Freeze(String),
+    #[error("resume from {path}: {msg}")]
+    Resume { path: PathBuf, msg: String },
+    #[error("training diverged at epoch {epoch}: loss is {loss}")]
+    Diverged { epoch: usize, loss: f32 },
+    #[error("thread pool: {0}")]
+    Threads(String),
+}
+
+/// How to run (not part of the config: does not change the result).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue from `out/checkpoint.safetensors`.
+    pub resume: bool,
+    /// Show the progress bar.
+    pub progress: bool,
+    /// The command line, stored in the model's metadata.
+    pub created_by: String,
+    /// Stop after this many epochs in this invocation (as if killed after the checkpoint);
+    /// `None` = run to the configured epoch count.
+    pub stop_after: Option<usize>,
+}
+
+/// One epoch's figures (a row of `metrics.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    pub lr: f32,
+    /// Mean training loss over the epoch's batches (with augmentation and dropout).
+    pub train_loss: f32,
+    /// Validation loss (no augmentation, inference mode); NaN without a validation set.
+    pub val_loss: f32,
+    /// Validation NME (see [`TrainSummary::nme_norm`]); NaN without a validation set.
+    pub val_nme: f32,
+    /// Seconds of training (without validation) in this epoch.
+    pub train_secs: f32,
+    pub samples_per_s: f32,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainSummary {
+    pub out: PathBuf,
+    pub model_path: PathBuf,
+    pub best_epoch: usize,
+    pub best_val_nme: f32,
+    /// The distance NME is normalised by: "outer-eye", "inter-pupil" or "box" (landmark-box
+    /// side, for schemes without eye corners).
+    pub nme_norm: String,
+    pub n_train: usize,
+    pub n_val: usize,
+    pub stopped_early: bool,
+    pub history: Vec<EpochRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointMeta {
+    epochs_done: usize,
+    adam_t: u64,
+    best_val_nme: f32,
+    best_epoch: usize,
+    bad_epochs: usize,
+    stopped_early: bool,
+    history: Vec<EpochRecord>,
+    arch: ArchConfig,
+}
+
+const CKPT_KEY: &str = "facemark_checkpoint";
+
+/// A data set ready for training: cached crops (with context for augmentation).
+struct Prepared {
+    images: Vec<GrayImage>,
+    points: Vec<Vec<Point>>,
+    visible: Vec<Vec<bool>>,
+}
+
+fn prepare(
+    samples: &[facemark_core::Sample],
+    idx: &[usize],
+    size: u32,
+    margin: f32,
+) -> Result<Prepared, TrainError> {
+    let sub: Vec<facemark_core::Sample> = idx.iter().map(|&i| samples[i].clone()).collect();
+    let cache =
+        FaceCache::build(&sub, size, CropSpec { margin }).map_err(|source| TrainError::Data {
+            path: PathBuf::from("(crop cache)"),
+            source,
+        })?;
+    Ok(Prepared {
+        images: (0..cache.len()).map(|i| cache.image(i)).collect(),
+        points: (0..cache.len()).map(|i| cache.points(i).to_vec()).collect(),
+        visible: (0..cache.len())
+            .map(|i| cache.visible(i).to_vec())
+            .collect(),
+    })
+}
+
+fn mix(a: u64, b: u64, c: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ c.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Per-coordinate mask (2 per point) from a per-point mask.
+fn coord_mask(m: &[bool]) -> Vec<bool> {
+    m.iter().flat_map(|v| [*v, *v]).collect()
+}
+
+/// Validation inputs made once (deterministic inference crops).
+struct ValSet {
+    inputs: Vec<f32>,
+    targets: Vec<f32>,
+    masks: Vec<bool>,
+    n: usize,
+}
+
+fn make_val(aug: &Augmenter, data: &Prepared) -> ValSet {
+    let rows: Vec<(Vec<f32>, Vec<f32>, Vec<bool>)> = (0..data.images.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            aug.make(
+                &data.images[i],
+                &data.points[i],
+                &data.visible[i],
+                &mut rng,
+                false,
+            )
+        })
+        .collect();
+    let mut v = ValSet {
+        inputs: Vec::new(),
+        targets: Vec::new(),
+        masks: Vec::new(),
+        n: rows.len(),
+    };
+    for (i, t, m) in rows {
+        v.inputs.extend(i);
+        v.targets.extend(t);
+        v.masks.extend(coord_mask(&m));
+    }
+    v
+}
+
+/// Validation loss and NME (mean over faces) of `net` on `val`.
+fn validate(
+    net: &Network,
+    val: &ValSet,
+    cfg: &TrainConfig,
+    scheme: &Scheme,
+    size: u32,
+) -> (f32, f32, String) {
+    if val.n == 0 {
+        return (f32::NAN, f32::NAN, "none".into());
+    }
+    let px = (size * size) as usize;
+    let k = 2 * scheme.len();
+    let mut preds = Vec::with_capacity(val.n * k);
+    for start in (0..val.n).step_by(64) {
+        let end = (start + 64).min(val.n);
+        let x = Tensor::new(
+            vec![end - start, 1, size as usize, size as usize],
+            val.inputs[start * px..end * px].to_vec(),
+        );
+        preds.extend(net.forward(&x).data);
+    }
+    let (loss, _) = masked_loss(cfg.loss_kind(), &preds, &val.targets, &val.masks);
+    // NME in input pixels (the crop is a similarity, so NME equals the photo-frame NME)
+    let box_side = size as f32 / (1.0 + 2.0 * cfg.crop_margin);
+    let mut sum = 0.0f64;
+    let mut count = 0usize;
+    let mut norm_used = String::new();
+    for i in 0..val.n {
+        let p = facemark_core::crop::denormalise_points(&preds[i * k..(i + 1) * k], size);
+        let g = facemark_core::crop::denormalise_points(&val.targets[i * k..(i + 1) * k], size);
+        let m: Vec<bool> = val.masks[i * k..(i + 1) * k]
+            .iter()
+            .step_by(2)
+            .copied()
+            .collect();
+        let Ok(fe) = metrics::face_errors(&p, &g, &m, scheme) else {
+            continue;
+        };
+        let (v, name) = match (fe.nme_outer, fe.nme_pupil, fe.mean_px) {
+            (Some(v), _, _) => (v, "outer-eye"),
+            (None, Some(v), _) => (v, "inter-pupil"),
+            (None, None, Some(m)) => (m / box_side, "box"),
+            _ => continue,
+        };
+        if norm_used.is_empty() {
+            norm_used = name.to_string();
+        }
+        sum += v as f64;
+        count += 1;
+    }
+    let nme = if count > 0 {
+        (sum / count as f64) as f32
+    } else {
+        f32::NAN
+    };
+    (loss, nme, norm_used)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_csv(path: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
+    let mut s = String::from("epoch,lr,train_loss,val_loss,val_nme,train_secs,samples_per_s\n");
+    for r in history {
+        s.push_str(&format!(
+            "{},{:e},{},{},{},{:.2},{:.1}\n",
+            r.epoch, r.lr, r.train_loss, r.val_loss, r.val_nme, r.train_secs, r.samples_per_s
+        ));
+    }
+    facemark_core::io::write_atomic(path, s.as_bytes()).map_err(io_err(path))
+}
+
+fn plot(out: &Path, history: &[EpochRecord]) {
+    let tl: Vec<(f32, f32)> = history
+        .iter()
+        .map(|r| (r.epoch as f32, r.train_loss))
+        .collect();
+    let vl: Vec<(f32, f32)> = history
+        .iter()
+        .map(|r| (r.epoch as f32, r.val_loss))
+        .collect();
+    let nm: Vec<(f32, f32)> = history
+        .iter()
+        .map(|r| (r.epoch as f32, r.val_nme))
+        .collect();
+    let r1 = crate::plot::plot_curves(
+        &out.join("loss.png"),
+        "loss",
+        &[("train", tl), ("validation", vl)],
+        "epoch",
+        "loss",
+    );
+    let r2 = crate::plot::plot_curves(
+        &out.join("nme.png"),
+        "validation NME",
+        &[("validation NME", nm)],
+        "epoch",
+        "NME",
+    );
+    for r in [r1, r2] {
+        if let Err(e) = r {
+            tracing::warn!("could not draw curves: {e}");
+        }
+    }
+}
+
+fn save_checkpoint(
+    path: &Path,
+    net: &Network,
+    adam: &Adam,
+    meta: &CheckpointMeta,
+) -> Result<(), TrainError> {
+    let mut tensors: Vec<(String, Vec<usize>, &[f32])> = net
+        .params()
+        .into_iter()
+        .map(|p| (p.name.clone(), p.shape.clone(), &p.value[..]))
+        .collect();
+    for (name, m, v) in &adam.state {
+        tensors.push((format!("optim.m.{name}"), vec![m.len()], &m[..]));
+        tensors.push((format!("optim.v.{name}"), vec![v.len()], &v[..]));
+    }
+    let json = serde_json::to_string(meta).expect("checkpoint metadata serialises");
+    let bytes = st::write(&tensors, &[(CKPT_KEY, json)]);
+    facemark_core::io::write_atomic(path, &bytes).map_err(io_err(path))
+}
+
+fn load_checkpoint(
+    path: &Path,
+    arch: &ArchConfig,
+    net: &mut Network,
+    adam: &mut Adam,
+) -> Result<CheckpointMeta, TrainError> {
+    let rerr = |msg: String| TrainError::Resume {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let bytes = std::fs::read(path).map_err(|e| rerr(e.to_string()))?;
+    let file = st::read(&bytes, &path.display().to_string())?;
+    let json = file
+        .metadata
+        .get(CKPT_KEY)
+        .ok_or_else(|| rerr("not a facemark checkpoint".into()))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(json).map_err(|e| rerr(format!("bad metadata: {e}")))?;
+    if &meta.arch != arch {
+        return Err(rerr(format!(
+            "the checkpoint is a {:?}, the config asks for {:?}",
+            meta.arch, arch
+        )));
+    }
+    st::assign(
+        net,
+        &file,
+        &path.display().to_string(),
+        &arch.kind.to_string(),
+    )?;
+    adam.t = meta.adam_t;
+    adam.state.clear();
+    for p in net.params() {
+        if let (Some((_, m)), Some((_, v))) = (
+            file.tensors.get(&format!("optim.m.{}", p.name)),
+            file.tensors.get(&format!("optim.v.{}", p.name)),
+        ) {
+            adam.state.push((p.name.clone(), m.clone(), v.clone()));
+        }
+    }
+    Ok(meta)
+}
+
+/// Load and check the data sets; returns samples and the scheme.
+pub fn load_data(cfg: &TrainConfig) -> Result<(Vec<facemark_core::Sample>, Scheme), TrainError> {
+    if cfg.data.is_empty() {
+        return Err(TrainError::DataShape(
+            "no data set given (config `data` or --data)".into(),
+        ));
+    }
+    let mut samples = Vec::new();
+    let mut n_points = None;
+    for path in &cfg.data {
+        let s = facemark_formats::load_any(path).map_err(|source| TrainError::Data {
+            path: path.clone(),
+            source,
+        })?;
+        if let Some(first) = s.first() {
+            let n = first.points.len();
+            if let Some(m) = n_points {
+                if m != n {
+                    return Err(TrainError::DataShape(format!(
+                        "{} has {n} points per face, an earlier data set {m}",
+                        path.display()
+                    )));
+                }
+            }
+            n_points = Some(n);
+            if let Some(bad) = s.iter().find(|x| x.points.len() != n) {
+                return Err(TrainError::DataShape(format!(
+                    "{}: face {} has {} points, others {n}",
+                    path.display(),
+                    bad.name,
+                    bad.points.len()
+                )));
+            }
+        }
+        samples.extend(s);
+    }
+    let n = n_points.ok_or_else(|| TrainError::DataShape("the data sets hold no face".into()))?;
+    samples.retain(|s| s.present() > 0);
+    if cfg.max_samples > 0 && samples.len() > cfg.max_samples {
+        samples.truncate(cfg.max_samples);
+    }
+    let scheme = if cfg.scheme.is_empty() {
+        Scheme::for_points(n)
+    } else {
+        Scheme::by_name(&cfg.scheme)
+            .ok_or_else(|| TrainError::DataShape(format!("unknown scheme `{}`", cfg.scheme)))?
+    };
+    if scheme.len() != n {
+        return Err(TrainError::DataShape(format!(
+            "scheme {} has {} points, the data {n}",
+            scheme.name,
+            scheme.len()
+        )));
+    }
+    Ok((samples, scheme))
+}
+
+/// The architecture a config asks for, for `n_points`.
+pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
+    let mut arch = ArchConfig::new(cfg.arch, n_points);
+    if cfg.input_size > 0 {
+        arch.input_size = cfg.input_size;
+    }
+    arch.width = cfg.width;
+    arch
+}
+
+/// Train as configured. Runs on a rayon pool of `cfg.threads` threads.
+pub fn train(cfg: &TrainConfig, opts: &RunOptions) -> Result<TrainSummary, TrainError> {
+    cfg.validate()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|e| TrainError::Threads(e.to_string()))?;
+    pool.install(|| {
+        let (samples, scheme) = load_data(cfg)?;
+        train_inner(cfg, &samples, scheme, opts)
+    })
+}
+
+/// Train on samples already in memory (`cfg.data` is then only recorded in the metadata).
+pub fn train_on(
+    cfg: &TrainConfig,
+    samples: &[facemark_core::Sample],
+    scheme: Scheme,
+    opts: &RunOptions,
+) -> Result<TrainSummary, TrainError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|e| TrainError::Threads(e.to_string()))?;
+    pool.install(|| train_inner(cfg, samples, scheme, opts))
+}
+
+fn train_inner(
+    cfg: &TrainConfig,
+    samples: &[facemark_core::Sample],
+    scheme: Scheme,
+    opts: &RunOptions,
+) -> Result<TrainSummary, TrainError> {
+    cfg.validate()?;
+    let out = cfg.out.clone();
+    std::fs::create_dir_all(&out).map_err(io_err(&out))?;
+    let t_load = Instant::now();
+    if samples.iter().any(|s| s.points.len() != scheme.len()) {
+        return Err(TrainError::DataShape(format!(
+            "every face must have the scheme's {} points",
+            scheme.len()
+        )));
+    }
+    let (train_idx, val_idx) =
+        facemark_formats::split_by_identity(samples, cfg.val_fraction, cfg.seed);
+    if train_idx.len() < 2 {
+        return Err(TrainError::DataShape(format!(
+            "only {} training faces after the validation split",
+            train_idx.len()
+        )));
+    }
+    let arch = arch_for(cfg, scheme.len());
+    let size = arch.input_size;
+    let crop = CropSpec {
+        margin: cfg.crop_margin,
+    };
+    // crops with extra context so that zoom-out, rotation and shifts find real pixels
+    let ctx = 1.5f32;
+    let cache_margin = ((1.0 + 2.0 * cfg.crop_margin) * ctx - 1.0) / 2.0;
+    let cache_size = (size as f32 * ctx).ceil() as u32;
+    let train_data = prepare(samples, &train_idx, cache_size, cache_margin)?;
+    let val_data = prepare(samples, &val_idx, cache_size, cache_margin)?;
+    let aug = Augmenter::new(cfg.augment.clone(), scheme.clone(), size, crop);
+    let val = make_val(&aug, &val_data);
+    tracing::info!(
+        "{} faces ({} train, {} validation by identity), {} points, crops cached at {cache_size}² in {:.1} s",
+        samples.len(),
+        train_idx.len(),
+        val_idx.len(),
+        scheme.len(),
+        t_load.elapsed().as_secs_f32()
+    );
+
+    let mut net = arch.build(cfg.seed)?;
+    let mut adam = Adam::new(AdamConfig {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+    });
+    let ckpt_path = out.join("checkpoint.safetensors");
+    let model_path = out.join("model.safetensors");
+    let mut state = CheckpointMeta {
+        epochs_done: 0,
+        adam_t: 0,
+        best_val_nme: f32::INFINITY,
+        best_epoch: 0,
+        bad_epochs: 0,
+        stopped_early: false,
+        history: Vec::new(),
+        arch: arch.clone(),
+    };
+    if opts.resume {
+        state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam)?;
+        tracing::info!(
+            "resumed from {} after epoch {}",
+            ckpt_path.display(),
+            state.epochs_done
+        );
+    } else if let Some(init) = &cfg.init {
+        let src = KeypointModel::load(init).map_err(|source| TrainError::Init {
+            path: init.clone(),
+            source,
+        })?;
+        let rep = transfer(&src.net, &mut net);
+        tracing::info!(
+            "--init {}: {} tensors copied, {} kept new ({:?})",
+            init.display(),
+            rep.copied.len(),
+            rep.kept.len(),
+            rep.kept
+        );
+    }
+    for pat in &cfg.freeze {
+        if net.freeze(std::slice::from_ref(pat)).is_empty() {
+            return Err(TrainError::Freeze(pat.clone()));
+        }
+    }
+    facemark_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())
+        .map_err(io_err(&out))?;
+
+    let mut meta = ModelMeta::new(arch.clone(), scheme.clone(), crop);
+    meta.training_data = format!(
+        "{}; {} training faces, {} validation faces (split by identity, seed {})",
+        cfg.data
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        train_idx.len(),
+        val_idx.len(),
+        cfg.seed
+    );
+    meta.created_by = opts.created_by.clone();
+
+    let bs = cfg.batch_size;
+    let n_train = train_data.images.len();
+    let steps_per_epoch = n_train / bs + usize::from(n_train % bs >= 2);
+    let total_steps = steps_per_epoch * cfg.epochs;
+    let px = (size * size) as usize;
+    let k = 2 * scheme.len();
+    let loss_kind = cfg.loss_kind();
+    let mut nme_norm = String::new();
+
+    let first_epoch = state.epochs_done;
+    for epoch in first_epoch..cfg.epochs {
+        if state.stopped_early || opts.stop_after.is_some_and(|n| epoch >= first_epoch + n) {
+            break;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, epoch as u64, 1));
+        let mut order: Vec<usize> = (0..n_train).collect();
+        order.shuffle(&mut rng);
+        let bar = if opts.progress {
+            ProgressBar::new(steps_per_epoch as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let t0 = Instant::now();
+        let (mut loss_sum, mut loss_n, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut lr = cfg.lr;
+        for (b, chunk) in order.chunks(bs).enumerate() {
+            if chunk.len() < 2 {
+                continue;
+            }
+            let step = epoch * steps_per_epoch + b;
+            lr = cfg.lr_at(step, total_steps, epoch);
+            let rows: Vec<(Vec<f32>, Vec<f32>, Vec<bool>)> = chunk
+                .par_iter()
+                .enumerate()
+                .map(|(j, &i)| {
+                    let mut r = ChaCha8Rng::seed_from_u64(mix(
+                        cfg.seed,
+                        epoch as u64,
+                        (b * bs + j) as u64 + 2,
+                    ));
+                    aug.make(
+                        &train_data.images[i],
+                        &train_data.points[i],
+                        &train_data.visible[i],
+                        &mut r,
+                        true,
+                    )
+                })
+                .collect();
+            let n = rows.len();
+            let mut x = Vec::with_capacity(n * px);
+            let mut t = Vec::with_capacity(n * k);
+            let mut m = Vec::with_capacity(n * k);
+            for (xi, ti, mi) in rows {
+                x.extend(xi);
+                t.extend(ti);
+                m.extend(coord_mask(&mi));
+            }
+            net.zero_grad();
+            let y = net.forward_train(
+                Tensor::new(vec![n, 1, size as usize, size as usize], x),
+                &mut rng,
+            );
+            let (loss, g) = masked_loss(loss_kind, &y.data, &t, &m);
+            if !loss.is_finite() {
+                return Err(TrainError::Diverged {
+                    epoch: epoch + 1,
+                    loss,
+                });
+            }
+            net.backward(Tensor::new(y.shape.clone(), g), false);
+            let mut params = net.params_mut();
+            adam.step(&mut params, lr);
+            loss_sum += loss as f64;
+            loss_n += 1;
+            seen += n;
+            let secs = t0.elapsed().as_secs_f32().max(1e-6);
+            bar.set_message(format!(
+                "loss {:.5} {:.0} samples/s",
+                loss_sum / loss_n as f64,
+                seen as f32 / secs
+            ));
+            bar.inc(1);
+        }
+        let train_secs = t0.elapsed().as_secs_f32();
+        bar.finish_and_clear();
+        let (val_loss, val_nme, norm) = validate(&net, &val, cfg, &scheme, size);
+        if !norm.is_empty() {
+            nme_norm = norm;
+        }
+        let rec = EpochRecord {
+            epoch: epoch + 1,
+            lr,
+            train_loss: (loss_sum / loss_n.max(1) as f64) as f32,
+            val_loss,
+            val_nme,
+            train_secs,
+            samples_per_s: seen as f32 / train_secs.max(1e-6),
+        };
+        let msg = format!(
+            "epoch {}/{}: train loss {:.5}, val loss {:.5}, val NME {:.4}, {:.0} samples/s, lr {:.2e}",
+            rec.epoch, cfg.epochs, rec.train_loss, rec.val_loss, rec.val_nme, rec.samples_per_s, lr
+        );
+        if opts.progress {
+            eprintln!("{msg}");
+        }
+        tracing::info!("{msg}");
+        state.history.push(rec.clone());
+        // the score that picks the best model: validation NME, or training loss without one
+        let score = if val_nme.is_finite() {
+            val_nme
+        } else {
+            rec.train_loss
+        };
+        state.epochs_done = epoch + 1;
+        state.adam_t = adam.t;
+        if score < state.best_val_nme {
+            state.best_val_nme = score;
+            state.best_epoch = epoch + 1;
+            state.bad_epochs = 0;
+            meta.epochs = epoch + 1;
+            meta.metrics.clear();
+            meta.metrics.insert("val_nme".into(), val_nme as f64);
+            meta.metrics.insert("val_loss".into(), val_loss as f64);
+            meta.metrics
+                .insert("train_loss".into(), rec.train_loss as f64);
+            let model = KeypointModel::new(meta.clone(), net.clone());
+            model.save(&model_path)?;
+        } else {
+            state.bad_epochs += 1;
+            if cfg.patience > 0 && state.bad_epochs >= cfg.patience {
+                state.stopped_early = true;
+                tracing::info!(
+                    "early stop: no better validation NME for {} epochs",
+                    cfg.patience
+                );
+            }
+        }
+        save_checkpoint(&ckpt_path, &net, &adam, &state)?;
+        write_csv(&out.join("metrics.csv"), &state.history)?;
+        plot(&out, &state.history);
+    }
+    net.clear_cache();
+    Ok(TrainSummary {
+        out: out.clone(),
+        model_path,
+        best_epoch: state.best_epoch,
+        best_val_nme: state.best_val_nme,
+        nme_norm,
+        n_train: train_idx.len(),
+        n_val: val_idx.len(),
+        stopped_early: state.stopped_early,
+        history: state.history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facemark_core::{ImageSource, Sample};
+
+    /// Synthetic faces: a bright square on a dark 48×48 image, 5 points = its corners and
+    /// centre; the square moves and changes size from face to face.
+    fn samples(n: usize) -> Vec<Sample> {
+        (0..n)
+            .map(|i| {
+                let (w, h) = (48u32, 48u32);
+                let side = 14.0 + (i % 5) as f32 * 2.0;
+                let x0 = 8.0 + ((i * 7) % 13) as f32;
+                let y0 = 6.0 + ((i * 5) % 11) as f32;
+                let mut pixels = vec![20u8; (w * h) as usize];
+                for y in 0..h {
+                    for x in 0..w {
+                        let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                        if fx >= x0 && fx < x0 + side && fy >= y0 && fy < y0 + side {
+                            pixels[(y * w + x) as usize] = 200 + (x % 3) as u8 * 20;
+                        }
+                    }
+                }
+                let pts = vec![
+                    [x0, y0],
+                    [x0 + side, y0],
+                    [x0, y0 + side],
+                    [x0 + side, y0 + side],
+                    [x0 + side / 2.0, y0 + side / 2.0],
+                ];
+                Sample::new(
+                    ImageSource::Gray {
+                        width: w,
+                        height: h,
+                        pixels,
+                    },
+                    pts,
+                    format!("face{i}_01.png"),
+                )
+            })
+            .collect()
+    }
+
+    fn config(out: &Path, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            out: out.to_path_buf(),
+            arch: facemark_model::ArchKind::Mobile,
+            input_size: 32,
+            width: 0.25,
+            epochs,
+            batch_size: 8,
+            lr: 3e-3,
+            val_fraction: 0.2,
+            threads: 2,
+            patience: 0,
+            ..TrainConfig::default()
+        }
+    }
+
+    fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
+        let m = KeypointModel::load(path).unwrap();
+        m.net
+            .params()
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect()
+    }
+
+    /// The checkpoint's tensors: weights, buffers and Adam moments.
+    fn ckpt_tensors(out: &Path) -> std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+        let bytes = std::fs::read(out.join("checkpoint.safetensors")).unwrap();
+        st::read(&bytes, "checkpoint").unwrap().tensors
+    }
+
+    #[test]
+    fn trains_saves_and_is_reproducible() {
+        let data = samples(40);
+        let scheme = Scheme::generic(5);
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let opts = RunOptions::default();
+        let sa = train_on(&config(a.path(), 3), &data, scheme.clone(), &opts).unwrap();
+        train_on(&config(b.path(), 3), &data, scheme.clone(), &opts).unwrap();
+        assert_eq!(sa.history.len(), 3);
+        assert!(sa.n_val > 0 && sa.n_train + sa.n_val == 40);
+        assert!(sa.history.iter().all(|r| r.val_nme.is_finite()));
+        assert!(
+            sa.history[2].train_loss < sa.history[0].train_loss,
+            "loss should fall: {:?}",
+            sa.history
+        );
+        for f in ["model.safetensors", "metrics.csv", "config.toml"] {
+            assert!(a.path().join(f).is_file(), "{f}");
+        }
+        let csv = std::fs::read_to_string(a.path().join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 4);
+        // same seed, same threads → the same run
+        assert!(
+            ckpt_tensors(a.path()) == ckpt_tensors(b.path()),
+            "runs differ"
+        );
+        let m = KeypointModel::load(&a.path().join("model.safetensors")).unwrap();
+        assert_eq!(m.meta.scheme, scheme);
+        assert!(m.meta.metrics.contains_key("val_nme"));
+    }
+
+    #[test]
+    fn resume_continues_exactly() {
+        let data = samples(32);
+        let scheme = Scheme::generic(5);
+        let (full, part) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let opts = RunOptions::default();
+        train_on(&config(full.path(), 3), &data, scheme.clone(), &opts).unwrap();
+        // "killed" after epoch 1, then resumed
+        let killed = RunOptions {
+            stop_after: Some(1),
+            ..RunOptions::default()
+        };
+        let s1 = train_on(&config(part.path(), 3), &data, scheme.clone(), &killed).unwrap();
+        assert_eq!(s1.history.len(), 1);
+        let resumed = RunOptions {
+            resume: true,
+            ..RunOptions::default()
+        };
+        let s = train_on(&config(part.path(), 3), &data, scheme, &resumed).unwrap();
+        assert_eq!(s.history.len(), 3);
+        assert!(
+            ckpt_tensors(full.path()) == ckpt_tensors(part.path()),
+            "resumed run differs from the uninterrupted one"
+        );
+    }
+
+    #[test]
+    fn frozen_parameters_do_not_change() {
+        let data = samples(24);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), 1);
+        cfg.freeze = vec!["conv1".into(), "pw*".into()]; // pw1…, pwbn1… (BN fixed too)
+        train_on(&cfg, &data, Scheme::generic(5), &RunOptions::default()).unwrap();
+        let init = arch_for(&cfg, 5).build(cfg.seed).unwrap();
+        let after = weights(&dir.path().join("model.safetensors"));
+        let mut changed = 0;
+        for (name, v) in &after {
+            let before = &init.param(name).unwrap().value;
+            let frozen = name.starts_with("conv1") || name.starts_with("pw");
+            if frozen {
+                assert!(before == v, "{name} is frozen but changed");
+            } else if before != v {
+                changed += 1;
+            }
+        }
+        assert!(changed > 0, "unfrozen parameters should train");
+        cfg.freeze = vec!["nothing_like_this".into()];
+        assert!(matches!(
+            train_on(&cfg, &data, Scheme::generic(5), &RunOptions::default()),
+            Err(TrainError::Freeze(_))
+        ));
+    }
+
+    #[test]
+    fn init_transfers_weights_to_a_new_point_count() {
+        let data = samples(24);
+        let dir = tempfile::tempdir().unwrap();
+        train_on(
+            &config(dir.path(), 1),
+            &data,
+            Scheme::generic(5),
+            &RunOptions::default(),
+        )
+        .unwrap();
+        let src = dir.path().join("model.safetensors");
+        // 3-point data: the head is new, the rest starts from the 5-point model
+        let data3: Vec<Sample> = data
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.points.truncate(3);
+                s.visible.truncate(3);
+                s
+            })
+            .collect();
+        let dir2 = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir2.path(), 1);
+        cfg.init = Some(src.clone());
+        cfg.freeze = vec!["conv1".into()];
+        train_on(&cfg, &data3, Scheme::generic(3), &RunOptions::default()).unwrap();
+        let a = weights(&src);
+        let b = weights(&dir2.path().join("model.safetensors"));
+        let get =
+            |w: &[(String, Vec<f32>)], n: &str| w.iter().find(|x| x.0 == n).unwrap().1.clone();
+        assert_eq!(get(&a, "conv1.weight"), get(&b, "conv1.weight"));
+        assert_eq!(get(&b, "head.bias").len(), 6);
+    }
+}

@@ -1,0 +1,10 @@
+//! Fuzz target: dlib imglab XML parser must return Ok or Err on any input, never panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = facemark_formats::imglab::parse_xml(s, Path::new("f.xml"), Path::new("."));
+    }
+});

@@ -1,8 +1,150 @@
-//! `facemark train` (being built).
+//! `facemark train`: train a keypoint model from a TOML config, with flag overrides.
+
+use anyhow::Context;
+use facemark_model::ArchKind;
+use facemark_train::config::TrainConfig;
+use facemark_train::trainer::{train, RunOptions};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// TOML config (see `facemark_train::config`); flags below override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data set(s): YouTube-Faces CSV, Kaggle training.csv/.zip, 300-W folder, imglab XML, …
+    /// Repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub data: Vec<PathBuf>,
+    /// Architecture: seed001, naimish or mobile.
+    #[arg(long)]
+    pub arch: Option<ArchKind>,
+    /// Network input side in pixels (default per architecture: 224, 96, 64).
+    #[arg(long)]
+    pub input_size: Option<u32>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Output folder (model.safetensors, checkpoint, metrics.csv, loss.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    pub resume: bool,
+    /// Start from a trained model's weights (by name; a new head if the point count differs).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Keep matching parameters fixed: prefix (`conv1`) or glob (`pw*`); repeat or commas.
+    #[arg(long, value_delimiter = ',')]
+    pub freeze: Vec<String>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Use at most N faces (quick runs).
+    #[arg(long)]
+    pub max_samples: Option<usize>,
+    /// Early-stopping patience in epochs (0 = off).
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Loss: mse, l1 or wing.
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Landmark scheme name (default: from the point count).
+    #[arg(long)]
+    pub scheme: Option<String>,
+    /// No progress bar (one line per epoch on stderr instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`facemark train` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut cfg = match &args.config {
+        Some(p) => TrainConfig::load(p)?,
+        None => TrainConfig::default(),
+    };
+    if !args.data.is_empty() {
+        cfg.data = args.data.clone();
+    }
+    if let Some(a) = args.arch {
+        cfg.arch = a;
+    }
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = args.$f.clone() { cfg.$f = v; } )* };
+    }
+    set!(
+        input_size,
+        epochs,
+        batch_size,
+        lr,
+        out,
+        seed,
+        threads,
+        max_samples,
+        patience,
+        scheme
+    );
+    if args.init.is_some() {
+        cfg.init = args.init.clone();
+    }
+    if !args.freeze.is_empty() {
+        cfg.freeze = args.freeze.clone();
+    }
+    if let Some(l) = &args.loss {
+        cfg.loss = TrainConfig::from_toml(&format!("loss = \"{}\"", l.to_ascii_lowercase()))
+            .map_err(|_| anyhow::anyhow!("--loss: expected mse, l1 or wing, got `{l}`"))?
+            .loss;
+    }
+    let created_by = std::iter::once("facemark".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let opts = RunOptions {
+        resume: args.resume,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        created_by,
+        stop_after: None,
+    };
+    let quiet_lines = !opts.progress;
+    if quiet_lines {
+        eprintln!(
+            "training {} on {} for {} epochs → {}",
+            cfg.arch,
+            cfg.data
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            cfg.epochs,
+            cfg.out.display()
+        );
+    }
+    let s = train(&cfg, &opts).context("training failed")?;
+    if quiet_lines {
+        for r in &s.history {
+            eprintln!(
+                "epoch {}: train loss {:.5}, val loss {:.5}, val NME {:.4}, {:.0} samples/s",
+                r.epoch, r.train_loss, r.val_loss, r.val_nme, r.samples_per_s
+            );
+        }
+    }
+    println!(
+        "best model: {} (epoch {}, validation NME {:.4} [{}], {} train / {} validation faces){}",
+        s.model_path.display(),
+        s.best_epoch,
+        s.best_val_nme,
+        s.nme_norm,
+        s.n_train,
+        s.n_val,
+        if s.stopped_early {
+            ", stopped early"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }

@@ -141,6 +141,27 @@ impl Cascade {
         ))
     }
 
+    /// A cascade from the system's OpenCV data folders by file name (e.g.
+    /// `lbpcascade_frontalface_improved.xml`), searched in `/usr/share/opencv4/{haar,lbp}cascades`
+    /// and `/usr/share/opencv/…`.
+    pub fn system(file_name: &str) -> Result<Cascade, DetectError> {
+        for root in [
+            "/usr/share/opencv4",
+            "/usr/share/opencv",
+            "/usr/local/share/opencv4",
+        ] {
+            for sub in ["haarcascades", "lbpcascades"] {
+                let p = Path::new(root).join(sub).join(file_name);
+                if p.is_file() {
+                    return Cascade::from_xml_file(p);
+                }
+            }
+        }
+        Err(DetectError::NotEmbedded(format!(
+            "{file_name} not found in /usr/share/opencv4 or /usr/share/opencv: apt-get install opencv-data, or pass the file"
+        )))
+    }
+
     /// Whether the frontal-face cascade is inside this build.
     pub fn has_embedded_frontal() -> bool {
         embedded::EMBEDDED_FRONTAL.is_some()
@@ -220,24 +241,9 @@ pub fn detector_by_name(name: &str) -> Result<Box<dyn FaceDetector>, DetectError
         "haar" => Ok(Box::new(
             Cascade::embedded_frontal()?.with_params(FACE_PARAMS),
         )),
-        "lbp" => {
-            let candidates = [
-                "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml",
-                "/usr/share/opencv/lbpcascades/lbpcascade_frontalface_improved.xml",
-            ];
-            let p = candidates
-                .iter()
-                .map(Path::new)
-                .find(|p| p.is_file())
-                .ok_or_else(|| {
-                    DetectError::NotEmbedded(
-                        "lbpcascade_frontalface_improved.xml not found: apt-get install opencv-data, or pass the file".into(),
-                    )
-                })?;
-            Ok(Box::new(
-                Cascade::from_xml_file(p)?.with_params(FACE_PARAMS),
-            ))
-        }
+        "lbp" => Ok(Box::new(
+            Cascade::system("lbpcascade_frontalface_improved.xml")?.with_params(FACE_PARAMS),
+        )),
         other => {
             let p = Path::new(other);
             if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) || p.is_file() {

@@ -178,24 +178,10 @@ pub struct EvalReport {
     pub skipped: Vec<Skipped>,
 }
 
-/// Decodes a sample's pixels as 8-bit gray.
-// facemark-formats has the same (`facemark_formats::load_gray`); kept local so evaluation does
-// not depend on a data-set reader beyond the `Sample` type.
+/// Decodes a sample's pixels as 8-bit gray ([`facemark_formats::load_gray`]), the error as
+/// text for reports.
 pub fn load_gray(src: &ImageSource) -> Result<GrayImage, String> {
-    match src {
-        ImageSource::File(p) => image::ImageReader::open(p)
-            .and_then(|r| r.with_guessed_format())
-            .map_err(|e| format!("{}: {e}", p.display()))?
-            .decode()
-            .map(|i| i.into_luma8())
-            .map_err(|e| format!("{}: {e}", p.display())),
-        ImageSource::Gray {
-            width,
-            height,
-            pixels,
-        } => GrayImage::from_raw(*width, *height, pixels.clone())
-            .ok_or_else(|| format!("{} bytes for a {width}×{height} image", pixels.len())),
-    }
+    facemark_formats::load_gray(src).map_err(|e| e.to_string())
 }
 
 /// The box [`evaluate`] gives the landmarker for `sample` (pixels), or why there is none.

@@ -1,1 +1,321 @@
-//! (being built)
+//! The Kaggle Facial Keypoints workflow after training: predict `test.csv`, write the
+//! submission through `IdLookupTable.csv`, and (for held-out data with known answers) score a
+//! submission with Kaggle's metric.
+//!
+//! Kaggle test faces are 96×96 gray images that are already the face, so the landmarker gets
+//! the **whole image** as the face box. Predictions are in the scheme's order, which must be
+//! Kaggle's 15 points ([`KAGGLE15_NAMES`]).
+
+use crate::eval::load_gray;
+use crate::metrics::SquaredError;
+use facemark_core::scheme::KAGGLE15_NAMES;
+use facemark_core::{BoxF, Landmarker, Point, Sample};
+use facemark_formats::kaggle::{self as kf, LookupRow};
+use facemark_formats::FormatError;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KaggleError {
+    #[error("the model's scheme `{scheme}` is not Kaggle's 15 points in Kaggle order (expected point names {expected})")]
+    Scheme { scheme: String, expected: String },
+    #[error("{name}: not a Kaggle test row (expected a name `kaggle_<ImageId>` from test.csv's ImageId column)")]
+    NoImageId { name: String },
+    #[error("{name}: {reason}")]
+    Image { name: String, reason: String },
+    #[error("ImageId {id} appears twice in the test set")]
+    DuplicateId { id: u64 },
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("{path}: line {line}: {msg}")]
+    Submission {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The ImageId of a sample read from `test.csv` (named `kaggle_<ImageId>` by the reader).
+pub fn image_id(sample: &Sample) -> Option<u64> {
+    sample.name.strip_prefix("kaggle_")?.parse().ok()
+}
+
+/// Checks that `lm` predicts Kaggle's 15 points in Kaggle's order.
+pub fn check_scheme(lm: &dyn Landmarker) -> Result<(), KaggleError> {
+    let s = lm.scheme();
+    if s.len() != KAGGLE15_NAMES.len()
+        || s.point_names
+            .iter()
+            .zip(KAGGLE15_NAMES)
+            .any(|(a, b)| a != b)
+    {
+        return Err(KaggleError::Scheme {
+            scheme: s.name.clone(),
+            expected: "left_eye_center … mouth_center_bottom_lip".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Predicts every test face with the whole image as its box. Returns the points indexed by
+/// `ImageId − 1` (pixels of the 96×96 image); ImageIds absent from `test` get an empty list.
+pub fn predict_test(lm: &dyn Landmarker, test: &[Sample]) -> Result<Vec<Vec<Point>>, KaggleError> {
+    check_scheme(lm)?;
+    let ids: Vec<u64> = test
+        .iter()
+        .map(|s| {
+            image_id(s)
+                .filter(|id| *id >= 1)
+                .ok_or_else(|| KaggleError::NoImageId {
+                    name: s.name.clone(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let preds: Vec<Vec<Point>> = test
+        .par_iter()
+        .map(|s| {
+            let img = load_gray(&s.image).map_err(|reason| KaggleError::Image {
+                name: s.name.clone(),
+                reason,
+            })?;
+            let bx = BoxF::new(0.0, 0.0, img.width() as f32, img.height() as f32);
+            Ok(lm.landmarks(&img, &bx))
+        })
+        .collect::<Result<_, KaggleError>>()?;
+    let n = ids.iter().copied().max().unwrap_or(0) as usize;
+    let mut out: Vec<Vec<Point>> = vec![vec![]; n];
+    for (id, p) in ids.into_iter().zip(preds) {
+        let slot = &mut out[id as usize - 1];
+        if !slot.is_empty() {
+            return Err(KaggleError::DuplicateId { id });
+        }
+        *slot = p;
+    }
+    Ok(out)
+}
+
+/// What [`write_submission`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmissionSummary {
+    pub test_faces: usize,
+    pub rows: usize,
+}
+
+/// Reads `test.csv` and `IdLookupTable.csv` (bare or zipped), predicts, and writes the
+/// submission `RowId,Location` (values clipped to `[0, 96]`) atomically to `out`.
+pub fn write_submission(
+    lm: &dyn Landmarker,
+    test_csv: &Path,
+    lookup_csv: &Path,
+    out: &Path,
+) -> Result<SubmissionSummary, KaggleError> {
+    check_scheme(lm)?;
+    let test = kf::read(test_csv)?;
+    let lookup = kf::read_id_lookup(lookup_csv)?;
+    let preds = predict_test(lm, &test)?;
+    kf::write_submission(&lookup, &preds, out)?;
+    Ok(SubmissionSummary {
+        test_faces: test.len(),
+        rows: lookup.len(),
+    })
+}
+
+/// Parses a submission `RowId,Location` into `(row id, value)` pairs.
+pub fn parse_submission(text: &str, path: &Path) -> Result<Vec<(u64, f32)>, KaggleError> {
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_end_matches('\r').trim();
+        if l.is_empty() || (i == 0 && l.starts_with("RowId")) {
+            continue;
+        }
+        let err = |msg: String| KaggleError::Submission {
+            path: path.to_path_buf(),
+            line: i + 1,
+            msg,
+        };
+        let (a, b) = l
+            .split_once(',')
+            .ok_or_else(|| err("expected `RowId,Location`".into()))?;
+        let id = a
+            .trim()
+            .parse()
+            .map_err(|_| err(format!("RowId `{a}` is not an integer")))?;
+        let v: f32 = b
+            .trim()
+            .parse()
+            .map_err(|_| err(format!("Location `{b}` is not a number")))?;
+        out.push((id, v));
+    }
+    Ok(out)
+}
+
+/// Kaggle's score of a submission against known answers: RMSE in pixels over every
+/// submission row whose true coordinate is present. `truth[image_id − 1]` is that test face's
+/// annotated sample (Kaggle order); rows without a known answer are not counted. Returns the
+/// pooled squared error (`.rmse()` is the score).
+pub fn score_submission(
+    submission: &[(u64, f32)],
+    lookup: &[LookupRow],
+    truth: &[Sample],
+) -> SquaredError {
+    let by_row: std::collections::HashMap<u64, &LookupRow> =
+        lookup.iter().map(|r| (r.row_id, r)).collect();
+    let mut s = SquaredError::default();
+    for &(row, v) in submission {
+        let Some(r) = by_row.get(&row) else { continue };
+        let Some((pi, c)) = kf::feature_index(&r.feature) else {
+            continue;
+        };
+        let Some(t) = (r.image_id as usize)
+            .checked_sub(1)
+            .and_then(|i| truth.get(i))
+        else {
+            continue;
+        };
+        if t.visible.get(pi).copied().unwrap_or(false) {
+            let d = (v - t.points[pi][c]) as f64;
+            s.sum += d * d;
+            s.count += 1;
+        }
+    }
+    s
+}
+
+/// Kaggle-format test files made from annotated 96×96 faces (e.g. a held-out split of a
+/// `training.csv`), so the whole workflow can be run and scored where Kaggle's own test set is
+/// not available: `test.csv` (`ImageId,Image`, ImageId = position + 1), `IdLookupTable.csv`
+/// asking for every present coordinate, and `truth.csv` (the faces in `training.csv` layout, in
+/// ImageId order). Returns the three file paths inside `dir`.
+pub fn write_test_set(samples: &[Sample], dir: &Path) -> Result<[PathBuf; 3], KaggleError> {
+    std::fs::create_dir_all(dir).map_err(|source| KaggleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut test = String::from("ImageId,Image\n");
+    let mut lookup = String::from("RowId,ImageId,FeatureName,Location\n");
+    let mut row = 0u64;
+    for (k, s) in samples.iter().enumerate() {
+        let img = load_gray(&s.image).map_err(|reason| KaggleError::Image {
+            name: s.name.clone(),
+            reason,
+        })?;
+        let px: Vec<String> = img.as_raw().iter().map(|v| v.to_string()).collect();
+        test += &format!("{},{}\n", k + 1, px.join(" "));
+        for (i, name) in KAGGLE15_NAMES.iter().enumerate() {
+            if s.visible.get(i).copied().unwrap_or(false) {
+                for axis in ["x", "y"] {
+                    row += 1;
+                    lookup += &format!("{row},{},{name}_{axis},\n", k + 1);
+                }
+            }
+        }
+    }
+    let paths = [
+        dir.join("test.csv"),
+        dir.join("IdLookupTable.csv"),
+        dir.join("truth.csv"),
+    ];
+    let io = |p: &Path, e| KaggleError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    facemark_core::io::write_atomic(&paths[0], test.as_bytes()).map_err(|e| io(&paths[0], e))?;
+    facemark_core::io::write_atomic(&paths[1], lookup.as_bytes()).map_err(|e| io(&paths[1], e))?;
+    kf::write_training_csv(&paths[2], samples)?;
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facemark_core::{ImageSource, Scheme};
+    use image::GrayImage;
+
+    /// Predicts point i at (10 + i, pixel(0,0)) — offset known per face.
+    struct Fake(Scheme);
+    impl Landmarker for Fake {
+        fn scheme(&self) -> &Scheme {
+            &self.0
+        }
+        fn landmarks(&self, img: &GrayImage, b: &BoxF) -> Vec<Point> {
+            assert_eq!(*b, BoxF::new(0.0, 0.0, 96.0, 96.0), "whole-image box");
+            let y = img.get_pixel(0, 0)[0] as f32;
+            (0..15).map(|i| [10.0 + i as f32, y]).collect()
+        }
+    }
+
+    fn face(v: u8, truth_y: f32) -> Sample {
+        let mut px = vec![50u8; 96 * 96];
+        px[0] = v;
+        Sample::new(
+            ImageSource::Gray {
+                width: 96,
+                height: 96,
+                pixels: px,
+            },
+            (0..15).map(|i| [10.0 + i as f32, truth_y]).collect(),
+            "f",
+        )
+    }
+
+    #[test]
+    fn end_to_end_submission_and_score() {
+        let dir = tempfile::tempdir().unwrap();
+        // Truth y = 40 for both; predictions y = 40 (exact) and 43 (3 px off), and one face
+        // predicted at y = 200 to check clipping to 96.
+        let mut faces = vec![face(40, 40.0), face(43, 40.0), face(200, 40.0)];
+        faces[1].visible[3] = false;
+        faces[1].points[3] = [f32::NAN, f32::NAN];
+        let [test, lookup, truth] = write_test_set(&faces, dir.path()).unwrap();
+        let lm = Fake(Scheme::kaggle15());
+        let out = dir.path().join("submission.csv");
+        let sum = write_submission(&lm, &test, &lookup, &out).unwrap();
+        assert_eq!(sum.test_faces, 3);
+        assert_eq!(sum.rows, 30 + 28 + 30);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.starts_with("RowId,Location\n"));
+        let sub = parse_submission(&text, &out).unwrap();
+        assert_eq!(sub.len(), 88);
+        // Row 2 = face 1, left_eye_center_y = 40.
+        assert_eq!(sub[1], (2, 40.0));
+        // Face 3's y values are clipped to 96.
+        assert!(sub.iter().all(|(_, v)| (0.0..=96.0).contains(v)));
+        let truth = kf::read(&truth).unwrap();
+        let lk = kf::read_id_lookup(&lookup).unwrap();
+        let s = score_submission(&sub, &lk, &truth);
+        // errors: face 2 y off by 3 (14 points), face 3 y off by 56 (15 points); x exact.
+        assert_eq!(s.count, 88);
+        let expect = ((14.0 * 9.0 + 15.0 * 56.0 * 56.0) / 88.0f64).sqrt() as f32;
+        assert!((s.rmse().unwrap() - expect).abs() < 1e-3);
+    }
+
+    #[test]
+    fn wrong_scheme_and_bad_names_are_errors() {
+        let lm = Fake(Scheme::generic(15));
+        assert!(matches!(
+            predict_test(&lm, &[]),
+            Err(KaggleError::Scheme { .. })
+        ));
+        let lm = Fake(Scheme::kaggle15());
+        let mut f = face(1, 1.0);
+        f.name = "x".into();
+        assert!(matches!(
+            predict_test(&lm, &[f.clone()]),
+            Err(KaggleError::NoImageId { .. })
+        ));
+        f.name = "kaggle_2".into();
+        let p = predict_test(&lm, &[f.clone()]).unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(p[0].is_empty() && p[1].len() == 15);
+        assert!(matches!(
+            predict_test(&lm, &[f.clone(), f]),
+            Err(KaggleError::DuplicateId { id: 2 })
+        ));
+        assert!(parse_submission("RowId,Location\n1,abc\n", Path::new("s.csv")).is_err());
+    }
+}

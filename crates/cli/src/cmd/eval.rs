@@ -1,8 +1,162 @@
-//! `facemark eval` (being built).
+//! `facemark eval`: measure a keypoint model on annotated faces (NME, RMSE, AUC, failure rate,
+//! CED curve, per-point error, worst faces).
+
+use anyhow::Context;
+use facemark_core::Landmarker;
+use facemark_model::KeypointModel;
+use facemark_train::config::TrainConfig;
+use facemark_train::eval::{evaluate, plot_ced, BoxSource, EvalOptions};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model file (`model.safetensors` from `facemark train`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Annotated data set(s), any format `facemark data` reads; repeat or separate with commas.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub data: Vec<PathBuf>,
+    /// Which faces: `all`, or the trainer's identity split `val` / `train` (same data list,
+    /// `--val-fraction`, `--seed` and `--max-samples` as the training run).
+    #[arg(long, default_value = "all")]
+    pub split: String,
+    /// Validation fraction of the identity split (the trainer's default).
+    #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
+    pub val_fraction: f32,
+    /// Seed of the identity split (the trainer's default).
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
+    /// Use at most N faces (applied before the split, as `facemark train --max-samples`).
+    #[arg(long, default_value_t = 0)]
+    pub max_samples: usize,
+    /// Face box given to the model: `gt` (ground-truth landmark box), `sample` (the data
+    /// set's face box) or `image` (whole image).
+    #[arg(long = "box", default_value = "gt")]
+    pub box_source: BoxSource,
+    /// Print the full report as JSON on stdout (instead of the text summary).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write the CED curve (PNG).
+    #[arg(long)]
+    pub ced: Option<PathBuf>,
+    /// Largest NME on the CED's x axis.
+    #[arg(long, default_value_t = 0.2)]
+    pub ced_max: f32,
+    /// Number of worst faces for the contact sheet.
+    #[arg(long, default_value_t = 0)]
+    pub worst: usize,
+    /// Contact sheet of the worst faces (GT green, prediction magenta).
+    #[arg(long, default_value = "worst.png")]
+    pub worst_out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`facemark eval` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("setting the thread count")?;
+    }
+    let model = KeypointModel::load(&args.model)
+        .with_context(|| format!("loading model {}", args.model.display()))?;
+    // Load exactly as the trainer does, so that `--split val` is the same faces.
+    let cfg = TrainConfig {
+        data: args.data.clone(),
+        max_samples: args.max_samples,
+        ..TrainConfig::default()
+    };
+    let (samples, _) = facemark_train::trainer::load_data(&cfg).context("loading data")?;
+    let samples = match args.split.as_str() {
+        "all" => samples,
+        "val" | "train" => {
+            let (train, val) =
+                facemark_formats::split_by_identity(&samples, args.val_fraction, args.seed);
+            let idx = if args.split == "val" { val } else { train };
+            idx.into_iter().map(|i| samples[i].clone()).collect()
+        }
+        s => anyhow::bail!("--split: expected all, val or train, got `{s}`"),
+    };
+    anyhow::ensure!(!samples.is_empty(), "no faces to evaluate");
+    let opts = EvalOptions {
+        box_source: args.box_source,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let report = evaluate(&model, &samples, &opts).context("evaluation failed")?;
+    for s in report.skipped.iter().take(10) {
+        eprintln!("skipped {}: {}", s.name, s.reason);
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!(
+            "model {} ({}, {}² input) on {} [{} split]",
+            args.model.display(),
+            model.meta.arch.kind,
+            model.input_size(),
+            args.data
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.split
+        );
+        print!("{}", report.summary_text());
+        let worst_points: Vec<String> = {
+            let mut v: Vec<(usize, f32)> = report
+                .per_point_nme
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| e.map(|e| (i, e)))
+                .collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1));
+            v.iter()
+                .take(5)
+                .map(|(i, e)| {
+                    let name = model
+                        .scheme()
+                        .point_names
+                        .get(*i)
+                        .cloned()
+                        .unwrap_or_default();
+                    format!("{i} {name} {e:.4}")
+                })
+                .collect()
+        };
+        if !worst_points.is_empty() {
+            println!("hardest points (mean NME): {}", worst_points.join(", "));
+        }
+    }
+    if let Some(p) = &args.report {
+        report.write_json(p)?;
+        eprintln!("report written to {}", p.display());
+    }
+    if let Some(p) = &args.ced {
+        let name = args
+            .model
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let title = format!("CED, {} faces ({} split)", report.n_faces, args.split);
+        plot_ced(p, &title, &[(&name, &report)], args.ced_max)?;
+        eprintln!("CED curve written to {}", p.display());
+    }
+    if args.worst > 0 {
+        report.write_worst_sheet(&samples, args.worst, &args.worst_out)?;
+        eprintln!(
+            "{} worst faces written to {}",
+            args.worst.min(report.n_faces),
+            args.worst_out.display()
+        );
+    }
+    Ok(())
 }

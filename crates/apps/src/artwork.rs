@@ -60,7 +60,7 @@ impl Builtin {
             }],
             Builtin::Hat => vec![Part {
                 anchors: head_anchors(),
-                bounds: [-3.0, -5.9, 3.0, -1.6],
+                bounds: [-3.5, -6.1, 3.5, -1.45],
                 draw: draw_hat,
             }],
             Builtin::Moustache => vec![Part {
@@ -346,7 +346,9 @@ fn draw_round_glasses(pm: &mut Pixmap, ts: Transform) {
 }
 
 fn draw_hat(pm: &mut Pixmap, ts: Transform) {
-    // A top hat: brim behind, crown with a red band in front.
+    // A top hat: brim behind, crown with a red band in front. (Drawn at 1.15 × 1.1 and lowered
+    // by 0.35 units after looking at it on HELEN faces: it sat too high and narrow.)
+    let ts = ts.pre_translate(0.0, 0.35).pre_scale(1.15, 1.1);
     let brim = oval(0.0, -2.15, 2.8, 0.42);
     fill(
         pm,

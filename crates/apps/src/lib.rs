@@ -17,6 +17,8 @@ pub mod filters;
 pub mod overlay;
 pub mod points;
 pub mod privacy;
+pub mod smooth;
+pub mod track;
 
 pub use error::{FilterError, VideoError};
 pub use filters::{Effect, Filter, EFFECT_NAMES};

@@ -92,17 +92,21 @@ impl AnchorFile {
 pub struct Overlay {
     levels: Vec<RgbaImage>,
     pub anchors: Vec<Anchor>,
+    /// The PNG had no transparency and its uniform background was keyed out
+    /// ([`key_out_background`]).
+    pub keyed_background: bool,
 }
 
 impl Overlay {
     /// Load `png`; anchors from `anchors` or, when `None`, [`lens_anchors`] (glasses).
     pub fn load(png: &Path, anchors: Option<&Path>) -> Result<Overlay, FilterError> {
-        let img = image::open(png)
+        let mut img = image::open(png)
             .map_err(|source| FilterError::Image {
                 path: png.to_path_buf(),
                 source,
             })?
             .to_rgba8();
+        let keyed = key_out_background(&mut img);
         let anchors = match anchors {
             Some(a) => AnchorFile::read(a)?.anchors,
             None => {
@@ -122,7 +126,9 @@ impl Overlay {
                 ]
             }
         };
-        Ok(Overlay::new(img, anchors))
+        let mut o = Overlay::new(img, anchors);
+        o.keyed_background = keyed;
+        Ok(o)
     }
 
     /// From an image with straight alpha and anchors.
@@ -146,7 +152,11 @@ impl Overlay {
             });
             levels.push(next);
         }
-        Overlay { levels, anchors }
+        Overlay {
+            levels,
+            anchors,
+            keyed_background: false,
+        }
     }
 
     /// Overlay pixels → image pixels for a face, or `None` when degenerate.
@@ -227,6 +237,81 @@ impl Overlay {
         }
         Ok(())
     }
+}
+
+/// For overlays saved without transparency (every alpha 255, e.g. glasses on white): when the
+/// four corners share one colour (each channel within 24), the region of that colour connected
+/// to the border (each channel within 40 of the corner mean) becomes transparent, and pixels
+/// next to it get a partial alpha ramping from 0 at distance 40 to 1 at distance 100 from the
+/// background colour (a soft edge). Returns whether anything was keyed out; images with any
+/// transparency are left alone.
+pub fn key_out_background(img: &mut RgbaImage) -> bool {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w < 2 || h < 2 || img.pixels().any(|p| p.0[3] != 255) {
+        return false;
+    }
+    let corners = [(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)]
+        .map(|(x, y)| img.get_pixel(x as u32, y as u32).0);
+    let mean: [f32; 3] =
+        std::array::from_fn(|k| corners.iter().map(|c| c[k] as f32).sum::<f32>() / 4.0);
+    let dist = |p: [u8; 4]| {
+        (0..3)
+            .map(|k| (p[k] as f32 - mean[k]).abs())
+            .fold(0.0, f32::max)
+    };
+    if corners.iter().any(|c| dist(*c) > 24.0) {
+        return false;
+    }
+    let mut bg = vec![false; w * h];
+    let mut stack: Vec<usize> = (0..w)
+        .flat_map(|x| [x, (h - 1) * w + x])
+        .chain((0..h).flat_map(|y| [y * w, y * w + w - 1]))
+        .collect();
+    while let Some(i) = stack.pop() {
+        if bg[i] || dist(img.as_raw()[i * 4..i * 4 + 4].try_into().unwrap()) > 40.0 {
+            continue;
+        }
+        bg[i] = true;
+        let (x, y) = (i % w, i / w);
+        if x > 0 {
+            stack.push(i - 1);
+        }
+        if x + 1 < w {
+            stack.push(i + 1);
+        }
+        if y > 0 {
+            stack.push(i - w);
+        }
+        if y + 1 < h {
+            stack.push(i + w);
+        }
+    }
+    if !bg.iter().any(|b| *b) {
+        return false;
+    }
+    let near_bg = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        (x > 0 && bg[i - 1])
+            || (x + 1 < w && bg[i + 1])
+            || (y > 0 && bg[i - w])
+            || (y + 1 < h && bg[i + w])
+    };
+    let alphas: Vec<u8> = (0..w * h)
+        .map(|i| {
+            if bg[i] {
+                0
+            } else if near_bg(i) {
+                let d = dist(img.as_raw()[i * 4..i * 4 + 4].try_into().unwrap());
+                (((d - 40.0) / 60.0).clamp(0.0, 1.0) * 255.0).round() as u8
+            } else {
+                255
+            }
+        })
+        .collect();
+    for (p, a) in img.pixels_mut().zip(alphas) {
+        p.0[3] = a;
+    }
+    true
 }
 
 /// Lens centres `(image-left, image-right)` of a glasses PNG from its alpha channel, overlay
@@ -345,6 +430,30 @@ mod tests {
                 image::Rgba([0, 0, 0, 0])
             }
         })
+    }
+
+    #[test]
+    fn white_background_is_keyed_out_only_when_opaque() {
+        let mut img = glasses(120, 50, [32.0, 26.0], [88.0, 26.0], 18.0);
+        for p in img.pixels_mut() {
+            if p.0[3] == 0 {
+                *p = image::Rgba([250, 252, 255, 255]);
+            }
+        }
+        assert!(key_out_background(&mut img));
+        assert_eq!(img.get_pixel(0, 0).0[3], 0);
+        assert_eq!(img.get_pixel(32, 26).0[3], 255);
+        assert_eq!(
+            img.get_pixel(60, 4).0[3],
+            0,
+            "between lenses, connected to the border"
+        );
+        assert!(
+            !key_out_background(&mut img),
+            "already transparent: untouched"
+        );
+        let (l, r) = lens_anchors(&img).unwrap();
+        assert!((l[0] - 32.0).abs() < 2.0 && (r[0] - 88.0).abs() < 2.0);
     }
 
     #[test]

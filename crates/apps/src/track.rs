@@ -1,0 +1,471 @@
+//! Face tracking across video frames.
+//!
+//! Each track keeps its last *raw* landmarks; their tight box ([`BoxF::around`], a landmark box
+//! as [`Landmarker`] expects) places the landmarker on the next frame, so the detector is not
+//! needed on most frames. The detector runs on the first frame, every `redetect_every` frames,
+//! on any frame where a track is lost, and on every frame while there is no track.
+//!
+//! A track is **lost** (dropped, and the detector runs on that frame) when its new landmarks
+//! - contain a non-finite value, or
+//! - collapse: their box is narrower or shorter than `min_face` pixels, or its height/width
+//!   ratio leaves `[0.4, 2.5]` (a 68-point face box is about square), or
+//! - jump implausibly: the box centre moves more than `max_jump` × the previous box side, or the
+//!   box side changes by more than the factor `max_scale_change`, from one frame to the next.
+//!
+//! On detection frames, detections are associated to tracks greedily by IoU (highest first,
+//! at least `iou_match`); unmatched detections start tracks; a track that no detection supports
+//! on `max_misses` consecutive detection frames is dropped (a drifting track cannot live long),
+//! and of two tracks overlapping by more than `duplicate_iou` the younger is dropped.
+//!
+//! Landmarks are then smoothed per track by a One Euro filter ([`crate::smooth`]); tracking
+//! itself always uses the raw landmarks, so smoothing adds no lag to the crops.
+
+use crate::points::eye_distance;
+use crate::smooth::{OneEuroParams, PointSmoother};
+use facemark_core::{BoxF, FaceDetector, Landmarker, Point};
+use image::GrayImage;
+
+/// Tracking and smoothing settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerOptions {
+    /// Run the detector every N frames (0: only when needed: no track, or one lost).
+    pub redetect_every: u32,
+    /// Minimum IoU to associate a detection with a track.
+    pub iou_match: f32,
+    /// Two tracks overlapping more than this are duplicates.
+    pub duplicate_iou: f32,
+    /// Smallest landmark box side, pixels.
+    pub min_face: f32,
+    /// Largest centre movement per frame, in previous box sides.
+    pub max_jump: f32,
+    /// Largest box side change per frame, as a factor.
+    pub max_scale_change: f32,
+    /// Detection frames without a matching detection before a track is dropped.
+    pub max_misses: u32,
+    /// Run the landmarker twice on a new detection (box from the first result).
+    pub refine_new: bool,
+    /// One Euro smoothing of the points; `None`: raw points.
+    pub smooth: Option<OneEuroParams>,
+}
+
+impl Default for TrackerOptions {
+    fn default() -> Self {
+        TrackerOptions {
+            redetect_every: 10,
+            iou_match: 0.3,
+            duplicate_iou: 0.5,
+            min_face: 12.0,
+            max_jump: 0.5,
+            max_scale_change: 1.5,
+            max_misses: 3,
+            refine_new: true,
+            smooth: Some(OneEuroParams::default()),
+        }
+    }
+}
+
+/// One face in one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackedFace {
+    /// Track id, stable across frames, from 1.
+    pub id: u64,
+    /// Landmarks to use (smoothed when smoothing is on), pixels.
+    pub points: Vec<Point>,
+    /// The landmarker's raw output this frame, pixels.
+    pub raw: Vec<Point>,
+    /// Landmark box of `raw`.
+    pub bbox: BoxF,
+    /// Frames this track has existed, counting this one (1 on its first frame).
+    pub age: u64,
+}
+
+/// Counters over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerCounters {
+    pub frames: u64,
+    pub detector_runs: u64,
+    pub landmarker_runs: u64,
+    pub tracks_started: u64,
+    pub tracks_lost: u64,
+    pub tracks_dropped_unsupported: u64,
+}
+
+struct Track {
+    id: u64,
+    raw: Vec<Point>,
+    bbox: BoxF,
+    age: u64,
+    misses: u32,
+    smoother: Option<PointSmoother>,
+}
+
+/// The tracker. Feed frames in order with [`Tracker::update`].
+pub struct Tracker<'a> {
+    detector: &'a dyn FaceDetector,
+    landmarker: &'a dyn Landmarker,
+    pub options: TrackerOptions,
+    tracks: Vec<Track>,
+    next_id: u64,
+    frame: u64,
+    pub counters: TrackerCounters,
+}
+
+fn side(b: &BoxF) -> f32 {
+    b.w.max(b.h)
+}
+
+impl<'a> Tracker<'a> {
+    pub fn new(
+        detector: &'a dyn FaceDetector,
+        landmarker: &'a dyn Landmarker,
+        options: TrackerOptions,
+    ) -> Self {
+        Tracker {
+            detector,
+            landmarker,
+            options,
+            tracks: vec![],
+            next_id: 1,
+            frame: 0,
+            counters: TrackerCounters::default(),
+        }
+    }
+
+    /// Is `pts` a plausible face, and (with `prev`) a plausible successor of box `prev`?
+    /// Returns the landmark box when plausible. See the module doc for the test.
+    pub fn plausible(&self, pts: &[Point], prev: Option<&BoxF>) -> Option<BoxF> {
+        if pts.is_empty() || pts.iter().any(|p| !p[0].is_finite() || !p[1].is_finite()) {
+            return None;
+        }
+        let b = BoxF::around(pts)?;
+        let o = &self.options;
+        if b.w < o.min_face || b.h < o.min_face {
+            return None;
+        }
+        let ratio = b.h / b.w;
+        if !(0.4..=2.5).contains(&ratio) {
+            return None;
+        }
+        if let Some(p) = prev {
+            let (c0, c1) = (p.center(), b.center());
+            let d = ((c1[0] - c0[0]).powi(2) + (c1[1] - c0[1]).powi(2)).sqrt();
+            if d > o.max_jump * side(p) {
+                return None;
+            }
+            let s = side(&b) / side(p).max(1e-3);
+            if s > o.max_scale_change || s < 1.0 / o.max_scale_change {
+                return None;
+            }
+        }
+        Some(b)
+    }
+
+    fn run_landmarker(&mut self, gray: &GrayImage, b: &BoxF) -> Vec<Point> {
+        self.counters.landmarker_runs += 1;
+        self.landmarker.landmarks(gray, b)
+    }
+
+    /// Process the next frame (gray, as the detector and landmarker take it) at time `t`
+    /// seconds. Returns the faces in this frame, oldest track first.
+    pub fn update(&mut self, gray: &GrayImage, t: f64) -> Vec<TrackedFace> {
+        let frame = self.frame;
+        self.frame += 1;
+        self.counters.frames += 1;
+
+        // 1. follow each track from its last landmark box
+        let mut lost = false;
+        let tracks = std::mem::take(&mut self.tracks);
+        for mut tr in tracks {
+            let pts = self.run_landmarker(gray, &tr.bbox);
+            match self.plausible(&pts, Some(&tr.bbox)) {
+                Some(b) => {
+                    tr.raw = pts;
+                    tr.bbox = b;
+                    tr.age += 1;
+                    self.tracks.push(tr);
+                }
+                None => {
+                    lost = true;
+                    self.counters.tracks_lost += 1;
+                }
+            }
+        }
+
+        // 2. detection when due
+        let every = self.options.redetect_every as u64;
+        let due = self.tracks.is_empty() || lost || (every > 0 && frame % every == 0);
+        if due {
+            self.counters.detector_runs += 1;
+            let dets = self.detector.detect(gray);
+            let mut pairs: Vec<(f32, usize, usize)> = vec![];
+            for (ti, tr) in self.tracks.iter().enumerate() {
+                for (di, d) in dets.iter().enumerate() {
+                    let iou = tr.bbox.iou(&d.bbox);
+                    if iou >= self.options.iou_match {
+                        pairs.push((iou, ti, di));
+                    }
+                }
+            }
+            pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut t_used = vec![false; self.tracks.len()];
+            let mut d_used = vec![false; dets.len()];
+            for (_, ti, di) in pairs {
+                if !t_used[ti] && !d_used[di] {
+                    t_used[ti] = true;
+                    d_used[di] = true;
+                }
+            }
+            let max_misses = self.options.max_misses;
+            let mut dropped = 0;
+            let mut keep = t_used.iter();
+            self.tracks.retain_mut(|tr| {
+                if *keep.next().unwrap_or(&false) {
+                    tr.misses = 0;
+                    true
+                } else {
+                    tr.misses += 1;
+                    let k = tr.misses < max_misses;
+                    dropped += (!k) as u64;
+                    k
+                }
+            });
+            self.counters.tracks_dropped_unsupported += dropped;
+            for (di, d) in dets.iter().enumerate() {
+                if d_used[di]
+                    || self
+                        .tracks
+                        .iter()
+                        .any(|tr| tr.bbox.iou(&d.bbox) >= self.options.iou_match)
+                {
+                    continue;
+                }
+                let mut pts = self.run_landmarker(gray, &d.bbox);
+                if self.options.refine_new {
+                    if let Some(b) = self.plausible(&pts, None) {
+                        pts = self.run_landmarker(gray, &b);
+                    }
+                }
+                if let Some(b) = self.plausible(&pts, None) {
+                    self.tracks.push(Track {
+                        id: self.next_id,
+                        raw: pts,
+                        bbox: b,
+                        age: 1,
+                        misses: 0,
+                        smoother: self.options.smooth.map(PointSmoother::new),
+                    });
+                    self.next_id += 1;
+                    self.counters.tracks_started += 1;
+                }
+            }
+        }
+
+        // 3. duplicates: two tracks on one face → keep the older
+        let mut i = 0;
+        while i < self.tracks.len() {
+            let dup = (0..i).any(|j| {
+                self.tracks[j].bbox.iou(&self.tracks[i].bbox) > self.options.duplicate_iou
+            });
+            if dup {
+                self.tracks.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+
+        // 4. smoothing
+        self.tracks
+            .iter_mut()
+            .map(|tr| {
+                let points = match &mut tr.smoother {
+                    Some(s) => s.filter(&tr.raw, t, eye_distance_or_box(&tr.raw, &tr.bbox)),
+                    None => tr.raw.clone(),
+                };
+                TrackedFace {
+                    id: tr.id,
+                    points,
+                    raw: tr.raw.clone(),
+                    bbox: tr.bbox,
+                    age: tr.age,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Eye distance for 68-point faces, else a third of the landmark box side (the same scale).
+fn eye_distance_or_box(pts: &[Point], b: &BoxF) -> f32 {
+    if pts.len() == 68 {
+        eye_distance(pts).max(1.0)
+    } else {
+        (side(b) / 3.0).max(1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::points::MEAN_SHAPE_68;
+    use facemark_core::{Detection, Scheme};
+    use std::sync::Mutex;
+
+    /// A synthetic scene: faces are mean shapes at known positions per frame. The landmarker
+    /// returns the face whose landmark box overlaps the query box most (none: garbage, tiny),
+    /// the detector returns the true landmark boxes.
+    struct Scene {
+        faces: Mutex<Vec<Vec<Point>>>,
+        scheme: Scheme,
+    }
+
+    fn face(cx: f32, cy: f32, s: f32) -> Vec<Point> {
+        MEAN_SHAPE_68
+            .iter()
+            .map(|p| [cx + p[0] * s, cy + p[1] * s])
+            .collect()
+    }
+
+    impl FaceDetector for Scene {
+        fn detect(&self, _: &GrayImage) -> Vec<Detection> {
+            self.faces
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|f| Detection {
+                    bbox: BoxF::around(f).unwrap(),
+                    score: 1.0,
+                })
+                .collect()
+        }
+        fn name(&self) -> String {
+            "scene".into()
+        }
+    }
+
+    impl Landmarker for Scene {
+        fn scheme(&self) -> &Scheme {
+            &self.scheme
+        }
+        fn landmarks(&self, _: &GrayImage, b: &BoxF) -> Vec<Point> {
+            let faces = self.faces.lock().unwrap();
+            let best = faces
+                .iter()
+                .map(|f| (BoxF::around(f).unwrap().iou(b), f))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match best {
+                Some((iou, f)) if iou > 0.1 => f.clone(),
+                // what a landmarker does on background: a small shape in the box
+                _ => vec![[b.x + 1.0, b.y + 1.0]; 68],
+            }
+        }
+    }
+
+    fn scene(faces: Vec<Vec<Point>>) -> Scene {
+        Scene {
+            faces: Mutex::new(faces),
+            scheme: Scheme::generic(68),
+        }
+    }
+
+    #[test]
+    fn follows_moving_faces_with_few_detections() {
+        let sc = scene(vec![face(50.0, 50.0, 8.0), face(200.0, 60.0, 10.0)]);
+        let opts = TrackerOptions {
+            redetect_every: 10,
+            smooth: None,
+            ..TrackerOptions::default()
+        };
+        let mut tr = Tracker::new(&sc, &sc, opts);
+        let g = GrayImage::new(4, 4);
+        for i in 0..30 {
+            let x = i as f32 * 2.0;
+            *sc.faces.lock().unwrap() = vec![
+                face(50.0 + x, 50.0, 8.0),
+                face(200.0 - x, 60.0 + x * 0.5, 10.0),
+            ];
+            let out = tr.update(&g, i as f64 / 30.0);
+            assert_eq!(out.len(), 2, "frame {i}");
+            assert_eq!((out[0].id, out[1].id), (1, 2), "ids stable");
+            assert!((out[0].points[30][0] - (50.0 + x + MEAN_SHAPE_68[30][0] * 8.0)).abs() < 1e-3);
+        }
+        assert_eq!(tr.counters.detector_runs, 3, "frames 0, 10, 20");
+        assert_eq!(tr.counters.tracks_started, 2);
+    }
+
+    #[test]
+    fn lost_track_triggers_redetection_and_new_faces_are_found() {
+        let sc = scene(vec![face(50.0, 50.0, 8.0)]);
+        let opts = TrackerOptions {
+            redetect_every: 0,
+            smooth: None,
+            ..TrackerOptions::default()
+        };
+        let mut tr = Tracker::new(&sc, &sc, opts);
+        let g = GrayImage::new(4, 4);
+        assert_eq!(tr.update(&g, 0.0).len(), 1);
+        assert_eq!(tr.update(&g, 0.1).len(), 1);
+        assert_eq!(tr.counters.detector_runs, 1);
+        // the face teleports: the landmarker gives garbage for the old box → lost → re-detect
+        *sc.faces.lock().unwrap() = vec![face(300.0, 200.0, 8.0)];
+        let out = tr.update(&g, 0.2);
+        assert_eq!(tr.counters.tracks_lost, 1);
+        assert_eq!(tr.counters.detector_runs, 2);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].id, 2, "a new track");
+        // everything leaves: no faces, detector runs each frame
+        sc.faces.lock().unwrap().clear();
+        assert!(tr.update(&g, 0.3).is_empty());
+        assert!(tr.update(&g, 0.4).is_empty());
+        assert_eq!(tr.counters.detector_runs, 4);
+    }
+
+    #[test]
+    fn implausible_jump_and_collapse_are_rejected() {
+        let sc = scene(vec![]);
+        let tr = Tracker::new(&sc, &sc, TrackerOptions::default());
+        let f = face(100.0, 100.0, 10.0);
+        let b = BoxF::around(&f).unwrap();
+        assert!(tr.plausible(&f, Some(&b)).is_some());
+        assert!(
+            tr.plausible(&face(100.0 + 0.6 * side(&b), 100.0, 10.0), Some(&b))
+                .is_none(),
+            "jump"
+        );
+        assert!(
+            tr.plausible(&face(100.0, 100.0, 17.0), Some(&b)).is_none(),
+            "scale"
+        );
+        assert!(
+            tr.plausible(&face(100.0, 100.0, 2.0), None).is_none(),
+            "too small"
+        );
+        let mut flat = f.clone();
+        for p in &mut flat {
+            p[1] = 100.0 + (p[1] - 100.0) * 0.1;
+        }
+        assert!(tr.plausible(&flat, None).is_none(), "collapsed");
+        let mut nan = f;
+        nan[3][0] = f32::NAN;
+        assert!(tr.plausible(&nan, None).is_none());
+    }
+
+    #[test]
+    fn unsupported_track_is_dropped_after_misses() {
+        // the landmarker keeps "seeing" a face that the detector no longer finds
+        let sc = scene(vec![face(50.0, 50.0, 8.0)]);
+        let ghost = scene(vec![]);
+        let opts = TrackerOptions {
+            redetect_every: 1,
+            max_misses: 3,
+            smooth: None,
+            ..TrackerOptions::default()
+        };
+        let mut tr = Tracker::new(&sc, &sc, opts.clone());
+        let g = GrayImage::new(4, 4);
+        tr.update(&g, 0.0);
+        tr.detector = &ghost;
+        assert_eq!(tr.update(&g, 0.1).len(), 1);
+        assert_eq!(tr.update(&g, 0.2).len(), 1);
+        assert_eq!(tr.update(&g, 0.3).len(), 0, "third miss drops it");
+        assert_eq!(tr.counters.tracks_dropped_unsupported, 1);
+    }
+}

@@ -542,7 +542,12 @@ pub fn plot_ced(
         Some("inter_pupil") => "NME (inter-pupil)",
         _ => "NME (outer eye corners)",
     };
-    crate::plot::plot_curves(path, title, &series, x, "fraction of faces")?;
+    let axes = crate::plot::Axes {
+        x: Some((0.0, max)),
+        y: Some((0.0, 1.0)),
+        log_y: false,
+    };
+    crate::plot::plot_curves_with(path, title, &series, x, "fraction of faces", axes)?;
     Ok(())
 }
 

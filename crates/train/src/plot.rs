@@ -87,6 +87,17 @@ fn range(vals: impl Iterator<Item = f32>) -> (f32, f32) {
     (lo - pad, hi + pad)
 }
 
+/// Axis choices for [`plot_curves_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Axes {
+    /// Fixed x range; `None` fits the data.
+    pub x: Option<(f32, f32)>,
+    /// Fixed y range; `None` fits the data.
+    pub y: Option<(f32, f32)>,
+    /// Logarithmic y axis (for losses); non-positive values are skipped.
+    pub log_y: bool,
+}
+
 /// Draws one line per series (`(name, [(x, y), …])`, non-finite points skipped) and writes
 /// the chart as a PNG to `path` (atomically). Axes fit the data.
 pub fn plot_curves(
@@ -96,12 +107,25 @@ pub fn plot_curves(
     x_label: &str,
     y_label: &str,
 ) -> Result<(), PlotError> {
-    let img = render(title, series, x_label, y_label, font_available()).map_err(|msg| {
-        PlotError::Draw {
-            path: path.to_path_buf(),
-            msg,
-        }
-    })?;
+    plot_curves_with(path, title, series, x_label, y_label, Axes::default())
+}
+
+/// As [`plot_curves`] with fixed ranges or a log y axis.
+pub fn plot_curves_with(
+    path: &Path,
+    title: &str,
+    series: &[(&str, Vec<(f32, f32)>)],
+    x_label: &str,
+    y_label: &str,
+    axes: Axes,
+) -> Result<(), PlotError> {
+    let img =
+        render_with(title, series, x_label, y_label, axes, font_available()).map_err(|msg| {
+            PlotError::Draw {
+                path: path.to_path_buf(),
+                msg,
+            }
+        })?;
     facemark_core::io::save_image_atomic(&image::DynamicImage::ImageRgb8(img), path).map_err(
         |source| PlotError::Write {
             path: path.to_path_buf(),
@@ -118,11 +142,45 @@ pub fn render(
     y_label: &str,
     with_font: bool,
 ) -> Result<RgbImage, String> {
+    render_with(title, series, x_label, y_label, Axes::default(), with_font)
+}
+
+fn valid_range(r: Option<(f32, f32)>) -> Option<(f32, f32)> {
+    r.filter(|(a, b)| a.is_finite() && b.is_finite() && b > a)
+}
+
+/// As [`render`] with [`Axes`].
+pub fn render_with(
+    title: &str,
+    series: &[(&str, Vec<(f32, f32)>)],
+    x_label: &str,
+    y_label: &str,
+    axes: Axes,
+    with_font: bool,
+) -> Result<RgbImage, String> {
     let (w, h) = (WIDTH, HEIGHT);
     let mut buf = vec![255u8; (w * h * 3) as usize];
+    // With a log axis, plot log10(y) on a linear axis and label the ticks as powers back.
+    let ty = |y: f32| {
+        if axes.log_y {
+            if y > 0.0 {
+                y.log10()
+            } else {
+                f32::NAN
+            }
+        } else {
+            y
+        }
+    };
+    let series: Vec<(&str, Vec<(f32, f32)>)> = series
+        .iter()
+        .map(|(n, v)| (*n, v.iter().map(|&(x, y)| (x, ty(y))).collect()))
+        .collect();
+    let series = &series[..];
     let all = || series.iter().flat_map(|(_, v)| v.iter());
-    let (x0, x1) = range(all().map(|p| p.0));
-    let (y0, y1) = range(all().map(|p| p.1));
+    let (x0, x1) = valid_range(axes.x).unwrap_or_else(|| range(all().map(|p| p.0)));
+    let (y0, y1) = valid_range(axes.y.map(|(a, b)| (ty(a), ty(b))))
+        .unwrap_or_else(|| range(all().map(|p| p.1)));
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -145,6 +203,9 @@ pub fn render(
             mesh.x_desc(x_label)
                 .y_desc(y_label)
                 .label_style(("sans-serif", 14));
+            if axes.log_y {
+                mesh.y_label_formatter(&|v: &f32| format!("{:.3e}", 10f32.powf(*v)));
+            }
         } else {
             mesh.x_labels(0).y_labels(0);
         }
@@ -262,6 +323,24 @@ mod tests {
         // An unwritable path is an error, not a panic.
         let bad = dir.path().join("missing-dir").join("x.png");
         assert!(plot_curves(&bad, "t", &series(), "x", "y").is_err());
+    }
+
+    #[test]
+    fn fixed_ranges_and_log_axis() {
+        let s = vec![("loss", vec![(0.0, 1.0), (1.0, 0.01), (2.0, 0.0)])];
+        let a = Axes {
+            x: Some((0.0, 4.0)),
+            y: Some((0.001, 10.0)),
+            log_y: true,
+        };
+        let img = render_with("t", &s, "x", "y", a, false).unwrap();
+        assert!(count_color(&img, PALETTE[0]) > 50);
+        // A bad fixed range falls back to the data's range.
+        let a = Axes {
+            y: Some((1.0, f32::NAN)),
+            ..Axes::default()
+        };
+        assert!(render_with("t", &s, "x", "y", a, false).is_ok());
     }
 
     #[test]

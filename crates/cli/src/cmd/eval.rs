@@ -141,11 +141,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("report written to {}", p.display());
     }
     if let Some(p) = &args.ced {
+        // "run/model" rather than just "model" for the usual `run/model.safetensors`.
         let name = args
             .model
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
+            .with_extension("")
+            .iter()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
         let title = format!("CED, {} faces ({} split)", report.n_faces, args.split);
         plot_ced(p, &title, &[(&name, &report)], args.ced_max)?;
         eprintln!("CED curve written to {}", p.display());

@@ -193,7 +193,7 @@ impl<'a> Tracker<'a> {
 
         // 2. detection when due
         let every = self.options.redetect_every as u64;
-        let due = self.tracks.is_empty() || lost || (every > 0 && frame % every == 0);
+        let due = self.tracks.is_empty() || lost || (every > 0 && frame.is_multiple_of(every));
         if due {
             self.counters.detector_runs += 1;
             let dets = self.detector.detect(gray);

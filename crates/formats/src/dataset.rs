@@ -297,7 +297,7 @@ pub fn write_image(sample: &Sample, dir: &Path, stem: &str) -> Result<String> {
             facemark_core::io::save_image_atomic(&image::DynamicImage::ImageLuma8(img), &dst)
                 .map_err(|e| FormatError::Image {
                     path: dst.clone(),
-                    source: e,
+                    error: e,
                 })?;
             Ok(name)
         }

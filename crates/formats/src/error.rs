@@ -4,17 +4,17 @@ use std::path::PathBuf;
 /// also name the 1-based line (and the field where it helps).
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
-    #[error("{}: {source}", path.display())]
+    // The cause is part of the message and deliberately not exposed as `source()`, so that
+    // error-chain printers (anyhow's `{:#}`) do not repeat it.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{}: cannot decode image: {source}", path.display())]
+    #[error("{}: cannot decode image: {error}", path.display())]
     Image {
         path: PathBuf,
-        #[source]
-        source: image::ImageError,
+        error: image::ImageError,
     },
     #[error("{}:{line}: {msg}", path.display())]
     Parse {
@@ -30,7 +30,7 @@ impl FormatError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         FormatError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
     pub(crate) fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {

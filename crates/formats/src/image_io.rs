@@ -14,7 +14,7 @@ fn decode(path: &Path) -> Result<image::DynamicImage> {
     // claiming a gigantic size is an error, not an allocation.
     reader.decode().map_err(|e| FormatError::Image {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     })
 }
 
@@ -67,7 +67,7 @@ pub fn image_size(src: &ImageSource) -> Result<(u32, u32)> {
             .into_dimensions()
             .map_err(|e| FormatError::Image {
                 path: p.clone(),
-                source: e,
+                error: e,
             }),
         ImageSource::Gray { width, height, .. } => Ok((*width, *height)),
     }

@@ -18,7 +18,9 @@ pub mod overlay;
 pub mod points;
 pub mod privacy;
 pub mod smooth;
+pub mod stats;
 pub mod track;
+pub mod video;
 
 pub use error::{FilterError, VideoError};
 pub use filters::{Effect, Filter, EFFECT_NAMES};

@@ -1,0 +1,173 @@
+//! Round trip through the `ffmpeg` programs on a tiny generated clip (skipped, with a printed
+//! reason, when FFmpeg is not installed).
+
+use facemark_apps::track::TrackerOptions;
+use facemark_apps::video::{self, LandmarkFormat};
+use facemark_apps::Filter;
+use facemark_core::{BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
+use image::GrayImage;
+use std::path::Path;
+use std::process::Command;
+
+/// A detector that sees one face at a fixed place, and a landmarker that puts the mean face in
+/// whatever box it is given.
+struct Fixed(Scheme);
+impl FaceDetector for Fixed {
+    fn detect(&self, _: &GrayImage) -> Vec<Detection> {
+        vec![Detection {
+            bbox: BoxF::new(16.0, 10.0, 30.0, 30.0),
+            score: 1.0,
+        }]
+    }
+    fn name(&self) -> String {
+        "fixed".into()
+    }
+}
+impl Landmarker for Fixed {
+    fn scheme(&self) -> &Scheme {
+        &self.0
+    }
+    fn landmarks(&self, _: &GrayImage, b: &BoxF) -> Vec<Point> {
+        let m = &facemark_apps::points::MEAN_SHAPE_68;
+        let mb = BoxF::around(m).unwrap();
+        m.iter()
+            .map(|p| {
+                [
+                    b.x + (p[0] - mb.x) / mb.w * b.w,
+                    b.y + (p[1] - mb.y) / mb.h * b.h,
+                ]
+            })
+            .collect()
+    }
+}
+
+fn make_clip(path: &Path) {
+    let st = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=1"])
+        .args([
+            "-frames:v",
+            "10",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(st.success());
+}
+
+#[test]
+fn filter_video_keeps_frames_size_rate_and_audio() {
+    if !video::ffmpeg_available() {
+        eprintln!("skipping: ffmpeg/ffprobe not on PATH (apt-get install ffmpeg)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mp4");
+    make_clip(&input);
+    let info = video::probe(&input).unwrap();
+    assert_eq!((info.width, info.height), (64, 48));
+
+    let output = dir.path().join("out.mp4");
+    let fx = Fixed(Scheme::generic(68));
+    let filter = Filter::by_name("sunglasses").unwrap();
+    let mut seen = 0;
+    let stats = video::filter_video(
+        &input,
+        &output,
+        &filter,
+        &fx,
+        &fx,
+        &TrackerOptions::default(),
+        None,
+        &mut |p| seen = p.frame,
+    )
+    .unwrap();
+    assert_eq!(stats.frames, 10);
+    assert_eq!(seen, 10);
+    let out = video::probe(&output).unwrap();
+    assert_eq!((out.width, out.height), (64, 48));
+    assert_eq!(out.fps(), info.fps());
+    assert!(out.has_audio, "audio copied");
+    let mut r = video::FrameReader::open(&output).unwrap();
+    let mut n = 0;
+    while let Some(f) = r.next_frame().unwrap() {
+        assert_eq!(f.dimensions(), (64, 48));
+        n += 1;
+    }
+    assert_eq!(n, 10);
+    // only the output file remains: the temporary file was renamed
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn landmarks_per_frame_as_csv_and_json_lines() {
+    if !video::ffmpeg_available() {
+        eprintln!("skipping: ffmpeg/ffprobe not on PATH (apt-get install ffmpeg)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mp4");
+    make_clip(&input);
+    let fx = Fixed(Scheme::generic(68));
+    let csv = dir.path().join("lm.csv");
+    video::write_landmarks(
+        &input,
+        &csv,
+        LandmarkFormat::from_path(&csv),
+        &fx,
+        &fx,
+        &TrackerOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 11, "header + one face in each of 10 frames");
+    assert_eq!(lines[1].split(',').count(), 7 + 136);
+    let jl = dir.path().join("lm.jsonl");
+    video::write_landmarks(
+        &input,
+        &jl,
+        LandmarkFormat::JsonLines,
+        &fx,
+        &fx,
+        &TrackerOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&jl).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(text.lines().count(), 10);
+    assert_eq!(first["faces"][0]["points"].as_array().unwrap().len(), 68);
+}
+
+#[test]
+fn missing_input_is_a_clear_error() {
+    if !video::ffmpeg_available() {
+        eprintln!("skipping: ffmpeg/ffprobe not on PATH (apt-get install ffmpeg)");
+        return;
+    }
+    let e = video::probe(Path::new("/nonexistent/clip.mp4"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("clip.mp4"), "{e}");
+}

@@ -375,6 +375,50 @@ fn load_checkpoint(
     Ok(meta)
 }
 
+/// Mean normalised target per coordinate over the training faces' inference crops (missing
+/// points skipped; 0 where a coordinate is never present).
+fn mean_targets(aug: &Augmenter, data: &Prepared, k: usize) -> Vec<f32> {
+    let rows: Vec<(Vec<f32>, Vec<bool>)> = (0..data.images.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let (_, t, m) = aug.make(
+                &data.images[i],
+                &data.points[i],
+                &data.visible[i],
+                &mut rng,
+                false,
+            );
+            (t, coord_mask(&m))
+        })
+        .collect();
+    let mut sum = vec![0.0f64; k];
+    let mut cnt = vec![0usize; k];
+    for (t, m) in rows {
+        for j in 0..k {
+            if m[j] {
+                sum[j] += t[j] as f64;
+                cnt[j] += 1;
+            }
+        }
+    }
+    sum.iter()
+        .zip(&cnt)
+        .map(|(s, c)| if *c > 0 { (*s / *c as f64) as f32 } else { 0.0 })
+        .collect()
+}
+
+/// Head bias := `mean`, head weights scaled by 0.1.
+fn init_head(net: &mut Network, mean: &[f32]) {
+    for p in net.params_mut() {
+        if p.name == "head.bias" && p.value.len() == mean.len() {
+            p.value.copy_from_slice(mean);
+        } else if p.name == "head.weight" {
+            p.value.iter_mut().for_each(|v| *v *= 0.1);
+        }
+    }
+}
+
 /// Load and check the data sets; returns samples and the scheme.
 pub fn load_data(cfg: &TrainConfig) -> Result<(Vec<facemark_core::Sample>, Scheme), TrainError> {
     if cfg.data.is_empty() {
@@ -535,6 +579,7 @@ fn train_inner(
         history: Vec::new(),
         arch: arch.clone(),
     };
+    let mut head_transferred = false;
     if opts.resume {
         state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam)?;
         tracing::info!(
@@ -548,6 +593,7 @@ fn train_inner(
             source,
         })?;
         let rep = transfer(&src.net, &mut net);
+        head_transferred = rep.copied.iter().any(|n| n == "head.bias");
         tracing::info!(
             "--init {}: {} tensors copied, {} kept new ({:?})",
             init.display(),
@@ -555,6 +601,12 @@ fn train_inner(
             rep.kept.len(),
             rep.kept
         );
+    }
+    if !opts.resume && !head_transferred {
+        // start the head at the mean shape with small weights: the first steps then refine a
+        // plausible face instead of pulling every point out of the crop centre
+        let mean = mean_targets(&aug, &train_data, 2 * scheme.len());
+        init_head(&mut net, &mean);
     }
     for pat in &cfg.freeze {
         if net.freeze(std::slice::from_ref(pat)).is_empty() {

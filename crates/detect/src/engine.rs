@@ -267,12 +267,22 @@ fn build_opt(model: &CascadeModel, stride: usize, tofs: usize) -> Opt {
     }
 }
 
+/// Sum over a rectangle from its four corner offsets (wrap-around arithmetic, as OpenCV).
+///
+/// Unchecked reads: every offset was validated to lie inside the detection window when the
+/// cascade was loaded (`CascadeModel::validate`), and `p` is a window origin inside the
+/// layer's working area, so `p + offset` is inside the table (checked in debug builds).
 #[inline(always)]
 fn rect_sum(t: &[i32], p: usize, o: &[u32; 4]) -> i32 {
-    t[p + o[0] as usize]
-        .wrapping_sub(t[p + o[1] as usize])
-        .wrapping_sub(t[p + o[2] as usize])
-        .wrapping_add(t[p + o[3] as usize])
+    let g = |k: usize| {
+        let i = p + o[k] as usize;
+        debug_assert!(i < t.len());
+        // SAFETY: see above.
+        unsafe { *t.get_unchecked(i) }
+    };
+    g(0).wrapping_sub(g(1))
+        .wrapping_sub(g(2))
+        .wrapping_add(g(3))
 }
 
 #[inline(always)]
@@ -298,9 +308,8 @@ impl Scanner<'_> {
     /// OpenCV's `runAt`: 1 = accepted, `-k` = rejected at stage k (0 at the first stage),
     /// -1 also when the window is too flat (variance check).
     #[inline]
-    fn run_at(&self, x: usize, y: usize) -> i32 {
+    fn run_at(&self, p: usize) -> i32 {
         let l = self.layer;
-        let p = y * l.stride + x;
         match self.opt {
             Opt::HaarStumps(stumps) => {
                 let Some(vnf) = self.variance_norm(p) else {
@@ -400,12 +409,28 @@ impl Scanner<'_> {
 
     /// Scan rows `y0..y1` (multiples of `ystep`), pushing accepted window origins.
     fn scan_rows(&self, y0: usize, y1: usize, wx: usize, out: &mut Vec<(u32, u32)>) {
+        match self.opt {
+            Opt::HaarStumps(st) => self.scan_with(y0, y1, wx, out, |p| self.run_haar_stumps(p, st)),
+            _ => self.scan_with(y0, y1, wx, out, |p| self.run_at(p)),
+        }
+    }
+
+    #[inline(always)]
+    fn scan_with(
+        &self,
+        y0: usize,
+        y1: usize,
+        wx: usize,
+        out: &mut Vec<(u32, u32)>,
+        run: impl Fn(usize) -> i32,
+    ) {
         let step = self.layer.ystep;
+        let stride = self.layer.stride;
         let mut y = y0;
         while y < y1 {
             let mut x = 0;
             while x < wx {
-                let r = self.run_at(x, y);
+                let r = run(y * stride + x);
                 if r > 0 {
                     out.push((x as u32, y as u32));
                 }
@@ -417,11 +442,38 @@ impl Scanner<'_> {
             y += step;
         }
     }
+
+    /// The stump-cascade fast path of [`Scanner::run_at`].
+    #[inline(always)]
+    fn run_haar_stumps(&self, p: usize, stumps: &[HaarStumpOpt]) -> i32 {
+        let Some(vnf) = self.variance_norm(p) else {
+            return -1;
+        };
+        let t = &self.layer.sum;
+        let mut k = 0usize;
+        for (si, st) in self.model.stages.iter().enumerate() {
+            let mut tmp = 0f64;
+            for s in &stumps[k..k + st.ntrees] {
+                let v = haar_value(t, p, &s.ofs, &s.weight) * vnf;
+                tmp += if v < s.threshold { s.left } else { s.right } as f64;
+            }
+            if tmp < st.threshold as f64 {
+                return -(si as i32);
+            }
+            k += st.ntrees;
+        }
+        1
+    }
 }
 
 #[inline(always)]
 fn lbp_code(t: &[i32], p: usize, o: &[u32; 16]) -> u32 {
-    let g = |i: usize| t[p + o[i] as usize];
+    let g = |k: usize| {
+        let i = p + o[k] as usize;
+        debug_assert!(i < t.len());
+        // SAFETY: as in `rect_sum`: offsets validated inside the window at load time.
+        unsafe { *t.get_unchecked(i) }
+    };
     let s = |a: usize, b: usize, c: usize, d: usize| {
         g(a).wrapping_sub(g(b))
             .wrapping_sub(g(c))

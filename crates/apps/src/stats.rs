@@ -35,10 +35,13 @@ impl Acc {
 }
 
 /// Accumulates flicker over a run; feed every frame's faces in order.
+/// Per track: the last two (raw, smoothed) point sets, oldest first.
+type History = HashMap<u64, Vec<(Vec<Point>, Vec<Point>)>>;
+
 #[derive(Default)]
 pub struct FlickerMeter {
     /// per track id: last two (raw, smoothed) point sets
-    history: HashMap<u64, Vec<(Vec<Point>, Vec<Point>)>>,
+    history: History,
     flicker_raw: Acc,
     flicker_smooth: Acc,
     jerk_raw: Acc,
@@ -94,14 +97,14 @@ impl FlickerMeter {
     /// Add one frame's faces (68-point faces only; others are counted but not measured).
     pub fn add_frame(&mut self, faces: &[TrackedFace]) {
         self.frames += 1;
-        let mut next: HashMap<u64, Vec<(Vec<Point>, Vec<Point>)>> = HashMap::new();
+        let mut next = History::new();
         for f in faces {
             self.face_frames += 1;
             if f.raw.len() != 68 {
                 continue;
             }
             let iod = eye_distance(&f.raw) as f64;
-            if !(iod > 1.0) {
+            if iod.is_nan() || iod <= 1.0 {
                 continue;
             }
             self.lag.add(mean_dist(&f.points, &f.raw) / iod);

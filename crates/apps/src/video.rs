@@ -303,7 +303,7 @@ impl FrameWriter {
         if let Some(a) = audio_from {
             cmd.arg("-i").arg(a).args(["-map", "0:v:0", "-map", "1:a?"]);
         }
-        let even = info.width % 2 == 0 && info.height % 2 == 0;
+        let even = info.width.is_multiple_of(2) && info.height.is_multiple_of(2);
         match ext.as_str() {
             "mp4" | "m4v" | "mov" | "mkv" => {
                 cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"])

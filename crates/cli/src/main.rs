@@ -36,6 +36,8 @@ enum Command {
     Kaggle(cmd::kaggle::Args),
     /// Snapchat-style filters on photos and videos.
     Filter(cmd::filter::Args),
+    /// Measure how a face detector's boxes relate to landmark boxes (for the pipeline).
+    Calibrate(cmd::calibrate::Args),
 }
 
 fn main() {
@@ -60,6 +62,7 @@ fn main() {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Kaggle(a) => cmd::kaggle::run(a),
         Command::Filter(a) => cmd::filter::run(a),
+        Command::Calibrate(a) => cmd::calibrate::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,8 +1,249 @@
-//! `facemark detect` (being built).
+//! `facemark detect`: faces and landmarks on photos (and folders of photos), the main job.
+
+use anyhow::{bail, Context, Result};
+use facemark::{Detector, Face};
+use facemark_core::{draw, io, BoxF};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Photos or folders of photos (jpg, png).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Landmark model file (.safetensors); default: the model embedded in this binary.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Skip detection: the face's box `X,Y,W,H` in pixels (tight around brows, jaw and chin).
+    #[arg(long, value_parser = parse_box, conflicts_with = "whole")]
+    pub r#box: Option<BoxF>,
+    /// Skip detection: the image is already a face crop (framed like the model's training crops).
+    #[arg(long)]
+    pub whole: bool,
+    /// Folder for the outputs (created if needed).
+    #[arg(long, short, default_value = "facemark-out")]
+    pub out: PathBuf,
+    /// Outputs per photo, comma-separated: png (annotated), json, pts (iBUG, one per face), csv.
+    #[arg(long, value_delimiter = ',', default_value = "png,json")]
+    pub format: Vec<OutFormat>,
+    /// Label each point with its index on the annotated PNG.
+    #[arg(long)]
+    pub numbers: bool,
+    /// Refinement passes (re-crop on the last points).
+    #[arg(long, default_value_t = 1)]
+    pub refine: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`facemark detect` is not built yet")
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    Png,
+    Json,
+    Pts,
+    Csv,
+}
+
+fn parse_box(s: &str) -> Result<BoxF, String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<f32>()
+                .map_err(|_| format!("`{t}` is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    match v[..] {
+        [x, y, w, h] if w > 0.0 && h > 0.0 && v.iter().all(|f| f.is_finite()) => {
+            Ok(BoxF::new(x, y, w, h))
+        }
+        _ => Err(format!("expected X,Y,W,H with W, H > 0, got `{s}`")),
+    }
+}
+
+const IMAGE_EXTS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
+
+/// Expand folders into their image files (sorted), keep files as given.
+fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading folder {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
+                })
+                .collect();
+            v.sort();
+            out.extend(v);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or folder", p.display());
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct PhotoResult {
+    image: String,
+    width: u32,
+    height: u32,
+    scheme: String,
+    faces: Vec<Face>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if let Some(t) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .ok();
+    }
+    let model = match &args.model {
+        Some(p) => facemark_model::KeypointModel::load(p)
+            .with_context(|| format!("loading model {}", p.display()))?,
+        None => facemark::default_model()?,
+    };
+    let face_detector = match &args.detector {
+        Some(name) => facemark_detect::detector_by_name(name)?,
+        None => facemark_detect::default_detector()?,
+    };
+    let detector = Detector::new(face_detector, model).with_refine(args.refine);
+    let files = collect_inputs(&args.inputs)?;
+    if files.is_empty() {
+        bail!("no images found in {:?}", args.inputs);
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+
+    let bar = if files.len() > 1 {
+        ProgressBar::new(files.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} photos {per_sec} {msg}").unwrap(),
+    );
+    let results: Vec<Result<PhotoResult>> = files
+        .par_iter()
+        .map(|f| {
+            let r = process(&detector, f, &args);
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+
+    let mut ok = Vec::new();
+    let mut failed = 0;
+    for (f, r) in files.iter().zip(results) {
+        match r {
+            Ok(r) => {
+                if r.faces.is_empty() {
+                    eprintln!(
+                        "warning: no face found in {} (try --box X,Y,W,H or --detector)",
+                        f.display()
+                    );
+                }
+                ok.push(r);
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&ok)?);
+    let n_faces: usize = ok.iter().map(|r| r.faces.len()).sum();
+    eprintln!(
+        "{} photo(s), {} face(s); outputs in {}",
+        ok.len(),
+        n_faces,
+        args.out.display()
+    );
+    if failed > 0 {
+        bail!("{failed} of {} photo(s) failed", files.len());
+    }
+    Ok(())
+}
+
+fn process(detector: &Detector, path: &Path, args: &Args) -> Result<PhotoResult> {
+    let img =
+        image::open(path).with_context(|| format!("{}: cannot decode image", path.display()))?;
+    let gray = img.to_luma8();
+    let faces: Vec<Face> = if let Some(b) = args.r#box {
+        vec![detector.face_in_box(&gray, &b)]
+    } else if args.whole {
+        // The whole image is the crop region: undo the model's margin to get the landmark box.
+        let m = detector.model().meta.crop.margin;
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let (lw, lh) = (w / (1.0 + 2.0 * m), h / (1.0 + 2.0 * m));
+        vec![detector.face_in_box(&gray, &BoxF::new((w - lw) * 0.5, (h - lh) * 0.5, lw, lh))]
+    } else {
+        detector.detect_gray(&gray)
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let result = PhotoResult {
+        image: path.display().to_string(),
+        width: img.width(),
+        height: img.height(),
+        scheme: detector.scheme().name.clone(),
+        faces,
+    };
+    for fmt in &args.format {
+        match fmt {
+            OutFormat::Png => {
+                let mut rgb = img.to_rgb8();
+                let radius = (img.width().max(img.height()) as f32 / 300.0).clamp(1.5, 6.0);
+                for f in &result.faces {
+                    draw::draw_box(&mut rgb, &f.landmark_box, [255, 200, 0], 2.0);
+                    draw::draw_points(&mut rgb, &f.points, [255, 0, 255], radius);
+                    if args.numbers {
+                        draw::draw_indices(&mut rgb, &f.points, [255, 255, 255], 1);
+                    }
+                }
+                let out = args.out.join(format!("{stem}.landmarks.png"));
+                io::save_image_atomic(&image::DynamicImage::ImageRgb8(rgb), &out)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            OutFormat::Json => {
+                let out = args.out.join(format!("{stem}.landmarks.json"));
+                io::write_atomic(&out, serde_json::to_string_pretty(&result)?.as_bytes())
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            OutFormat::Pts => {
+                for (i, f) in result.faces.iter().enumerate() {
+                    let out = args.out.join(format!("{stem}_{i}.pts"));
+                    facemark_formats::pts::write_pts(&out, &f.points, true)
+                        .with_context(|| format!("writing {}", out.display()))?;
+                }
+            }
+            OutFormat::Csv => {
+                let mut s = String::from("face,point,x,y\n");
+                for (i, f) in result.faces.iter().enumerate() {
+                    for (k, p) in f.points.iter().enumerate() {
+                        s += &format!("{i},{k},{:.3},{:.3}\n", p[0], p[1]);
+                    }
+                }
+                let out = args.out.join(format!("{stem}.landmarks.csv"));
+                io::write_atomic(&out, s.as_bytes())
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+        }
+    }
+    Ok(result)
 }

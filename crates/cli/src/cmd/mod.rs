@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod calibrate;
 pub mod data;
 pub mod detect;
 pub mod eval;

@@ -1,0 +1,188 @@
+//! End-to-end checks of `facemark detect` through the real binary.
+
+use facemark_core::{CropSpec, Scheme};
+use facemark_model::{ArchConfig, KeypointModel, ModelMeta};
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_facemark"))
+}
+
+/// An untrained (randomly initialised) 68-point mobile model: enough to exercise the plumbing.
+fn tiny_model(dir: &Path) -> std::path::PathBuf {
+    let arch = ArchConfig::mobile(68);
+    let net = arch.build(7).unwrap();
+    let model = KeypointModel::new(
+        ModelMeta::new(arch, Scheme::ibug68(), CropSpec::default()),
+        net,
+    );
+    let p = dir.join("tiny.safetensors");
+    model.save(&p).unwrap();
+    p
+}
+
+fn gradient_image(path: &Path) {
+    let img = image::GrayImage::from_fn(120, 100, |x, y| image::Luma([((x * 2 + y) % 256) as u8]));
+    img.save(path).unwrap();
+}
+
+#[test]
+fn detect_with_a_given_box_writes_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let img = dir.path().join("face.png");
+    gradient_image(&img);
+    let out = dir.path().join("out");
+    let o = bin()
+        .args([
+            "detect",
+            "--box",
+            "30,20,60,60",
+            "--format",
+            "png,json,pts,csv",
+            "--numbers",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let faces = json[0]["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1);
+    assert_eq!(faces[0]["points"].as_array().unwrap().len(), 68);
+    assert_eq!(json[0]["scheme"], "ibug68");
+    for f in [
+        "face.landmarks.png",
+        "face.landmarks.json",
+        "face_0.pts",
+        "face.landmarks.csv",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let pts = facemark_formats::pts::read_pts(&out.join("face_0.pts")).unwrap();
+    assert_eq!(pts.len(), 68);
+    // nothing half-written left behind
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains(".tmp")));
+}
+
+#[test]
+fn corrupt_image_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let img = dir.path().join("broken.jpg");
+    std::fs::write(&img, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    let o = bin()
+        .args(["detect", "--whole", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.path())
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("broken.jpg"),
+        "error should name the file: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_box_and_missing_file_are_rejected() {
+    let o = bin()
+        .args(["detect", "--box", "1,2,3", "x.png"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("X,Y,W,H"));
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let o = bin()
+        .args(["detect", "--model"])
+        .arg(&model)
+        .arg("/nonexistent/photo.jpg")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/photo.jpg"));
+}
+
+#[test]
+fn truncated_model_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let bytes = std::fs::read(&model).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let img = dir.path().join("face.png");
+    gradient_image(&img);
+    let o = bin()
+        .args(["detect", "--whole", "--model"])
+        .arg(&cut)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cut.safetensors"), "{err}");
+}
+
+/// The embedded default model on real photos: faces found and points inside their boxes.
+#[test]
+fn default_pipeline_on_real_photos() {
+    let Some(data) = facemark_core::testdata::shared_data() else {
+        return;
+    };
+    if facemark::default_model().is_err() {
+        eprintln!("skipping: this build has no embedded default model");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["detect", "--format", "json", "--out"])
+        .arg(dir.path())
+        .arg(data.join("scenes/obama_and_biden.jpg"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let faces = json[0]["faces"].as_array().unwrap();
+    assert!(
+        faces.len() >= 2,
+        "two people in the photo, found {}",
+        faces.len()
+    );
+    for f in faces {
+        let b = &f["landmark_box"];
+        let (x, y, w, h) = (
+            b["x"].as_f64().unwrap(),
+            b["y"].as_f64().unwrap(),
+            b["w"].as_f64().unwrap(),
+            b["h"].as_f64().unwrap(),
+        );
+        let inside = f["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                let (px, py) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+                px > x - 0.3 * w && px < x + 1.3 * w && py > y - 0.3 * h && py < y + 1.3 * h
+            })
+            .count();
+        assert_eq!(inside, 68, "points should lie on the face");
+    }
+}

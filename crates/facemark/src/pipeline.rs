@@ -1,0 +1,178 @@
+//! The whole job on one photo: detect faces, frame each as the model was trained, place landmarks.
+
+use crate::calibration::BoxCalibration;
+use facemark_core::{BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
+use facemark_model::KeypointModel;
+use image::{DynamicImage, GrayImage};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Default landmark model bytes (safetensors with metadata), embedded at build time.
+static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.safetensors"));
+/// Detector → landmark box calibrations (JSON map by detector name), embedded at build time.
+static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.json"));
+
+/// Errors of the end-to-end pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("this build has no embedded default model (models/default.safetensors was missing at build time); pass a model file with --model")]
+    NoEmbeddedModel,
+    #[error("landmark model: {0}")]
+    Model(String),
+    #[error("face detector: {0}")]
+    Detector(String),
+}
+
+/// One face found in a photo.
+#[derive(Debug, Clone, Serialize)]
+pub struct Face {
+    /// The detector's own box and score (pixels); `None` when the box was given by hand or
+    /// came from tracking.
+    pub detection: Option<Detection>,
+    /// The landmark box the model was run on (pixels).
+    pub landmark_box: BoxF,
+    /// Landmarks `[x, y]` in photo pixels, in the model's scheme.
+    pub points: Vec<Point>,
+}
+
+/// Face detector + landmark model, ready to run: `facemark::Detector::default()?.detect(&img)`.
+pub struct Detector {
+    detector: Box<dyn FaceDetector>,
+    calibration: BoxCalibration,
+    model: Arc<KeypointModel>,
+    /// Extra passes re-cropping on the previous pass's points (0 = single pass).
+    refine: usize,
+}
+
+/// The embedded default model, decoded once per call.
+pub fn default_model() -> Result<KeypointModel, Error> {
+    if DEFAULT_MODEL.is_empty() {
+        return Err(Error::NoEmbeddedModel);
+    }
+    KeypointModel::from_bytes(DEFAULT_MODEL).map_err(|e| Error::Model(e.to_string()))
+}
+
+/// The embedded calibration for a detector name (identity when none was measured).
+pub fn calibration_for(detector_name: &str) -> BoxCalibration {
+    let map: BTreeMap<String, BoxCalibration> =
+        serde_json::from_str(CALIBRATIONS).unwrap_or_default();
+    map.get(detector_name).copied().unwrap_or_default()
+}
+
+impl Detector {
+    /// The built-in face detector and the embedded default model.
+    #[allow(clippy::should_implement_trait)]
+    pub fn default() -> Result<Detector, Error> {
+        let detector =
+            facemark_detect::default_detector().map_err(|e| Error::Detector(e.to_string()))?;
+        Ok(Detector::new(detector, default_model()?))
+    }
+
+    /// Any detector and model; the calibration is the embedded one for this detector.
+    pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Detector {
+        let calibration = calibration_for(&detector.name());
+        Detector {
+            detector,
+            calibration,
+            model: Arc::new(model),
+            refine: 1,
+        }
+    }
+
+    /// Replace the detector-box calibration (e.g. one just measured).
+    pub fn with_calibration(mut self, c: BoxCalibration) -> Self {
+        self.calibration = c;
+        self
+    }
+
+    /// Set the number of refinement passes (each re-crops on the last points).
+    pub fn with_refine(mut self, passes: usize) -> Self {
+        self.refine = passes;
+        self
+    }
+
+    pub fn scheme(&self) -> &Scheme {
+        self.model.scheme()
+    }
+    pub fn model(&self) -> &KeypointModel {
+        &self.model
+    }
+    pub fn face_detector(&self) -> &dyn FaceDetector {
+        self.detector.as_ref()
+    }
+    pub fn calibration(&self) -> BoxCalibration {
+        self.calibration
+    }
+
+    /// Faces and landmarks in a photo (any colour type; converted to gray).
+    pub fn detect(&self, image: &DynamicImage) -> Vec<Face> {
+        self.detect_gray(&image.to_luma8())
+    }
+
+    /// Faces and landmarks in a gray photo. Boxes and points in its pixels.
+    pub fn detect_gray(&self, gray: &GrayImage) -> Vec<Face> {
+        self.detector
+            .detect(gray)
+            .into_iter()
+            .map(|d| {
+                let lb = self.calibration.apply(&d.bbox);
+                let mut face = self.face_in_box(gray, &lb);
+                face.detection = Some(d);
+                face
+            })
+            .collect()
+    }
+
+    /// Landmarks for a face whose landmark box is known (by hand, from tracking, or from a
+    /// calibrated detection), with the configured refinement passes.
+    pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {
+        let mut lb = *landmark_box;
+        let mut points = self.model.landmarks(gray, &lb);
+        for _ in 0..self.refine {
+            match BoxF::around(&points) {
+                Some(b) if b.w > 2.0 && b.h > 2.0 => {
+                    lb = b;
+                    points = self.model.landmarks(gray, &lb);
+                }
+                _ => break,
+            }
+        }
+        Face {
+            detection: None,
+            landmark_box: lb,
+            points,
+        }
+    }
+}
+
+/// A [`FaceDetector`] whose boxes are already calibrated landmark boxes, for callers that
+/// work with the [`Landmarker`] seam directly (tracking in `facemark-apps`).
+pub struct CalibratedDetector<'a>(pub &'a Detector);
+
+impl FaceDetector for CalibratedDetector<'_> {
+    fn detect(&self, image: &GrayImage) -> Vec<Detection> {
+        self.0
+            .detector
+            .detect(image)
+            .into_iter()
+            .map(|d| Detection {
+                bbox: self.0.calibration.apply(&d.bbox),
+                score: d.score,
+            })
+            .collect()
+    }
+    fn name(&self) -> String {
+        format!("{}+calibrated", self.0.detector.name())
+    }
+}
+
+/// The model with the pipeline's refinement, as a [`Landmarker`].
+impl Landmarker for Detector {
+    fn scheme(&self) -> &Scheme {
+        self.model.scheme()
+    }
+    fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
+        self.face_in_box(image, face_box).points
+    }
+}

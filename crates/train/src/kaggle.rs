@@ -2,9 +2,13 @@
 //! submission through `IdLookupTable.csv`, and (for held-out data with known answers) score a
 //! submission with Kaggle's metric.
 //!
-//! Kaggle test faces are 96×96 gray images that are already the face, so the landmarker gets
-//! the **whole image** as the face box. Predictions are in the scheme's order, which must be
-//! Kaggle's 15 points ([`KAGGLE15_NAMES`]).
+//! Kaggle test faces are 96×96 gray images that are already the face, but a [`Landmarker`]
+//! wants the face's *landmark box* (the tight box of its points, see `CropSpec`), which for the
+//! 15 Kaggle points is much smaller than the image (kaggle-style-15: about 57×54 px at
+//! (20, 13)). [`PredictOptions`] chooses the first box — the whole image, or a fixed box such
+//! as the mean landmark box of the training file ([`mean_landmark_box`]) — and how many times
+//! to re-predict from the box around the previous prediction (`refine`). Predictions are in
+//! the scheme's order, which must be Kaggle's 15 points ([`KAGGLE15_NAMES`]).
 
 use crate::eval::load_gray;
 use crate::metrics::SquaredError;
@@ -12,6 +16,7 @@ use facemark_core::scheme::KAGGLE15_NAMES;
 use facemark_core::{BoxF, Landmarker, Point, Sample};
 use facemark_formats::kaggle::{self as kf, LookupRow};
 use facemark_formats::FormatError;
+use image::GrayImage;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -62,9 +67,75 @@ pub fn check_scheme(lm: &dyn Landmarker) -> Result<(), KaggleError> {
     Ok(())
 }
 
-/// Predicts every test face with the whole image as its box. Returns the points indexed by
-/// `ImageId − 1` (pixels of the 96×96 image); ImageIds absent from `test` get an empty list.
-pub fn predict_test(lm: &dyn Landmarker, test: &[Sample]) -> Result<Vec<Vec<Point>>, KaggleError> {
+/// The first face box for a test image.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum TestBox {
+    /// The whole image.
+    #[default]
+    WholeImage,
+    /// The same box (pixels) for every image, e.g. [`mean_landmark_box`] of the training data.
+    Fixed(BoxF),
+}
+
+/// How test faces are predicted.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PredictOptions {
+    pub start: TestBox,
+    /// Extra passes, each predicting again from `BoxF::around(previous prediction)`.
+    pub refine: usize,
+}
+
+/// The mean over faces of the tight box of each face's visible points (pixels); `None` when
+/// no face has two distinct visible points. For Kaggle data (all images 96×96) this is the
+/// typical landmark box of a test image.
+pub fn mean_landmark_box(samples: &[Sample]) -> Option<BoxF> {
+    let (mut acc, mut n) = ([0.0f64; 4], 0usize);
+    for s in samples {
+        let vis: Vec<Point> = s
+            .points
+            .iter()
+            .zip(&s.visible)
+            .filter(|(_, v)| **v)
+            .map(|(p, _)| *p)
+            .collect();
+        if let Some(b) = BoxF::around(&vis).filter(|b| b.w > 0.0 && b.h > 0.0) {
+            for (a, v) in acc.iter_mut().zip([b.x, b.y, b.w, b.h]) {
+                *a += v as f64;
+            }
+            n += 1;
+        }
+    }
+    (n > 0).then(|| {
+        let m = acc.map(|a| (a / n as f64) as f32);
+        BoxF::new(m[0], m[1], m[2], m[3])
+    })
+}
+
+/// Predicts one face: from the start box, then `refine` times from the box around the last
+/// prediction (kept when that box is degenerate).
+pub fn predict_face(lm: &dyn Landmarker, img: &GrayImage, opts: &PredictOptions) -> Vec<Point> {
+    let mut bx = match opts.start {
+        TestBox::WholeImage => BoxF::new(0.0, 0.0, img.width() as f32, img.height() as f32),
+        TestBox::Fixed(b) => b,
+    };
+    let mut pred = lm.landmarks(img, &bx);
+    for _ in 0..opts.refine {
+        match BoxF::around(&pred).filter(|b| b.w > 1.0 && b.h > 1.0 && b.w.is_finite()) {
+            Some(b) => bx = b,
+            None => break,
+        }
+        pred = lm.landmarks(img, &bx);
+    }
+    pred
+}
+
+/// Predicts every test face (in parallel). Returns the points indexed by `ImageId − 1`
+/// (pixels of the test image); ImageIds absent from `test` get an empty list.
+pub fn predict_test(
+    lm: &dyn Landmarker,
+    test: &[Sample],
+    opts: &PredictOptions,
+) -> Result<Vec<Vec<Point>>, KaggleError> {
     check_scheme(lm)?;
     let ids: Vec<u64> = test
         .iter()
@@ -83,8 +154,7 @@ pub fn predict_test(lm: &dyn Landmarker, test: &[Sample]) -> Result<Vec<Vec<Poin
                 name: s.name.clone(),
                 reason,
             })?;
-            let bx = BoxF::new(0.0, 0.0, img.width() as f32, img.height() as f32);
-            Ok(lm.landmarks(&img, &bx))
+            Ok(predict_face(lm, &img, opts))
         })
         .collect::<Result<_, KaggleError>>()?;
     let n = ids.iter().copied().max().unwrap_or(0) as usize;
@@ -113,11 +183,12 @@ pub fn write_submission(
     test_csv: &Path,
     lookup_csv: &Path,
     out: &Path,
+    opts: &PredictOptions,
 ) -> Result<SubmissionSummary, KaggleError> {
     check_scheme(lm)?;
     let test = kf::read(test_csv)?;
     let lookup = kf::read_id_lookup(lookup_csv)?;
-    let preds = predict_test(lm, &test)?;
+    let preds = predict_test(lm, &test, opts)?;
     kf::write_submission(&lookup, &preds, out)?;
     Ok(SubmissionSummary {
         test_faces: test.len(),
@@ -234,7 +305,6 @@ pub fn write_test_set(samples: &[Sample], dir: &Path) -> Result<[PathBuf; 3], Ka
 mod tests {
     use super::*;
     use facemark_core::{ImageSource, Scheme};
-    use image::GrayImage;
 
     /// Predicts point i at (10 + i, pixel(0,0)) — offset known per face.
     struct Fake(Scheme);
@@ -274,7 +344,7 @@ mod tests {
         let [test, lookup, truth] = write_test_set(&faces, dir.path()).unwrap();
         let lm = Fake(Scheme::kaggle15());
         let out = dir.path().join("submission.csv");
-        let sum = write_submission(&lm, &test, &lookup, &out).unwrap();
+        let sum = write_submission(&lm, &test, &lookup, &out, &PredictOptions::default()).unwrap();
         assert_eq!(sum.test_faces, 3);
         assert_eq!(sum.rows, 30 + 28 + 30);
         let text = std::fs::read_to_string(&out).unwrap();
@@ -296,26 +366,76 @@ mod tests {
 
     #[test]
     fn wrong_scheme_and_bad_names_are_errors() {
+        let o = PredictOptions::default();
         let lm = Fake(Scheme::generic(15));
         assert!(matches!(
-            predict_test(&lm, &[]),
+            predict_test(&lm, &[], &o),
             Err(KaggleError::Scheme { .. })
         ));
         let lm = Fake(Scheme::kaggle15());
         let mut f = face(1, 1.0);
         f.name = "x".into();
         assert!(matches!(
-            predict_test(&lm, &[f.clone()]),
+            predict_test(&lm, &[f.clone()], &o),
             Err(KaggleError::NoImageId { .. })
         ));
         f.name = "kaggle_2".into();
-        let p = predict_test(&lm, &[f.clone()]).unwrap();
+        let p = predict_test(&lm, &[f.clone()], &o).unwrap();
         assert_eq!(p.len(), 2);
         assert!(p[0].is_empty() && p[1].len() == 15);
         assert!(matches!(
-            predict_test(&lm, &[f.clone(), f]),
+            predict_test(&lm, &[f.clone(), f], &o),
             Err(KaggleError::DuplicateId { id: 2 })
         ));
         assert!(parse_submission("RowId,Location\n1,abc\n", Path::new("s.csv")).is_err());
+    }
+
+    /// Predicts the landmark-box corners shrunk towards the box centre by 20%, so that a
+    /// refinement pass from the previous prediction's box shrinks them again.
+    struct Shrink(Scheme);
+    impl Landmarker for Shrink {
+        fn scheme(&self) -> &Scheme {
+            &self.0
+        }
+        fn landmarks(&self, _: &GrayImage, b: &BoxF) -> Vec<Point> {
+            let [cx, cy] = b.center();
+            let (hw, hh) = (b.w * 0.4, b.h * 0.4);
+            let mut p = vec![[cx, cy]; 15];
+            p[0] = [cx - hw, cy - hh];
+            p[1] = [cx + hw, cy + hh];
+            p
+        }
+    }
+
+    #[test]
+    fn start_box_and_refinement() {
+        let img = GrayImage::new(96, 96);
+        let lm = Shrink(Scheme::kaggle15());
+        let whole = predict_face(&lm, &img, &PredictOptions::default());
+        assert_eq!(whole[0], [48.0 - 38.4, 48.0 - 38.4]);
+        let twice = PredictOptions {
+            start: TestBox::WholeImage,
+            refine: 1,
+        };
+        let p = predict_face(&lm, &img, &twice);
+        assert!((p[0][0] - (48.0 - 0.8 * 38.4)).abs() < 1e-4);
+        let fixed = PredictOptions {
+            start: TestBox::Fixed(BoxF::new(10.0, 20.0, 40.0, 30.0)),
+            refine: 0,
+        };
+        assert_eq!(
+            predict_face(&lm, &img, &fixed)[1],
+            [30.0 + 16.0, 35.0 + 12.0]
+        );
+        // mean landmark box: two faces, one with a missing point that would widen its box
+        let mut a = face(0, 10.0);
+        a.points[5] = [90.0, 90.0];
+        a.visible[5] = false;
+        let mut b = face(0, 30.0);
+        b.points[0] = [0.0, 0.0];
+        let m = mean_landmark_box(&[a.clone(), b]).unwrap();
+        // a: x 10..24 (w 14), y 10 only (h 0, skipped); b: x 0..24, y 0..30
+        assert_eq!(m, BoxF::new(0.0, 0.0, 24.0, 30.0));
+        assert_eq!(mean_landmark_box(&[a]), None);
     }
 }

@@ -22,6 +22,17 @@ pub struct Args {
     /// Submission file to write (`RowId,Location`, values clipped to [0, 96]).
     #[arg(long, default_value = "submission.csv")]
     pub out: PathBuf,
+    /// First face box: the mean landmark box of this annotated Kaggle file (e.g. the
+    /// training.csv the model was trained on); default: the whole 96×96 image.
+    #[arg(long)]
+    pub box_from: Option<PathBuf>,
+    /// Faces of `--box-from` to average: `all`, or `train` (the trainer's identity split with
+    /// `--val-fraction` and `--seed`, leaving out the validation faces).
+    #[arg(long, default_value = "all")]
+    pub box_split: String,
+    /// Re-predict this many times from the box around the previous prediction.
+    #[arg(long, default_value_t = 1)]
+    pub refine: usize,
     /// Known answers for the test faces (`training.csv` layout, in ImageId order, e.g. the
     /// `truth.csv` of `--make-test`): print the Kaggle RMSE of the submission.
     #[arg(long)]
@@ -87,8 +98,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let lm =
         KeypointModel::load(model).with_context(|| format!("loading model {}", model.display()))?;
+    let start = match &args.box_from {
+        Some(p) => {
+            let all = facemark_formats::load_any(p)
+                .with_context(|| format!("reading {}", p.display()))?;
+            let faces = match args.box_split.as_str() {
+                "all" => all,
+                "train" => {
+                    let (train, _) =
+                        facemark_formats::split_by_identity(&all, args.val_fraction, args.seed);
+                    train.into_iter().map(|i| all[i].clone()).collect()
+                }
+                s => anyhow::bail!("--box-split: expected all or train, got `{s}`"),
+            };
+            let b = kaggle::mean_landmark_box(&faces)
+                .with_context(|| format!("{}: no face with visible points", p.display()))?;
+            eprintln!(
+                "first box: mean landmark box of {} faces: x {:.1} y {:.1} w {:.1} h {:.1}",
+                faces.len(),
+                b.x,
+                b.y,
+                b.w,
+                b.h
+            );
+            kaggle::TestBox::Fixed(b)
+        }
+        None => {
+            eprintln!(
+                "note: first box = the whole image; a model trained on landmark-box crops does \
+                 better with --box-from training.csv (its mean landmark box)"
+            );
+            kaggle::TestBox::WholeImage
+        }
+    };
+    let opts = kaggle::PredictOptions {
+        start,
+        refine: args.refine,
+    };
     let t0 = std::time::Instant::now();
-    let s = kaggle::write_submission(&lm, test, lookup, &args.out)?;
+    let s = kaggle::write_submission(&lm, test, lookup, &args.out, &opts)?;
     println!(
         "{} test faces, {} submission rows → {} ({:.1} s)",
         s.test_faces,

@@ -16,13 +16,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn infer_ms(net: &Network, s: usize, reps: usize) -> f64 {
+fn infer_ms(net: &Network, s: usize, reps: usize, threads: usize) -> f64 {
     let x = Tensor::new(
         vec![1, 1, s, s],
         (0..s * s).map(|i| ((i % 97) as f32) / 48.5 - 1.0).collect(),
     );
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
+        .num_threads(threads)
         .build()
         .unwrap();
     pool.install(|| {
@@ -89,13 +89,17 @@ fn main() {
         }
         let mut net = arch.build(0).unwrap();
         let s = arch.input_size as usize;
-        let plain = infer_ms(&net, s, reps * 10);
-        let fused = infer_ms(&net.fused(), s, reps * 10);
+        let plain = infer_ms(&net, s, reps * 10, 1);
+        let fused = infer_ms(&net.fused(), s, reps * 10, 1);
+        let fused_n = infer_ms(&net.fused(), s, reps * 10, threads);
         let step = train_step_ms(&mut net, s, batch, reps);
         println!(
-            "{name:10} input {s:3}  weights {:6.2} MB  infer 1 face 1 thread: {plain:8.3} ms (fused BN {fused:8.3} ms)  train step batch {batch} on {threads} threads: {step:8.1} ms = {:6.0} samples/s",
+            "{name:10} input {s:3}  weights {:6.2} MB  infer 1 face 1 thread: {plain:8.3} ms (fused BN {fused:8.3} ms; {threads} threads {fused_n:8.3} ms)  train step batch {batch} on {threads} threads: {step:8.1} ms = {:6.0} samples/s",
             net.size_bytes() as f64 / 1e6,
             batch as f64 / step * 1e3
+        );
+        println!(
+            "JSON {{\"net\":\"{name}\",\"train_threads\":{threads},\"batch\":{batch},\"step_ms\":{step},\"infer_ms_1t\":{fused},\"infer_ms_{threads}t\":{fused_n},\"infer_unfused_ms_1t\":{plain}}}"
         );
     }
 }

@@ -83,14 +83,16 @@ impl Conv2d {
         assert_eq!(c, self.in_c, "conv {}: input channels", self.weight.name);
         (n, self.out_c, self.win.out(h), self.win.out(w))
     }
-    fn gemm_sample(&self, col: &[f32], p: usize, o: &mut [f32]) {
+    /// `threads`: GEMM threads (1 inside per-sample parallel loops; all of them for a
+    /// single-sample batch).
+    fn gemm_sample(&self, col: &[f32], p: usize, o: &mut [f32], threads: usize) {
         let ick = self.in_c * self.win.k * self.win.k;
         matmul(
             Mat::rm(&self.weight.value, self.out_c, ick),
             Mat::rm(col, ick, p),
             o,
             false,
-            1,
+            threads,
         );
         for (oc, row) in o.chunks_exact_mut(p).enumerate() {
             let b = self.bias.value[oc];
@@ -104,15 +106,21 @@ impl Conv2d {
         let ick = c * self.win.k * self.win.k;
         let mut out = vec![0.0; n * oc * p];
         let pw = self.pointwise();
+        // big single-sample convolutions: let the GEMM use the threads the batch cannot
+        let gt = if n < threads() && oc * ick * p > 1 << 22 {
+            threads()
+        } else {
+            1
+        };
         out.par_chunks_mut(oc * p).enumerate().for_each_init(
             || if pw { Vec::new() } else { vec![0.0; ick * p] },
             |col, (b, o)| {
                 let xs = &x.data[b * c * h * w..(b + 1) * c * h * w];
                 if pw {
-                    self.gemm_sample(xs, p, o);
+                    self.gemm_sample(xs, p, o, gt);
                 } else {
                     im2col(xs, c, h, w, self.win, col);
-                    self.gemm_sample(col, p, o);
+                    self.gemm_sample(col, p, o, gt);
                 }
             },
         );
@@ -136,7 +144,7 @@ impl Conv2d {
         let mut out = vec![0.0; n * oc * p];
         out.par_chunks_mut(oc * p)
             .zip(cols.par_chunks(ick * p))
-            .for_each(|(o, col)| self.gemm_sample(col, p, o));
+            .for_each(|(o, col)| self.gemm_sample(col, p, o, 1));
         self.cols = cols;
         Tensor::new(vec![n, oc, oh, ow], out)
     }

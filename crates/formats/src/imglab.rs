@@ -16,11 +16,21 @@ use std::path::{Path, PathBuf};
 /// Largest point index accepted from a numeric part name (guards against `name='99999999'`).
 pub const MAX_PARTS: usize = 10_000;
 
-fn attr_f32(node: roxmltree::Node, name: &str, path: &Path, line: usize) -> Result<f32> {
+/// 1-based line of `node`. Costs a scan of the text: call it only to build an error.
+fn line_of(doc: &roxmltree::Document, node: roxmltree::Node) -> usize {
+    doc.text_pos_at(node.range().start).row as usize
+}
+
+fn attr_f32(
+    doc: &roxmltree::Document,
+    node: roxmltree::Node,
+    name: &str,
+    path: &Path,
+) -> Result<f32> {
     let v = node.attribute(name).ok_or_else(|| {
         FormatError::parse(
             path,
-            line,
+            line_of(doc, node),
             format!("<{}> lacks attribute `{name}`", node.tag_name().name()),
         )
     })?;
@@ -28,7 +38,7 @@ fn attr_f32(node: roxmltree::Node, name: &str, path: &Path, line: usize) -> Resu
         Ok(x) if x.is_finite() => Ok(x),
         _ => Err(FormatError::parse(
             path,
-            line,
+            line_of(doc, node),
             format!(
                 "`{name}`: expected a finite number, found `{}`",
                 truncate(v, 30)
@@ -43,11 +53,10 @@ pub fn parse_xml(text: &str, path: &Path, base_dir: &Path) -> Result<Vec<Sample>
         let pos = e.pos();
         FormatError::parse(path, pos.row as usize, format!("XML: {e}"))
     })?;
-    let line_of = |n: roxmltree::Node| doc.text_pos_at(n.range().start).row as usize;
     let mut out = Vec::new();
     for img in doc.descendants().filter(|n| n.has_tag_name("image")) {
         let file = img.attribute("file").ok_or_else(|| {
-            FormatError::parse(path, line_of(img), "<image> lacks attribute `file`")
+            FormatError::parse(path, line_of(&doc, img), "<image> lacks attribute `file`")
         })?;
         let img_path: PathBuf = base_dir.join(file);
         let fname = Path::new(file)
@@ -56,28 +65,26 @@ pub fn parse_xml(text: &str, path: &Path, base_dir: &Path) -> Result<Vec<Sample>
             .to_string_lossy()
             .into_owned();
         for (bi, bx) in img.children().filter(|n| n.has_tag_name("box")).enumerate() {
-            let line = line_of(bx);
             if matches!(bx.attribute("ignore"), Some("1") | Some("true")) {
                 continue;
             }
             let face_box = BoxF::new(
-                attr_f32(bx, "left", path, line)?,
-                attr_f32(bx, "top", path, line)?,
-                attr_f32(bx, "width", path, line)?,
-                attr_f32(bx, "height", path, line)?,
+                attr_f32(&doc, bx, "left", path)?,
+                attr_f32(&doc, bx, "top", path)?,
+                attr_f32(&doc, bx, "width", path)?,
+                attr_f32(&doc, bx, "height", path)?,
             );
             let parts: Vec<_> = bx.children().filter(|n| n.has_tag_name("part")).collect();
-            let mut named: Vec<(String, Point, usize)> = Vec::with_capacity(parts.len());
+            let mut named: Vec<(String, Point, roxmltree::Node)> = Vec::with_capacity(parts.len());
             for part in parts {
-                let pl = line_of(part);
                 let name = part.attribute("name").unwrap_or("").to_string();
                 named.push((
                     name,
                     [
-                        attr_f32(part, "x", path, pl)?,
-                        attr_f32(part, "y", path, pl)?,
+                        attr_f32(&doc, part, "x", path)?,
+                        attr_f32(&doc, part, "y", path)?,
                     ],
-                    pl,
+                    part,
                 ));
             }
             let numeric =
@@ -89,7 +96,7 @@ pub fn parse_xml(text: &str, path: &Path, base_dir: &Path) -> Result<Vec<Sample>
                     if i >= MAX_PARTS {
                         return Err(FormatError::parse(
                             path,
-                            *pl,
+                            line_of(&doc, *pl),
                             format!("part name {n} exceeds {MAX_PARTS} points"),
                         ));
                     }
@@ -102,7 +109,7 @@ pub fn parse_xml(text: &str, path: &Path, base_dir: &Path) -> Result<Vec<Sample>
                     if vis[i] {
                         return Err(FormatError::parse(
                             path,
-                            *pl,
+                            line_of(&doc, *pl),
                             format!("part {n} given twice"),
                         ));
                     }

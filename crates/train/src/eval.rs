@@ -546,6 +546,7 @@ pub fn plot_ced(
         x: Some((0.0, max)),
         y: Some((0.0, 1.0)),
         log_y: false,
+        legend_lower_right: true,
     };
     crate::plot::plot_curves_with(path, title, &series, x, "fraction of faces", axes)?;
     Ok(())

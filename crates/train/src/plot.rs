@@ -96,6 +96,8 @@ pub struct Axes {
     pub y: Option<(f32, f32)>,
     /// Logarithmic y axis (for losses); non-positive values are skipped.
     pub log_y: bool,
+    /// Legend in the lower right corner (rising curves such as CEDs) instead of upper right.
+    pub legend_lower_right: bool,
 }
 
 /// Draws one line per series (`(name, [(x, y), …])`, non-finite points skipped) and writes
@@ -238,7 +240,11 @@ pub fn render_with(
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .label_font(("sans-serif", 14))
-                .position(SeriesLabelPosition::UpperRight)
+                .position(if axes.legend_lower_right {
+                    SeriesLabelPosition::LowerRight
+                } else {
+                    SeriesLabelPosition::UpperRight
+                })
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
@@ -332,6 +338,7 @@ mod tests {
             x: Some((0.0, 4.0)),
             y: Some((0.001, 10.0)),
             log_y: true,
+            legend_lower_right: true,
         };
         let img = render_with("t", &s, "x", "y", a, false).unwrap();
         assert!(count_color(&img, PALETTE[0]) > 50);

@@ -5,15 +5,19 @@ use anyhow::Context;
 use facemark_core::Landmarker;
 use facemark_model::KeypointModel;
 use facemark_train::config::TrainConfig;
-use facemark_train::eval::{evaluate, plot_ced, BoxSource, EvalOptions};
+use facemark_train::eval::{evaluate, plot_ced, BoxSource, EvalOptions, MeanShape};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Model file (`model.safetensors` from `facemark train`).
-    #[arg(long)]
-    pub model: PathBuf,
+    #[arg(long, required_unless_present = "mean_shape")]
+    pub model: Option<PathBuf>,
+    /// Evaluate the mean-shape baseline (the scheme's mean shape placed in the box) instead of
+    /// a model: the floor any trained model must beat.
+    #[arg(long, conflicts_with = "model")]
+    pub mean_shape: bool,
     /// Annotated data set(s), any format `facemark data` reads; repeat or separate with commas.
     #[arg(long, value_delimiter = ',', required = true)]
     pub data: Vec<PathBuf>,
@@ -67,15 +71,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .build_global()
             .context("setting the thread count")?;
     }
-    let model = KeypointModel::load(&args.model)
-        .with_context(|| format!("loading model {}", args.model.display()))?;
     // Load exactly as the trainer does, so that `--split val` is the same faces.
     let cfg = TrainConfig {
         data: args.data.clone(),
         max_samples: args.max_samples,
         ..TrainConfig::default()
     };
-    let (samples, _) = facemark_train::trainer::load_data(&cfg).context("loading data")?;
+    let (samples, data_scheme) =
+        facemark_train::trainer::load_data(&cfg).context("loading data")?;
+    let (landmarker, label, what): (Box<dyn Landmarker>, String, String) = match &args.model {
+        Some(path) => {
+            let m = KeypointModel::load(path)
+                .with_context(|| format!("loading model {}", path.display()))?;
+            // "run/model" rather than just "model" for the usual `run/model.safetensors`.
+            let label = path
+                .with_extension("")
+                .iter()
+                .rev()
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let what = format!(
+                "model {} ({}, {}² input)",
+                path.display(),
+                m.meta.arch.kind,
+                m.input_size()
+            );
+            (Box::new(m), label, what)
+        }
+        None => {
+            let name = data_scheme.name.clone();
+            let m = MeanShape::new(data_scheme)
+                .with_context(|| format!("scheme {name} has no mean shape"))?;
+            (
+                Box::new(m),
+                "mean shape".into(),
+                format!("mean-shape baseline ({name})"),
+            )
+        }
+    };
     let samples = match args.split.as_str() {
         "all" => samples,
         "val" | "train" => {
@@ -91,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         box_source: args.box_source,
         progress: !args.quiet && std::io::stderr().is_terminal(),
     };
-    let report = evaluate(&model, &samples, &opts).context("evaluation failed")?;
+    let report = evaluate(landmarker.as_ref(), &samples, &opts).context("evaluation failed")?;
     for s in report.skipped.iter().take(10) {
         eprintln!("skipped {}: {}", s.name, s.reason);
     }
@@ -99,10 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", report.to_json());
     } else {
         println!(
-            "model {} ({}, {}² input) on {} [{} split]",
-            args.model.display(),
-            model.meta.arch.kind,
-            model.input_size(),
+            "{what} on {} [{} split]",
             args.data
                 .iter()
                 .map(|p| p.display().to_string())
@@ -122,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             v.iter()
                 .take(5)
                 .map(|(i, e)| {
-                    let name = model
+                    let name = landmarker
                         .scheme()
                         .point_names
                         .get(*i)
@@ -141,21 +176,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("report written to {}", p.display());
     }
     if let Some(p) = &args.ced {
-        // "run/model" rather than just "model" for the usual `run/model.safetensors`.
-        let name = args
-            .model
-            .with_extension("")
-            .iter()
-            .rev()
-            .take(2)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .map(|c| c.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
         let title = format!("CED, {} faces ({} split)", report.n_faces, args.split);
-        plot_ced(p, &title, &[(&name, &report)], args.ced_max)?;
+        plot_ced(p, &title, &[(&label, &report)], args.ced_max)?;
         eprintln!("CED curve written to {}", p.display());
     }
     if args.worst > 0 {

@@ -28,6 +28,8 @@ pub enum KaggleError {
     NoImageId { name: String },
     #[error("{name}: {reason}")]
     Image { name: String, reason: String },
+    #[error("ImageId {id} is out of range (at most {max} for {n} test faces)")]
+    IdRange { id: u64, max: u64, n: usize },
     #[error("ImageId {id} appears twice in the test set")]
     DuplicateId { id: u64 },
     #[error(transparent)]
@@ -157,6 +159,15 @@ pub fn predict_test(
             Ok(predict_face(lm, &img, opts))
         })
         .collect::<Result<_, KaggleError>>()?;
+    // ImageIds index the output: bound them so that a corrupt id cannot demand a huge vector.
+    let max = 10 * test.len() as u64 + 100_000;
+    if let Some(&id) = ids.iter().find(|&&id| id > max) {
+        return Err(KaggleError::IdRange {
+            id,
+            max,
+            n: test.len(),
+        });
+    }
     let n = ids.iter().copied().max().unwrap_or(0) as usize;
     let mut out: Vec<Vec<Point>> = vec![vec![]; n];
     for (id, p) in ids.into_iter().zip(preds) {
@@ -388,6 +399,12 @@ mod tests {
             Err(KaggleError::DuplicateId { id: 2 })
         ));
         assert!(parse_submission("RowId,Location\n1,abc\n", Path::new("s.csv")).is_err());
+        let mut huge = face(1, 1.0);
+        huge.name = "kaggle_18446744073709551615".into();
+        assert!(matches!(
+            predict_test(&lm, &[huge], &o),
+            Err(KaggleError::IdRange { .. })
+        ));
     }
 
     /// Predicts the landmark-box corners shrunk towards the box centre by 20%, so that a

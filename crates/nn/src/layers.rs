@@ -157,9 +157,14 @@ impl Conv2d {
         );
         let (oc, p) = (self.out_c, dy.shape[2] * dy.shape[3]);
         let ick = c * self.win.k * self.win.k;
-        // parameter gradients: fixed chunks of the batch, summed in order (deterministic)
-        let chunks = threads().min(n).max(1);
-        let per = n.div_ceil(chunks);
+        // parameter gradients: fixed chunks of the batch, summed in order (deterministic);
+        // none for a frozen layer
+        let chunks = if self.weight.frozen && self.bias.frozen {
+            0
+        } else {
+            threads().min(n).max(1)
+        };
+        let per = n.div_ceil(chunks.max(1));
         let cols = &self.cols;
         let partial: Vec<(Vec<f32>, Vec<f32>)> = (0..chunks)
             .into_par_iter()

@@ -44,8 +44,18 @@ impl Network {
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         let mut g = dy;
         let n = self.layers.len();
+        // below the lowest layer with a trainable parameter no gradient is needed (frozen
+        // early layers in transfer learning cost nothing in the backward pass)
+        let lowest = self
+            .layers
+            .iter()
+            .position(|l| l.params().iter().any(|p| p.trainable && !p.frozen))
+            .unwrap_or(n);
         for i in (0..n).rev() {
-            let need = i > 0 || need_dx;
+            if i < lowest && !need_dx {
+                return None;
+            }
+            let need = (i > 0 && i > lowest) || need_dx;
             match self.layers[i].backward(g, need, &self.in_shapes[i]) {
                 Some(d) => g = d,
                 None => return None,

@@ -225,3 +225,41 @@ fn fused_network_matches_unfused_inference() {
         assert!((u - v).abs() < 1e-4, "{u} vs {v}");
     }
 }
+
+#[test]
+fn frozen_layers_get_no_gradient_and_stop_the_backward_pass() {
+    let mut r = rng();
+    let mut net = Network::new(vec![
+        Layer::Conv2d(Conv2d::new("conv1", 1, 2, 3, 1, 1, &mut r)),
+        Layer::BatchNorm(BatchNorm::new("bn1", 2)),
+        Layer::Act(Activation::new(ActKind::Relu)),
+        Layer::Flatten,
+        Layer::Dense(Dense::new("head", 2 * 4 * 4, 3, 1.0, &mut r)),
+    ]);
+    let frozen = net.freeze(&["conv1".into(), "bn1".into()]);
+    assert_eq!(frozen.len(), 6);
+    let x = Tensor::new(
+        vec![2, 1, 4, 4],
+        (0..32).map(|i| i as f32 * 0.1 - 1.0).collect(),
+    );
+    let bn_mean = net.param("bn1.running_mean").unwrap().value.clone();
+    let y = net.forward_train(x, &mut r);
+    // a frozen batch norm keeps its running statistics
+    assert_eq!(net.param("bn1.running_mean").unwrap().value, bn_mean);
+    net.zero_grad();
+    assert!(net
+        .backward(Tensor::new(y.shape.clone(), vec![1.0; 6]), false)
+        .is_none());
+    assert!(net
+        .param("conv1.weight")
+        .unwrap()
+        .grad
+        .iter()
+        .all(|g| *g == 0.0));
+    assert!(net
+        .param("head.weight")
+        .unwrap()
+        .grad
+        .iter()
+        .any(|g| *g != 0.0));
+}

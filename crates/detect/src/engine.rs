@@ -410,9 +410,91 @@ impl Scanner<'_> {
     /// Scan rows `y0..y1` (multiples of `ystep`), pushing accepted window origins.
     fn scan_rows(&self, y0: usize, y1: usize, wx: usize, out: &mut Vec<(u32, u32)>) {
         match self.opt {
-            Opt::HaarStumps(st) => self.scan_with(y0, y1, wx, out, |p| self.run_haar_stumps(p, st)),
+            Opt::HaarStumps(st) => self.scan_rows_dense(y0, y1, wx, out, st),
             _ => self.scan_with(y0, y1, wx, out, |p| self.run_at(p)),
         }
+    }
+
+    /// Stump cascades: the variance check and the first stage for a whole row at once
+    /// (vectorised, see [`crate::dense`]), then OpenCV's sequential walk along the row (with
+    /// its skip after a first-stage rejection) continuing the cascade from the second stage
+    /// for the windows that passed. Same arithmetic, same order: same results.
+    fn scan_rows_dense(
+        &self,
+        y0: usize,
+        y1: usize,
+        wx: usize,
+        out: &mut Vec<(u32, u32)>,
+        stumps: &[HaarStumpOpt],
+    ) {
+        let l = self.layer;
+        let step = l.ystep;
+        let st0 = self.model.stages[0];
+        let mut vnf = vec![0f32; wx];
+        let mut acc = vec![0f64; wx];
+        let mut state = vec![0u8; wx];
+        let stage0: Vec<crate::dense::Stump0> = stumps[..st0.ntrees]
+            .iter()
+            .map(|s| crate::dense::Stump0 {
+                ofs: s.ofs,
+                weight: s.weight,
+                threshold: s.threshold,
+                left: s.left,
+                right: s.right,
+            })
+            .collect();
+        let mut y = y0;
+        while y < y1 {
+            let base = y * l.stride;
+            crate::dense::stage0_row(
+                &l.sum,
+                &l.sq,
+                base,
+                wx,
+                &self.nofs,
+                self.narea,
+                &stage0,
+                st0.threshold,
+                &mut vnf,
+                &mut acc,
+                &mut state,
+            );
+            let mut x = 0;
+            while x < wx {
+                let r = match state[x] {
+                    0 => -1,
+                    1 => 0,
+                    _ => self.run_haar_stumps_from(base + x, vnf[x], stumps),
+                };
+                if r > 0 {
+                    out.push((x as u32, y as u32));
+                }
+                if r == 0 {
+                    x += step;
+                }
+                x += step;
+            }
+            y += step;
+        }
+    }
+
+    /// Stages 1.. of a stump cascade for the window at `p` (stage 0 already passed).
+    #[inline(always)]
+    fn run_haar_stumps_from(&self, p: usize, vnf: f32, stumps: &[HaarStumpOpt]) -> i32 {
+        let t = &self.layer.sum;
+        let mut k = self.model.stages[0].ntrees;
+        for (si, st) in self.model.stages.iter().enumerate().skip(1) {
+            let mut tmp = 0f64;
+            for s in &stumps[k..k + st.ntrees] {
+                let v = haar_value(t, p, &s.ofs, &s.weight) * vnf;
+                tmp += if v < s.threshold { s.left } else { s.right } as f64;
+            }
+            if tmp < st.threshold as f64 {
+                return -(si as i32);
+            }
+            k += st.ntrees;
+        }
+        1
     }
 
     #[inline(always)]
@@ -441,28 +523,6 @@ impl Scanner<'_> {
             }
             y += step;
         }
-    }
-
-    /// The stump-cascade fast path of [`Scanner::run_at`].
-    #[inline(always)]
-    fn run_haar_stumps(&self, p: usize, stumps: &[HaarStumpOpt]) -> i32 {
-        let Some(vnf) = self.variance_norm(p) else {
-            return -1;
-        };
-        let t = &self.layer.sum;
-        let mut k = 0usize;
-        for (si, st) in self.model.stages.iter().enumerate() {
-            let mut tmp = 0f64;
-            for s in &stumps[k..k + st.ntrees] {
-                let v = haar_value(t, p, &s.ofs, &s.weight) * vnf;
-                tmp += if v < s.threshold { s.left } else { s.right } as f64;
-            }
-            if tmp < st.threshold as f64 {
-                return -(si as i32);
-            }
-            k += st.ntrees;
-        }
-        1
     }
 }
 
@@ -493,6 +553,16 @@ fn lbp_code(t: &[i32], p: usize, o: &[u32; 16]) -> u32 {
 /// All raw (ungrouped) windows, in image pixels, OpenCV's `detectMultiScaleNoGrouping`.
 /// Deterministic order: by scale, then row, then column.
 pub(crate) fn raw_windows(model: &CascadeModel, img: &GrayImage, p: &DetectParams) -> Vec<Rect> {
+    raw_windows_impl(model, img, p, true)
+}
+
+/// `dense = false` forces the plain per-window path (tests compare the two).
+fn raw_windows_impl(
+    model: &CascadeModel,
+    img: &GrayImage,
+    p: &DetectParams,
+    dense: bool,
+) -> Vec<Rect> {
     let (iw, ih) = (img.width() as usize, img.height() as usize);
     if iw == 0 || ih == 0 || iw > i32::MAX as usize / 2 || ih > i32::MAX as usize / 2 {
         return vec![];
@@ -530,7 +600,12 @@ pub(crate) fn raw_windows(model: &CascadeModel, img: &GrayImage, p: &DetectParam
                 .into_par_iter()
                 .flat_map_iter(|c| {
                     let mut v = Vec::new();
-                    sc.scan_rows(c * chunk, ((c + 1) * chunk).min(wy), wx, &mut v);
+                    let (y0, y1) = (c * chunk, ((c + 1) * chunk).min(wy));
+                    if dense {
+                        sc.scan_rows(y0, y1, wx, &mut v);
+                    } else {
+                        sc.scan_with(y0, y1, wx, &mut v, |p| sc.run_at(p));
+                    }
                     v
                 })
                 .collect();
@@ -693,6 +768,32 @@ mod tests {
         assert_eq!(s.len(), 10);
         assert!((s[0] - 1.331).abs() < 1e-4);
         assert!(scales_for((24, 24), 20, 80, &p).is_empty());
+    }
+
+    #[test]
+    fn dense_first_stage_gives_the_same_windows() {
+        let path = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+        let Ok(xml) = std::fs::read_to_string(path) else {
+            eprintln!("skipping: {path} not present");
+            return;
+        };
+        let model = CascadeModel::from_xml_str(&xml).unwrap();
+        // Smooth blobs plus noise: plenty of windows reach later stages.
+        let mut s = 12345u32;
+        let img = GrayImage::from_fn(180, 140, |x, y| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let blob = ((x as f32 * 0.11).sin() * (y as f32 * 0.07).cos() * 90.0) as i32;
+            image::Luma([(128 + blob + (s % 40) as i32 - 20).clamp(0, 255) as u8])
+        });
+        let p = DetectParams {
+            min_neighbors: 0,
+            ..DetectParams::default()
+        };
+        let a = raw_windows_impl(&model, &img, &p, true);
+        let b = raw_windows_impl(&model, &img, &p, false);
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! [`detector_by_name`] picks one by name or cascade file.
 
 mod cascade;
+mod dense;
 mod engine;
 mod integral;
 mod resize;

@@ -201,6 +201,7 @@ pub fn render_with(
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| e.to_string())?;
         let mut mesh = chart.configure_mesh();
+        mesh.max_light_lines(2);
         if with_font {
             mesh.x_desc(x_label)
                 .y_desc(y_label)

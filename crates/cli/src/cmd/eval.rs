@@ -5,7 +5,7 @@ use anyhow::Context;
 use facemark_core::Landmarker;
 use facemark_model::KeypointModel;
 use facemark_train::config::TrainConfig;
-use facemark_train::eval::{evaluate, plot_ced, BoxSource, EvalOptions, MeanShape};
+use facemark_train::eval::{evaluate, plot_ced, BoxSource, EvalOptions, EvalReport, MeanShape};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -47,6 +47,10 @@ pub struct Args {
     /// Write the CED curve (PNG).
     #[arg(long)]
     pub ced: Option<PathBuf>,
+    /// Earlier `--report` JSON files whose CED curves are drawn beside this one (labelled by
+    /// file name); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub compare: Vec<PathBuf>,
     /// Largest NME on the CED's x axis.
     #[arg(long, default_value_t = 0.2)]
     pub ced_max: f32,
@@ -177,7 +181,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(p) = &args.ced {
         let title = format!("CED, {} faces ({} split)", report.n_faces, args.split);
-        plot_ced(p, &title, &[(&label, &report)], args.ced_max)?;
+        let mut others = Vec::new();
+        for c in &args.compare {
+            let text = std::fs::read_to_string(c)
+                .with_context(|| format!("reading report {}", c.display()))?;
+            let r: EvalReport = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a facemark eval report", c.display()))?;
+            let name = c
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            others.push((name, r));
+        }
+        let mut curves: Vec<(&str, &EvalReport)> = vec![(&label, &report)];
+        curves.extend(others.iter().map(|(n, r)| (n.as_str(), r)));
+        plot_ced(p, &title, &curves, args.ced_max)?;
         eprintln!("CED curve written to {}", p.display());
     }
     if args.worst > 0 {

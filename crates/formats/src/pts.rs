@@ -8,8 +8,8 @@
 //! …
 //! }
 //! ```
-//! Coordinates are pixels of the image, x before y. Note: the 300-W files use 1-based pixel
-//! coordinates (Matlab); they are read and written unchanged, as every tool in the field does.
+//! Coordinates are pixels of the image, x before y. Note: the 300-W files are commonly taken to
+//! use 1-based (Matlab) pixel coordinates; facemark reads and writes them unchanged.
 //! Headerless files (just `x y` lines) are read as well.
 
 use crate::dataset::identity_from_name;

@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(p) = facemark_formats::pts::parse_pts(s, Path::new("f.pts")) {
             // Whatever parses must write and read back to the same points.
             let text = facemark_formats::pts::format_pts(&p, true);
-            assert_eq!(facemark_formats::pts::parse_pts(&text, Path::new("g.pts")).unwrap(), p);
+            assert_eq!(
+                facemark_formats::pts::parse_pts(&text, Path::new("g.pts")).unwrap(),
+                p
+            );
         }
     }
 });

@@ -345,6 +345,58 @@ impl Augmenter {
     }
 }
 
+/// A picture of what the network sees: for each `(image, points, visible)` one tile per draw
+/// (`draws` augmented versions with `train = true`, preceded by the `train = false` crop),
+/// targets drawn as dots (green; the points of the scheme's `left_eye` group, if any, in
+/// magenta so a flip's relabelling can be checked by eye: they must stay on the eye on the
+/// image's right). Tiles are `input_size` pixels.
+pub fn preview_sheet(
+    aug: &Augmenter,
+    faces: &[(GrayImage, Vec<Point>, Vec<bool>)],
+    draws: usize,
+    rng: &mut impl Rng,
+) -> image::RgbImage {
+    let size = aug.input_size();
+    let marked: Vec<usize> = aug
+        .scheme()
+        .groups
+        .iter()
+        .find(|g| g.name == "left_eye")
+        .map(|g| g.indices.clone())
+        .unwrap_or_default();
+    let mut tiles = Vec::new();
+    for (img, pts, vis) in faces {
+        for k in 0..=draws {
+            let (input, targets, mask) = aug.make(img, pts, vis, rng, k > 0);
+            let gray: Vec<u8> = input
+                .iter()
+                .map(|v| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8)
+                .collect();
+            let Some(g) = GrayImage::from_raw(size, size, gray) else {
+                continue;
+            };
+            let mut rgb = image::DynamicImage::ImageLuma8(g).into_rgb8();
+            let p = facemark_core::crop::denormalise_points(&targets, size);
+            let shown: Vec<Point> = p
+                .iter()
+                .zip(&mask)
+                .filter(|(_, m)| **m)
+                .map(|(p, _)| *p)
+                .collect();
+            let r = (size as f32 / 80.0).max(1.0);
+            facemark_core::draw::draw_points(&mut rgb, &shown, [0, 255, 0], r);
+            let left: Vec<Point> = marked
+                .iter()
+                .filter(|i| mask.get(**i).copied().unwrap_or(false))
+                .map(|&i| p[i])
+                .collect();
+            facemark_core::draw::draw_points(&mut rgb, &left, [255, 0, 255], r);
+            tiles.push(rgb);
+        }
+    }
+    facemark_core::draw::contact_sheet(&tiles, draws + 1, size)
+}
+
 /// Separable Gaussian blur in place (`w × h` row-major), edges clamped. Kernel radius `⌈3σ⌉`.
 pub fn gaussian_blur(pix: &mut [f32], w: usize, h: usize, sigma: f32) {
     if w == 0 || h == 0 || sigma <= 0.0 || pix.len() < w * h {
@@ -574,6 +626,61 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a.0, c.0);
         assert!(a.0.iter().all(|v| (-1.0..=1.0).contains(v)));
+    }
+
+    /// Real 300-W faces with the real 68-point mirror: after a flip the subject's left eye
+    /// (42–47) must still be on the image's right of the right eye (36–41), and the left
+    /// outer eye corner (45) at the far right, as in unflipped faces. Set
+    /// `FACEMARK_AUG_PREVIEW=sheet.png` to also write a preview sheet.
+    #[test]
+    fn real_faces_flip_keeps_left_on_the_right() {
+        let Some(root) = facemark_core::testdata::shared_data() else {
+            return;
+        };
+        let samples = facemark_formats::load_any(&root.join("300w-helen-train")).unwrap();
+        let cfg = AugmentConfig {
+            flip_prob: 1.0,
+            ..AugmentConfig::default()
+        };
+        let aug = Augmenter::new(cfg, Scheme::ibug68(), 96, CropSpec::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut faces = Vec::new();
+        let (mut ok, mut n) = (0, 0);
+        for s in samples.iter().take(40) {
+            let img = facemark_formats::load_gray(&s.image).unwrap();
+            for train in [false, true] {
+                let (_, t, m) = aug.make(&img, &s.points, &s.visible, &mut rng, train);
+                assert!(m.iter().all(|v| *v));
+                let p = denormalise_points(&t, 96);
+                let mean_x = |r: std::ops::Range<usize>| {
+                    r.clone().map(|i| p[i][0]).sum::<f32>() / r.len() as f32
+                };
+                n += 1;
+                if mean_x(42..48) > mean_x(36..42) && p[45][0] > p[36][0] {
+                    ok += 1;
+                }
+            }
+            faces.push((img, s.points.clone(), s.visible.clone()));
+        }
+        // Every face here is roughly frontal: all of them, flipped or not, keep left on the right.
+        assert_eq!(
+            ok, n,
+            "{ok} of {n} crops keep the subject's left eye on the image's right"
+        );
+        if let Some(p) = std::env::var_os("FACEMARK_AUG_PREVIEW") {
+            let aug = Augmenter::new(
+                AugmentConfig::default(),
+                Scheme::ibug68(),
+                96,
+                CropSpec::default(),
+            );
+            let sheet = preview_sheet(&aug, &faces[..6], 5, &mut rng);
+            facemark_core::io::save_image_atomic(
+                &image::DynamicImage::ImageRgb8(sheet),
+                std::path::Path::new(&p),
+            )
+            .unwrap();
+        }
     }
 
     #[test]

@@ -19,12 +19,36 @@ pub struct OneEuroParams {
 }
 
 impl Default for OneEuroParams {
-    /// Tuned on `short_hamilton_clip.mp4` (see docs/readme/filters.md).
+    /// The default for a face's pose (see [`Smoothing`]).
     fn default() -> Self {
         OneEuroParams {
             min_cutoff: 1.0,
             beta: 2.0,
             d_cutoff: 1.0,
+        }
+    }
+}
+
+/// Smoothing settings of a tracked face: One Euro parameters for its pose and for its shape
+/// (see [`FaceSmoother`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Smoothing {
+    pub pose: OneEuroParams,
+    pub shape: OneEuroParams,
+}
+
+impl Default for Smoothing {
+    /// Chosen with `examples/tune_smoothing.rs` on `short_hamilton_clip.mp4` (table in
+    /// docs/readme/filters.md): pose 1 Hz / β 2, shape 1 Hz / β 0 — about 2.5× less
+    /// frame-to-frame jerk for a mean offset under a tenth of the eye distance.
+    fn default() -> Self {
+        Smoothing {
+            pose: OneEuroParams::default(),
+            shape: OneEuroParams {
+                min_cutoff: 1.0,
+                beta: 0.0,
+                d_cutoff: 1.0,
+            },
         }
     }
 }
@@ -100,6 +124,91 @@ impl PointSmoother {
     }
 }
 
+/// Smoother for 68-point faces that separates the head's rigid motion from the face's shape:
+/// each frame's points are fitted with the similarity `T` from the mean face
+/// ([`crate::points::MEAN_SHAPE_68`]); the four pose parameters of `T` (translation, and the
+/// scaled cosine/sine) and the shape residuals `T⁻¹(p_i) − mean_i` are One Euro filtered
+/// separately, then recomposed. The pose filter's speed is the whole head's speed, estimated
+/// from all 68 points at once, so noise in single points neither raises the cutoff (as it does
+/// in per-point filtering) nor leaks into the placement of overlays; the shape residuals, which
+/// change slowly (expressions) and carry most of the landmark noise, get their own parameters.
+#[derive(Debug, Clone)]
+pub struct FaceSmoother {
+    params: OneEuroParams,
+    shape_params: OneEuroParams,
+    pose: Vec<OneEuro>,
+    shape: Vec<[OneEuro; 2]>,
+    fallback: PointSmoother,
+}
+
+impl FaceSmoother {
+    /// `params` for the pose, `shape_params` for the shape residuals.
+    pub fn new(params: OneEuroParams, shape_params: OneEuroParams) -> Self {
+        let sp = shape_params;
+        FaceSmoother {
+            params,
+            shape_params,
+            pose: (0..4).map(|_| OneEuro::new(params)).collect(),
+            shape: (0..68)
+                .map(|_| [OneEuro::new(sp), OneEuro::new(sp)])
+                .collect(),
+            fallback: PointSmoother::new(params),
+        }
+    }
+
+    pub fn shape_params(&self) -> OneEuroParams {
+        self.shape_params
+    }
+
+    /// Smooth a face's points (pixels) observed at `t` seconds. Faces that are not 68-point
+    /// (or degenerate) go through per-point One Euro filters, with `scale` as their speed unit.
+    pub fn filter(&mut self, points: &[Point], t: f64, scale: f32) -> Vec<Point> {
+        use crate::points::MEAN_SHAPE_68 as M;
+        let fit = (points.len() == 68)
+            .then(|| facemark_core::Affine2::similarity(&M, points))
+            .flatten();
+        let Some(tr) = fit else {
+            return self.fallback.filter(points, t, scale);
+        };
+        let Some(inv) = tr.inverse() else {
+            return self.fallback.filter(points, t, scale);
+        };
+        // pixels per mean-face unit (half the eye distance)
+        let s = (tr.a * tr.a + tr.c * tr.c).sqrt().max(1e-3);
+        let iod = 2.0 * s;
+        let tx = self.pose[0].filter(tr.tx, t, iod);
+        let ty = self.pose[1].filter(tr.ty, t, iod);
+        let a = self.pose[2].filter(tr.a, t, s);
+        let b = self.pose[3].filter(tr.c, t, s);
+        let sm = facemark_core::Affine2 {
+            a,
+            b: -b,
+            c: b,
+            d: a,
+            tx,
+            ty,
+        };
+        points
+            .iter()
+            .zip(M.iter())
+            .zip(self.shape.iter_mut())
+            .map(|((p, m), f)| {
+                let q = inv.apply(*p);
+                // residual speed in eye distances: one unit is half of it
+                let r = [
+                    f[0].filter(q[0] - m[0], t, 2.0),
+                    f[1].filter(q[1] - m[1], t, 2.0),
+                ];
+                sm.apply([m[0] + r[0], m[1] + r[1]])
+            })
+            .collect()
+    }
+
+    pub fn params(&self) -> OneEuroParams {
+        self.params
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +262,60 @@ mod tests {
             (last - 50.0).abs() < 0.5,
             "settles on the new value: {last}"
         );
+    }
+
+    #[test]
+    fn face_smoother_steadies_a_noisy_still_face_and_follows_a_moving_one() {
+        use crate::points::{eye_distance, MEAN_SHAPE_68};
+        let n = noise(68 * 2 * 120);
+        let face = |i: usize, dx: f32| -> Vec<Point> {
+            MEAN_SHAPE_68
+                .iter()
+                .enumerate()
+                .map(|(k, p)| {
+                    let o = (i * 68 + k) * 2;
+                    [
+                        200.0 + dx + 20.0 * p[0] + 1.5 * n[o],
+                        150.0 + 20.0 * p[1] + 1.5 * n[o + 1],
+                    ]
+                })
+                .collect()
+        };
+        let p = OneEuroParams::default();
+        let mut fs = FaceSmoother::new(p, p);
+        let mut raw_move = 0.0;
+        let mut sm_move = 0.0;
+        let mut prev: Option<(Vec<Point>, Vec<Point>)> = None;
+        for i in 0..120 {
+            let f = face(i, 0.0);
+            let out = fs.filter(&f, i as f64 / 30.0, eye_distance(&f));
+            if let Some((pr, ps)) = &prev {
+                if i > 30 {
+                    for k in 0..68 {
+                        raw_move +=
+                            ((f[k][0] - pr[k][0]).powi(2) + (f[k][1] - pr[k][1]).powi(2)).sqrt();
+                        sm_move += ((out[k][0] - ps[k][0]).powi(2)
+                            + (out[k][1] - ps[k][1]).powi(2))
+                        .sqrt();
+                    }
+                }
+            }
+            prev = Some((f, out));
+        }
+        assert!(
+            sm_move < raw_move / 3.0,
+            "still face: {raw_move} → {sm_move}"
+        );
+        // a face sliding 4 px per frame: after a second the smoothed face trails by less than
+        // one frame's movement
+        let mut fs = FaceSmoother::new(p, p);
+        let mut last = (vec![], vec![]);
+        for i in 0..30 {
+            let f = face(i, 4.0 * i as f32);
+            last = (fs.filter(&f, i as f64 / 30.0, eye_distance(&f)), f);
+        }
+        let lag = last.0[30][0] - (200.0 + 4.0 * 29.0 + 20.0 * MEAN_SHAPE_68[30][0]);
+        assert!(lag.abs() < 4.0, "lag {lag}");
     }
 
     #[test]

@@ -17,11 +17,12 @@
 //! on `max_misses` consecutive detection frames is dropped (a drifting track cannot live long),
 //! and of two tracks overlapping by more than `duplicate_iou` the younger is dropped.
 //!
-//! Landmarks are then smoothed per track by a One Euro filter ([`crate::smooth`]); tracking
+//! Landmarks are then smoothed per track by One Euro filters on the face's pose and shape
+//! ([`crate::smooth::FaceSmoother`]); tracking
 //! itself always uses the raw landmarks, so smoothing adds no lag to the crops.
 
 use crate::points::eye_distance;
-use crate::smooth::{OneEuroParams, PointSmoother};
+use crate::smooth::{FaceSmoother, Smoothing};
 use facemark_core::{BoxF, FaceDetector, Landmarker, Point};
 use image::GrayImage;
 
@@ -44,8 +45,8 @@ pub struct TrackerOptions {
     pub max_misses: u32,
     /// Run the landmarker twice on a new detection (box from the first result).
     pub refine_new: bool,
-    /// One Euro smoothing of the points; `None`: raw points.
-    pub smooth: Option<OneEuroParams>,
+    /// One Euro smoothing of each face (pose and shape, [`FaceSmoother`]); `None`: raw points.
+    pub smooth: Option<Smoothing>,
 }
 
 impl Default for TrackerOptions {
@@ -59,7 +60,7 @@ impl Default for TrackerOptions {
             max_scale_change: 1.5,
             max_misses: 3,
             refine_new: true,
-            smooth: Some(OneEuroParams::default()),
+            smooth: Some(Smoothing::default()),
         }
     }
 }
@@ -96,7 +97,7 @@ struct Track {
     bbox: BoxF,
     age: u64,
     misses: u32,
-    smoother: Option<PointSmoother>,
+    smoother: Option<FaceSmoother>,
 }
 
 /// The tracker. Feed frames in order with [`Tracker::update`].
@@ -252,7 +253,10 @@ impl<'a> Tracker<'a> {
                         bbox: b,
                         age: 1,
                         misses: 0,
-                        smoother: self.options.smooth.map(PointSmoother::new),
+                        smoother: self
+                            .options
+                            .smooth
+                            .map(|s| FaceSmoother::new(s.pose, s.shape)),
                     });
                     self.next_id += 1;
                     self.counters.tracks_started += 1;

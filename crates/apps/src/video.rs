@@ -32,6 +32,9 @@ pub struct VideoInfo {
     /// Frame count when the container states it.
     pub frames: Option<u64>,
     pub has_audio: bool,
+    /// Seconds from the container's start to the first video frame (audio may start earlier);
+    /// the encoder delays the video by this much so that the copied audio stays in sync.
+    pub video_delay: f64,
 }
 
 impl VideoInfo {
@@ -78,7 +81,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
     let out = spawn(
         Command::new("ffprobe")
             .args(["-v", "error", "-show_entries"])
-            .arg("stream=codec_type,width,height,r_frame_rate,avg_frame_rate,nb_frames")
+            .arg("stream=codec_type,width,height,r_frame_rate,avg_frame_rate,nb_frames,start_time:format=start_time")
             .args(["-of", "json"])
             .arg(path)
             .stdin(Stdio::null())
@@ -125,6 +128,13 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
         fps_den: rate.1,
         frames,
         has_audio: streams.iter().any(|s| s["codec_type"] == "audio"),
+        video_delay: {
+            let t = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<f64>().ok());
+            match (t(&video["start_time"]), t(&v["format"]["start_time"])) {
+                (Some(vs), Some(fs)) if vs - fs > 0.0 => vs - fs,
+                _ => 0.0,
+            }
+        },
     })
 }
 
@@ -165,7 +175,9 @@ impl FrameReader {
             Command::new("ffmpeg")
                 .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
                 .arg(path)
-                .args(["-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+                // every decoded frame once, none duplicated or dropped to fit a constant rate
+                .args(["-map", "0:v:0", "-vsync", "passthrough"])
+                .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
@@ -298,11 +310,16 @@ impl FrameWriter {
         cmd.args(["-hide_banner", "-loglevel", "error", "-y"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])
             .args(["-s", &format!("{}x{}", info.width, info.height)])
-            .args(["-framerate", &format!("{}/{}", info.fps_num, info.fps_den)])
-            .args(["-i", "pipe:0"]);
+            .args(["-framerate", &format!("{}/{}", info.fps_num, info.fps_den)]);
+        if audio_from.is_some() && info.video_delay > 0.0005 {
+            cmd.args(["-itsoffset", &format!("{:.6}", info.video_delay)]);
+        }
+        cmd.args(["-i", "pipe:0"]);
         if let Some(a) = audio_from {
             cmd.arg("-i").arg(a).args(["-map", "0:v:0", "-map", "1:a?"]);
         }
+        // keep frames 1:1 (no duplicates to fill a delayed start)
+        cmd.args(["-vsync", "passthrough"]);
         let even = info.width.is_multiple_of(2) && info.height.is_multiple_of(2);
         match ext.as_str() {
             "mp4" | "m4v" | "mov" | "mkv" => {

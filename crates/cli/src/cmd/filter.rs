@@ -1,8 +1,255 @@
-//! `facemark filter` (being built).
+//! `facemark filter`: Snapchat-style filters on photos and videos.
+//!
+//! Photos: detect faces, place landmarks, draw the effect on every face. Videos (by extension):
+//! decode with FFmpeg, track faces (landmarks of one frame place the next crop; re-detection
+//! every `--redetect` frames or when a track is lost), smooth the points with a One Euro
+//! filter, draw, encode with the same size, frame rate and audio.
+
+use anyhow::{bail, Context, Result};
+use facemark::{CalibratedDetector, Detector};
+use facemark_apps::smooth::{OneEuroParams, Smoothing};
+use facemark_apps::track::TrackerOptions;
+use facemark_apps::{video, Filter, EFFECT_NAMES};
+use facemark_core::Point;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Input photo (jpg, png) or video (mp4, mkv, mov, webm, …).
+    pub input: PathBuf,
+    /// Output file; a video for a video input (same container family recommended).
+    pub output: PathBuf,
+    /// Built-in effect: sunglasses, round-glasses, hat, moustache, dog, blur, pixelate.
+    #[arg(long, short, default_value = "sunglasses", value_parser = clap::builder::PossibleValuesParser::new(EFFECT_NAMES))]
+    pub effect: String,
+    /// Your own RGBA PNG overlay instead of a built-in effect.
+    #[arg(long)]
+    pub overlay: Option<PathBuf>,
+    /// Anchor file for --overlay (JSON: overlay pixel positions → landmark indices or names);
+    /// without it, the overlay is taken for glasses and its two lenses go on the eyes.
+    #[arg(long, requires = "overlay")]
+    pub anchors: Option<PathBuf>,
+    /// Landmark model file (.safetensors); default: the model embedded in this binary.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Photos only: use these landmarks (iBUG .pts, 68 points) instead of detecting.
+    #[arg(long)]
+    pub points: Option<PathBuf>,
+    /// Video: run the face detector every N frames (0: only when a track is lost or none exists).
+    #[arg(long, default_value_t = 10)]
+    pub redetect: u32,
+    /// Video: One Euro smoothing of the landmarks.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub smooth: String,
+    /// One Euro cutoff at rest for the head's pose, Hz (lower: steadier).
+    #[arg(long, default_value_t = Smoothing::default().pose.min_cutoff)]
+    pub min_cutoff: f32,
+    /// One Euro speed coefficient for the pose, per eye-distance/s (higher: less lag when moving).
+    #[arg(long, default_value_t = Smoothing::default().pose.beta)]
+    pub beta: f32,
+    /// One Euro cutoff of the speed estimate, Hz.
+    #[arg(long, default_value_t = Smoothing::default().pose.d_cutoff)]
+    pub d_cutoff: f32,
+    /// One Euro cutoff at rest for the face's shape (expressions), Hz.
+    #[arg(long, default_value_t = Smoothing::default().shape.min_cutoff)]
+    pub shape_min_cutoff: f32,
+    /// One Euro speed coefficient for the shape.
+    #[arg(long, default_value_t = Smoothing::default().shape.beta)]
+    pub shape_beta: f32,
+    /// Video: stop after this many frames.
+    #[arg(long)]
+    pub max_frames: Option<u64>,
+    /// Video: print the measured jitter (normalised flicker with and without smoothing) and the
+    /// whole pipeline's frames per second.
+    #[arg(long)]
+    pub stats: bool,
+    /// Video: also write the run's figures as JSON to this file.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+    /// Blend in gamma-encoded sRGB instead of linear light.
+    #[arg(long)]
+    pub no_gamma: bool,
+    /// Photos: refinement passes of the landmark model (re-crop on the last points).
+    #[arg(long, default_value_t = 1)]
+    pub refine: usize,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`facemark filter` is not built yet")
+fn build_detector(args: &Args) -> Result<Detector> {
+    let model = match &args.model {
+        Some(p) => facemark_model::KeypointModel::load(p)
+            .with_context(|| format!("loading model {}", p.display()))?,
+        None => facemark::default_model()?,
+    };
+    let face_detector = match &args.detector {
+        Some(name) => facemark_detect::detector_by_name(name)?,
+        None => facemark_detect::default_detector()?,
+    };
+    Ok(Detector::new(face_detector, model).with_refine(args.refine))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut filter = match &args.overlay {
+        Some(png) => Filter::overlay(png, args.anchors.as_deref())?,
+        None => Filter::by_name(&args.effect)?,
+    };
+    if let facemark_apps::Effect::Overlay(o) = &filter.effect {
+        if o.keyed_background {
+            eprintln!("note: the overlay has no transparency; its plain background was keyed out");
+        }
+    }
+    filter.gamma = !args.no_gamma;
+    if !args.input.exists() {
+        bail!("{}: no such file", args.input.display());
+    }
+    if video::is_video_path(&args.input) {
+        run_video(&args, &filter)
+    } else {
+        run_photo(&args, &filter)
+    }
+}
+
+fn run_photo(args: &Args, filter: &Filter) -> Result<()> {
+    let img =
+        image::open(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let faces: Vec<Vec<Point>> = match &args.points {
+        Some(p) => vec![facemark_formats::pts::read_pts(p)?],
+        None => {
+            let det = build_detector(args)?;
+            det.detect(&img).into_iter().map(|f| f.points).collect()
+        }
+    };
+    let mut rgb = img.to_rgb8();
+    filter.apply(&mut rgb, &faces)?;
+    facemark_core::io::save_image_atomic(&image::DynamicImage::ImageRgb8(rgb), &args.output)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!("{} face(s) → {}", faces.len(), args.output.display());
+    Ok(())
+}
+
+fn run_video(args: &Args, filter: &Filter) -> Result<()> {
+    if args.points.is_some() {
+        bail!("--points is for photos; videos are tracked");
+    }
+    if !video::is_video_path(&args.output) {
+        bail!(
+            "{}: a video input needs a video output (.mp4, .mkv, .mov, .webm)",
+            args.output.display()
+        );
+    }
+    let det = build_detector(args)?;
+    let options = TrackerOptions {
+        redetect_every: args.redetect,
+        smooth: (args.smooth == "on").then_some(Smoothing {
+            pose: OneEuroParams {
+                min_cutoff: args.min_cutoff,
+                beta: args.beta,
+                d_cutoff: args.d_cutoff,
+            },
+            shape: OneEuroParams {
+                min_cutoff: args.shape_min_cutoff,
+                beta: args.shape_beta,
+                d_cutoff: args.d_cutoff,
+            },
+        }),
+        ..TrackerOptions::default()
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames, {per_sec}, ETA {eta}",
+        )
+        .unwrap(),
+    );
+    let calibrated = CalibratedDetector(&det);
+    let stats = video::filter_video(
+        &args.input,
+        &args.output,
+        filter,
+        &calibrated,
+        det.model(),
+        &options,
+        args.max_frames,
+        &mut |p| {
+            if let Some(t) = p.total {
+                bar.set_length(t);
+            }
+            bar.set_position(p.frame);
+        },
+    )?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{} frames ({}×{} at {:.3} fps) → {} in {:.1} s: {:.1} frames/s",
+        stats.frames,
+        stats.info.width,
+        stats.info.height,
+        stats.info.fps(),
+        args.output.display(),
+        stats.seconds,
+        stats.fps
+    );
+    if args.stats {
+        let f = &stats.flicker;
+        let c = &stats.counters;
+        println!("frames                 {}", stats.frames);
+        println!("faces (sum over frames) {}", f.face_frames);
+        println!("pipeline frames/s      {:.1}", stats.fps);
+        println!(
+            "detector runs          {} ({:.1} % of frames); landmarker runs {}",
+            c.detector_runs,
+            100.0 * c.detector_runs as f64 / stats.frames.max(1) as f64,
+            c.landmarker_runs
+        );
+        println!(
+            "tracks started/lost/unsupported {}/{}/{}",
+            c.tracks_started, c.tracks_lost, c.tracks_dropped_unsupported
+        );
+        println!(
+            "flicker raw            {:.4}  (mean |p_t - p_t-1| / eye distance)",
+            f.flicker_raw
+        );
+        println!(
+            "flicker smoothed       {:.4}  ({:.2}× less)",
+            f.flicker_smoothed,
+            f.flicker_raw / f.flicker_smoothed
+        );
+        println!(
+            "jerk raw               {:.4}  (mean |p_t - 2p_t-1 + p_t-2| / eye distance)",
+            f.jerk_raw
+        );
+        println!(
+            "jerk smoothed          {:.4}  ({:.2}× less)",
+            f.jerk_smoothed,
+            f.jerk_raw / f.jerk_smoothed
+        );
+        println!(
+            "lag (smoothed - raw)   {:.4}  (mean |smoothed - raw| / eye distance)",
+            f.lag
+        );
+    }
+    if let Some(p) = &args.stats_json {
+        let json = serde_json::json!({
+            "input": args.input,
+            "frames": stats.frames,
+            "seconds": stats.seconds,
+            "fps": stats.fps,
+            "width": stats.info.width,
+            "height": stats.info.height,
+            "redetect": args.redetect,
+            "smooth": args.smooth,
+            "min_cutoff": args.min_cutoff,
+            "beta": args.beta,
+            "shape_min_cutoff": args.shape_min_cutoff,
+            "shape_beta": args.shape_beta,
+            "detector_runs": stats.counters.detector_runs,
+            "landmarker_runs": stats.counters.landmarker_runs,
+            "flicker": stats.flicker,
+        });
+        facemark_core::io::write_atomic(p, serde_json::to_string_pretty(&json)?.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
 }

@@ -45,6 +45,9 @@ pub struct TrackerOptions {
     pub max_misses: u32,
     /// Run the landmarker twice on a new detection (box from the first result).
     pub refine_new: bool,
+    /// Place the next frame's crop on the box of the *smoothed* points (when smoothing is on)
+    /// instead of the raw ones: breaks the feedback of landmark noise into the next crop.
+    pub crop_from_smoothed: bool,
     /// One Euro smoothing of each face (pose and shape, [`FaceSmoother`]); `None`: raw points.
     pub smooth: Option<Smoothing>,
 }
@@ -61,6 +64,7 @@ impl Default for TrackerOptions {
             max_misses: 3,
             refine_new: true,
             smooth: Some(Smoothing::default()),
+            crop_from_smoothed: false,
         }
     }
 }
@@ -94,7 +98,10 @@ pub struct TrackerCounters {
 struct Track {
     id: u64,
     raw: Vec<Point>,
+    /// Landmark box of `raw`.
     bbox: BoxF,
+    /// Where the next frame's crop goes.
+    crop: BoxF,
     age: u64,
     misses: u32,
     smoother: Option<FaceSmoother>,
@@ -177,11 +184,12 @@ impl<'a> Tracker<'a> {
         let mut lost = false;
         let tracks = std::mem::take(&mut self.tracks);
         for mut tr in tracks {
-            let pts = self.run_landmarker(gray, &tr.bbox);
+            let pts = self.run_landmarker(gray, &tr.crop);
             match self.plausible(&pts, Some(&tr.bbox)) {
                 Some(b) => {
                     tr.raw = pts;
                     tr.bbox = b;
+                    tr.crop = b;
                     tr.age += 1;
                     self.tracks.push(tr);
                 }
@@ -251,6 +259,7 @@ impl<'a> Tracker<'a> {
                         id: self.next_id,
                         raw: pts,
                         bbox: b,
+                        crop: b,
                         age: 1,
                         misses: 0,
                         smoother: self
@@ -278,6 +287,7 @@ impl<'a> Tracker<'a> {
         }
 
         // 4. smoothing
+        let from_smoothed = self.options.crop_from_smoothed;
         self.tracks
             .iter_mut()
             .map(|tr| {
@@ -285,6 +295,11 @@ impl<'a> Tracker<'a> {
                     Some(s) => s.filter(&tr.raw, t, eye_distance_or_box(&tr.raw, &tr.bbox)),
                     None => tr.raw.clone(),
                 };
+                if from_smoothed {
+                    if let Some(b) = BoxF::around(&points) {
+                        tr.crop = b;
+                    }
+                }
                 TrackedFace {
                     id: tr.id,
                     points,

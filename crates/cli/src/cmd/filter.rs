@@ -60,6 +60,9 @@ pub struct Args {
     /// One Euro speed coefficient for the shape.
     #[arg(long, default_value_t = Smoothing::default().shape.beta)]
     pub shape_beta: f32,
+    /// Video: place each frame's crop from the smoothed (not raw) landmarks of the last frame.
+    #[arg(long)]
+    pub crop_from_smoothed: bool,
     /// Video: stop after this many frames.
     #[arg(long)]
     pub max_frames: Option<u64>,
@@ -155,6 +158,7 @@ fn run_video(args: &Args, filter: &Filter) -> Result<()> {
                 d_cutoff: args.d_cutoff,
             },
         }),
+        crop_from_smoothed: args.crop_from_smoothed,
         ..TrackerOptions::default()
     };
     let bar = ProgressBar::new(0);

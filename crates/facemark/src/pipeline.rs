@@ -43,6 +43,8 @@ pub struct Detector {
     model: Arc<KeypointModel>,
     /// Extra passes re-cropping on the previous pass's points (0 = single pass).
     refine: usize,
+    /// Average each prediction with the prediction on the mirrored crop (test-time flip).
+    flip: bool,
 }
 
 /// The embedded default model, decoded once per call.
@@ -77,6 +79,7 @@ impl Detector {
             calibration,
             model: Arc::new(model),
             refine: 1,
+            flip: true,
         }
     }
 
@@ -89,6 +92,12 @@ impl Detector {
     /// Set the number of refinement passes (each re-crops on the last points).
     pub fn with_refine(mut self, passes: usize) -> Self {
         self.refine = passes;
+        self
+    }
+
+    /// Turn the test-time flip (mirrored crop averaged in) on or off.
+    pub fn with_flip(mut self, on: bool) -> Self {
+        self.flip = on;
         self
     }
 
@@ -128,12 +137,12 @@ impl Detector {
     /// calibrated detection), with the configured refinement passes.
     pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {
         let mut lb = *landmark_box;
-        let mut points = self.model.landmarks(gray, &lb);
+        let mut points = self.model_points(gray, &lb);
         for _ in 0..self.refine {
             match BoxF::around(&points) {
                 Some(b) if b.w > 2.0 && b.h > 2.0 => {
                     lb = b;
-                    points = self.model.landmarks(gray, &lb);
+                    points = self.model_points(gray, &lb);
                 }
                 _ => break,
             }
@@ -143,6 +152,42 @@ impl Detector {
             landmark_box: lb,
             points,
         }
+    }
+}
+
+impl Detector {
+    /// One model pass on the crop of `lb`; with `flip`, the crop and its mirror image go
+    /// through the network as one batch of two, and the mirrored prediction is mapped back
+    /// (normalised x negated, points permuted by the scheme's mirror) and averaged in.
+    fn model_points(&self, gray: &GrayImage, lb: &BoxF) -> Vec<Point> {
+        if !self.flip {
+            return self.model.landmarks(gray, lb);
+        }
+        let (input, t) = self.model.crop_input(gray, lb);
+        let s = self.model.input_size() as usize;
+        let mut both = Vec::with_capacity(2 * input.len());
+        both.extend_from_slice(&input);
+        both.extend(
+            input
+                .chunks_exact(s)
+                .flat_map(|row| row.iter().rev().copied()),
+        );
+        let Ok(out) = self.model.predict_batch(&both, 2) else {
+            return self.model.landmarks(gray, lb);
+        };
+        let n = self.scheme().len();
+        let (a, b) = out.split_at(2 * n);
+        let mirror = &self.scheme().mirror;
+        let uv: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let j = mirror[i];
+                [
+                    (a[2 * i] - b[2 * j]) * 0.5,
+                    (a[2 * i + 1] + b[2 * j + 1]) * 0.5,
+                ]
+            })
+            .collect();
+        self.model.to_photo(&uv, &t)
     }
 }
 

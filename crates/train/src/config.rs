@@ -74,6 +74,9 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     /// Cosine: floor of the learning rate as a fraction of `lr`.
     pub min_lr_factor: f32,
+    /// Linear warm-up from `lr/warmup_steps` to the schedule over the first optimiser steps
+    /// (steadies Adam and batch norm at the start; 0 = none).
+    pub warmup_steps: usize,
     /// Step schedule: epochs per decay.
     pub step_epochs: usize,
     /// Step schedule: decay factor.
@@ -117,6 +120,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             schedule: Schedule::Cosine,
             min_lr_factor: 0.02,
+            warmup_steps: 0,
             step_epochs: 10,
             gamma: 0.3,
             loss: LossName::Mse,
@@ -213,7 +217,12 @@ impl TrainConfig {
     }
     /// Learning rate at optimiser step `step` of `total` (epoch `epoch`).
     pub fn lr_at(&self, step: usize, total: usize, epoch: usize) -> f32 {
-        match self.schedule {
+        let warm = if step < self.warmup_steps {
+            (step + 1) as f32 / self.warmup_steps as f32
+        } else {
+            1.0
+        };
+        warm * match self.schedule {
             Schedule::Constant => self.lr,
             Schedule::Step => self.lr * self.gamma.powi((epoch / self.step_epochs.max(1)) as i32),
             Schedule::Cosine => {

@@ -233,3 +233,43 @@ impl TrainConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_fields_are_optional_and_typos_are_errors() {
+        let c =
+            TrainConfig::from_toml("arch = \"naimish\"\nepochs = 3\n[augment]\nflip_prob = 0.0\n")
+                .unwrap();
+        assert_eq!(c.arch, ArchKind::Naimish);
+        assert_eq!(c.epochs, 3);
+        assert_eq!(c.augment.flip_prob, 0.0);
+        assert_eq!(c.batch_size, TrainConfig::default().batch_size);
+        assert!(TrainConfig::from_toml("epochz = 3").is_err());
+        assert!(TrainConfig::from_toml("arch = \"resnet\"").is_err());
+        let back = TrainConfig::from_toml(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn schedules() {
+        let mut c = TrainConfig {
+            lr: 1.0,
+            min_lr_factor: 0.0,
+            ..TrainConfig::default()
+        };
+        assert!((c.lr_at(0, 100, 0) - 1.0).abs() < 1e-6);
+        assert!((c.lr_at(50, 100, 0) - 0.5).abs() < 1e-6);
+        assert!(c.lr_at(100, 100, 9).abs() < 1e-6);
+        c.schedule = Schedule::Step;
+        c.step_epochs = 2;
+        c.gamma = 0.5;
+        assert_eq!(c.lr_at(0, 100, 3), 0.5);
+        c.warmup_steps = 4;
+        assert_eq!(c.lr_at(0, 100, 0), 0.25);
+        c.batch_size = 1;
+        assert!(c.validate().is_err());
+    }
+}

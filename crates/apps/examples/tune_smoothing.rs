@@ -71,6 +71,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n += 1;
     }
     println!("{n} frames, counters {:?}", tracker.counters);
+    let mut per: std::collections::BTreeMap<u64, (u64, f64, f32, [f32; 2])> = Default::default();
+    for (i, faces) in frames.iter().enumerate() {
+        for f in faces {
+            let e = per.entry(f.id).or_insert((0, 0.0, 0.0, [i as f32, 0.0]));
+            let r = facemark_apps::points::shape_residual(&f.raw);
+            e.0 += 1;
+            e.1 += r as f64;
+            e.2 = e.2.max(r);
+            e.3[1] = i as f32;
+        }
+    }
+    for (id, (n, s, mx, fr)) in per {
+        println!(
+            "track {id}: {n} frames ({}..{}), shape residual mean {:.3} max {:.3}",
+            fr[0],
+            fr[1],
+            s / n as f64,
+            mx
+        );
+    }
     println!("mode   shape_mc min_cutoff  beta   flicker(raw→smoothed)  jerk(raw→smoothed)   lag");
     let mut grid = vec![];
     for &mc in &[0.5f32, 1.0, 2.0] {

@@ -12,6 +12,13 @@
 //! - jump implausibly: the box centre moves more than `max_jump` × the previous box side, or the
 //!   box side changes by more than the factor `max_scale_change`, from one frame to the next.
 //!
+//! A new track is *tentative* until detections have matched it on `confirm_hits` detection
+//! frames (its first detection counts): while any track is tentative the detector runs on every
+//! frame, tentative tracks are not returned, and like any track they are dropped after
+//! `max_misses` detection frames in a row without a matching detection. A false detection in
+//! one frame (a raised hand) never shows; a real face the detector finds only now and then
+//! still gets confirmed.
+//!
 //! On detection frames, detections are associated to tracks greedily by IoU (highest first,
 //! at least `iou_match`); unmatched detections start tracks; a track that no detection supports
 //! on `max_misses` consecutive detection frames is dropped (a drifting track cannot live long),
@@ -43,6 +50,8 @@ pub struct TrackerOptions {
     pub max_scale_change: f32,
     /// Detection frames without a matching detection before a track is dropped.
     pub max_misses: u32,
+    /// Detection frames that must match a new track before it is shown (1: at once).
+    pub confirm_hits: u32,
     /// Run the landmarker twice on a new detection (box from the first result).
     pub refine_new: bool,
     /// Place the next frame's crop on the box of the *smoothed* points (when smoothing is on)
@@ -62,6 +71,7 @@ impl Default for TrackerOptions {
             max_jump: 0.5,
             max_scale_change: 1.5,
             max_misses: 3,
+            confirm_hits: 2,
             refine_new: true,
             smooth: Some(Smoothing::default()),
             crop_from_smoothed: false,
@@ -104,6 +114,7 @@ struct Track {
     crop: BoxF,
     age: u64,
     misses: u32,
+    hits: u32,
     smoother: Option<FaceSmoother>,
 }
 
@@ -202,7 +213,12 @@ impl<'a> Tracker<'a> {
 
         // 2. detection when due
         let every = self.options.redetect_every as u64;
-        let due = self.tracks.is_empty() || lost || (every > 0 && frame.is_multiple_of(every));
+        let confirm = self.options.confirm_hits;
+        let tentative = self.tracks.iter().any(|t| t.hits < confirm);
+        let due = self.tracks.is_empty()
+            || lost
+            || tentative
+            || (every > 0 && frame.is_multiple_of(every));
         if due {
             self.counters.detector_runs += 1;
             let dets = self.detector.detect(gray);
@@ -230,6 +246,7 @@ impl<'a> Tracker<'a> {
             self.tracks.retain_mut(|tr| {
                 if *keep.next().unwrap_or(&false) {
                     tr.misses = 0;
+                    tr.hits += 1;
                     true
                 } else {
                     tr.misses += 1;
@@ -262,6 +279,7 @@ impl<'a> Tracker<'a> {
                         crop: b,
                         age: 1,
                         misses: 0,
+                        hits: 1,
                         smoother: self
                             .options
                             .smooth
@@ -290,6 +308,7 @@ impl<'a> Tracker<'a> {
         let from_smoothed = self.options.crop_from_smoothed;
         self.tracks
             .iter_mut()
+            .filter(|tr| tr.hits >= confirm)
             .map(|tr| {
                 let points = match &mut tr.smoother {
                     Some(s) => s.filter(&tr.raw, t, eye_distance_or_box(&tr.raw, &tr.bbox)),
@@ -390,6 +409,7 @@ mod tests {
         let sc = scene(vec![face(50.0, 50.0, 8.0), face(200.0, 60.0, 10.0)]);
         let opts = TrackerOptions {
             redetect_every: 10,
+            confirm_hits: 1,
             smooth: None,
             ..TrackerOptions::default()
         };
@@ -415,6 +435,7 @@ mod tests {
         let sc = scene(vec![face(50.0, 50.0, 8.0)]);
         let opts = TrackerOptions {
             redetect_every: 0,
+            confirm_hits: 1,
             smooth: None,
             ..TrackerOptions::default()
         };
@@ -435,6 +456,36 @@ mod tests {
         assert!(tr.update(&g, 0.3).is_empty());
         assert!(tr.update(&g, 0.4).is_empty());
         assert_eq!(tr.counters.detector_runs, 4);
+    }
+
+    #[test]
+    fn one_frame_false_detection_never_shows_and_real_faces_confirm() {
+        let sc = scene(vec![face(50.0, 50.0, 8.0), face(200.0, 50.0, 8.0)]);
+        let mut tr = Tracker::new(
+            &sc,
+            &sc,
+            TrackerOptions {
+                smooth: None,
+                ..TrackerOptions::default()
+            },
+        );
+        let g = GrayImage::new(4, 4);
+        assert!(
+            tr.update(&g, 0.0).is_empty(),
+            "tentative on the first frame"
+        );
+        // the second "face" was a one-frame false detection
+        sc.faces.lock().unwrap().truncate(1);
+        let out = tr.update(&g, 0.033);
+        assert_eq!(out.len(), 1, "the real face is confirmed on the next frame");
+        assert_eq!(tr.counters.detector_runs, 2);
+        for i in 2..9 {
+            assert_eq!(tr.update(&g, i as f64 / 30.0).len(), 1);
+        }
+        assert_eq!(
+            tr.counters.detector_runs, 2,
+            "no detection while all tracks are confirmed"
+        );
     }
 
     #[test]
@@ -475,6 +526,7 @@ mod tests {
         let opts = TrackerOptions {
             redetect_every: 1,
             max_misses: 3,
+            confirm_hits: 1,
             smooth: None,
             ..TrackerOptions::default()
         };

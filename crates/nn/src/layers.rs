@@ -229,7 +229,96 @@ pub struct DepthwiseConv2d {
     input: Option<Tensor>,
 }
 
+/// 3×3, stride 1, padding 1 (the common case): the three taps of a kernel row fused in one
+/// pass over the output row (measured: the generic loop made depthwise layers ~30 % of a
+/// mobile training step).
+fn dw3_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
+    out.iter_mut().for_each(|v| *v = b);
+    for oy in 0..h {
+        let orow = &mut out[oy * w..(oy + 1) * w];
+        for ky in 0..3 {
+            let iy = oy + ky;
+            if iy < 1 || iy > h {
+                continue;
+            }
+            let row = &x[(iy - 1) * w..iy * w];
+            let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
+            if w == 1 {
+                orow[0] += w1 * row[0];
+                continue;
+            }
+            orow[0] += w1 * row[0] + w2 * row[1];
+            orow[w - 1] += w0 * row[w - 2] + w1 * row[w - 1];
+            for (((o, a), m), c) in orow[1..w - 1]
+                .iter_mut()
+                .zip(&row[..w - 2])
+                .zip(&row[1..w - 1])
+                .zip(&row[2..])
+            {
+                *o += w0 * a + w1 * m + w2 * c;
+            }
+        }
+    }
+}
+
+/// Backward of [`dw3_plane`]: adds `dx` (when given) and returns `[dw (9), db]`.
+fn dw3_plane_backward(
+    x: &[f32],
+    g: &[f32],
+    h: usize,
+    w: usize,
+    wk: &[f32],
+    dx: Option<&mut [f32]>,
+) -> Vec<f32> {
+    let mut acc = vec![0.0f32; 10];
+    acc[9] = g.iter().sum();
+    let mut dx = dx;
+    for oy in 0..h {
+        let grow = &g[oy * w..(oy + 1) * w];
+        for ky in 0..3 {
+            let iy = oy + ky;
+            if iy < 1 || iy > h {
+                continue;
+            }
+            let xr = &x[(iy - 1) * w..iy * w];
+            let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
+            // dW: tap kx reads x[ox + kx - 1]
+            let s1: f32 = grow.iter().zip(xr).map(|(a, b)| a * b).sum();
+            let (mut s0, mut s2) = (0.0f32, 0.0f32);
+            if w > 1 {
+                s0 = grow[1..].iter().zip(&xr[..w - 1]).map(|(a, b)| a * b).sum();
+                s2 = grow[..w - 1].iter().zip(&xr[1..]).map(|(a, b)| a * b).sum();
+            }
+            acc[ky * 3] += s0;
+            acc[ky * 3 + 1] += s1;
+            acc[ky * 3 + 2] += s2;
+            if let Some(d) = dx.as_deref_mut() {
+                let dr = &mut d[(iy - 1) * w..iy * w];
+                if w == 1 {
+                    dr[0] += w1 * grow[0];
+                    continue;
+                }
+                // dx[i] += w0·g[i+1] + w1·g[i] + w2·g[i-1]
+                dr[0] += w0 * grow[1] + w1 * grow[0];
+                dr[w - 1] += w1 * grow[w - 1] + w2 * grow[w - 2];
+                for (((dv, gp), gm), gn) in dr[1..w - 1]
+                    .iter_mut()
+                    .zip(&grow[2..])
+                    .zip(&grow[1..w - 1])
+                    .zip(&grow[..w - 2])
+                {
+                    *dv += w0 * gp + w1 * gm + w2 * gn;
+                }
+            }
+        }
+    }
+    acc
+}
+
 fn dw_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, win: Window, out: &mut [f32]) {
+    if win.k == 3 && win.stride == 1 && win.pad == 1 {
+        return dw3_plane(x, h, w, wk, b, out);
+    }
     let (oh, ow) = (win.out(h), win.out(w));
     out.iter_mut().for_each(|v| *v = b);
     let (k, s) = (win.k, win.stride);
@@ -328,6 +417,9 @@ impl DepthwiseConv2d {
             let ch = i % c;
             let xp = &x.data[i * h * w..(i + 1) * h * w];
             let gp = &dy.data[i * oh * ow..(i + 1) * oh * ow];
+            if k == 3 && s == 1 && win.pad == 1 {
+                return dw3_plane_backward(xp, gp, h, w, &wv[ch * kk..(ch + 1) * kk], dxp);
+            }
             let mut acc = vec![0.0; kk + 1];
             acc[kk] = gp.iter().sum();
             let mut dxp = dxp;

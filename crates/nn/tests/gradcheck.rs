@@ -263,3 +263,40 @@ fn frozen_layers_get_no_gradient_and_stop_the_backward_pass() {
         .iter()
         .any(|g| *g != 0.0));
 }
+
+#[test]
+fn depthwise_3x3_fast_path_matches_the_definition() {
+    for &(h, w) in &[(5, 6), (1, 1), (2, 2), (1, 4)] {
+        let mut r = rng();
+        let dw = DepthwiseConv2d::new("dw", 2, 3, 1, 1, &mut r);
+        let x = Tensor::new(
+            vec![1, 2, h, w],
+            (0..2 * h * w).map(|_| r.gen_range(-1.0..1.0)).collect(),
+        );
+        let y = dw.forward(&x);
+        for c in 0..2 {
+            for oy in 0..h {
+                for ox in 0..w {
+                    let mut want = dw.bias.value[c];
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (iy, ix) =
+                                (oy as isize + ky as isize - 1, ox as isize + kx as isize - 1);
+                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                want += dw.weight.value[c * 9 + ky * 3 + kx]
+                                    * x.data[(c * h + iy as usize) * w + ix as usize];
+                            }
+                        }
+                    }
+                    let got = y.data[(c * h + oy) * w + ox];
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "{h}x{w} c{c} ({ox},{oy}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+        let net = Network::new(vec![Layer::Depthwise(dw)]);
+        check(net, vec![1, 2, h, w], None, 2e-3);
+    }
+}

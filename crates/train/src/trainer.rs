@@ -900,6 +900,30 @@ mod tests {
     }
 
     #[test]
+    fn missing_points_are_masked() {
+        let mut data = samples(24);
+        for (i, s) in data.iter_mut().enumerate() {
+            let j = i % 5;
+            if i % 2 == 0 && j != 4 {
+                s.points[j] = [f32::NAN, f32::NAN];
+                s.visible[j] = false;
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let s = train_on(
+            &config(dir.path(), 2),
+            &data,
+            Scheme::generic(5),
+            &RunOptions::default(),
+        )
+        .unwrap();
+        assert!(s
+            .history
+            .iter()
+            .all(|r| r.train_loss.is_finite() && r.val_loss.is_finite()));
+    }
+
+    #[test]
     fn resume_continues_exactly() {
         let data = samples(32);
         let scheme = Scheme::generic(5);

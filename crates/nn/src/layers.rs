@@ -786,7 +786,8 @@ impl MaxPool2d {
             in_shape: Vec::new(),
         }
     }
-    fn run(&self, x: &Tensor, keep: bool) -> (Tensor, Vec<u32>) {
+    /// Pools `x`; with `arg`, also records each output's arg-max (reusing `arg`'s memory).
+    fn run(&self, x: &Tensor, arg: Option<&mut Vec<u32>>) -> Tensor {
         let (n, c, h, w) = dims4(x);
         let win = Window {
             k: self.k,
@@ -795,49 +796,62 @@ impl MaxPool2d {
         };
         let (oh, ow) = (win.out(h), win.out(w));
         let mut out = vec![0.0; n * c * oh * ow];
-        let mut arg = vec![0u32; if keep { out.len() } else { 0 }];
         let (k, s) = (self.k, self.stride);
-        let plane = |i: usize, o: &mut [f32], a: Option<&mut [u32]>| {
-            let xp = &x.data[i * h * w..(i + 1) * h * w];
-            let mut a = a;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut bi = 0usize;
-                    for ky in 0..k {
-                        let r = (oy * s + ky) * w + ox * s;
-                        for (kx, v) in xp[r..r + k].iter().enumerate() {
-                            if *v > best {
-                                best = *v;
-                                bi = r + kx;
+        let plane_in = |i: usize| &x.data[i * h * w..(i + 1) * h * w];
+        match arg {
+            Some(arg) => {
+                arg.clear();
+                arg.resize(out.len(), 0);
+                out.par_chunks_mut(oh * ow)
+                    .zip(arg.par_chunks_mut(oh * ow))
+                    .enumerate()
+                    .for_each(|(i, (o, a))| {
+                        let xp = plane_in(i);
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let st = oy * s * w + ox * s;
+                                let (mut best, mut bi) = (f32::NEG_INFINITY, st);
+                                for ky in 0..k {
+                                    let r = st + ky * w;
+                                    for (kx, v) in xp[r..r + k].iter().enumerate() {
+                                        if *v > best {
+                                            best = *v;
+                                            bi = r + kx;
+                                        }
+                                    }
+                                }
+                                o[oy * ow + ox] = best;
+                                a[oy * ow + ox] = bi as u32;
                             }
                         }
-                    }
-                    o[oy * ow + ox] = best;
-                    if let Some(a) = a.as_deref_mut() {
-                        a[oy * ow + ox] = bi as u32;
-                    }
-                }
+                    });
             }
-        };
-        if keep {
-            out.par_chunks_mut(oh * ow)
-                .zip(arg.par_chunks_mut(oh * ow))
-                .enumerate()
-                .for_each(|(i, (o, a))| plane(i, o, Some(a)));
-        } else {
-            out.par_chunks_mut(oh * ow)
-                .enumerate()
-                .for_each(|(i, o)| plane(i, o, None));
+            None => {
+                out.par_chunks_mut(oh * ow).enumerate().for_each(|(i, o)| {
+                    let xp = plane_in(i);
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let st = oy * s * w + ox * s;
+                            let mut best = f32::NEG_INFINITY;
+                            for ky in 0..k {
+                                let r = st + ky * w;
+                                best = xp[r..r + k].iter().fold(best, |m, v| m.max(*v));
+                            }
+                            o[oy * ow + ox] = best;
+                        }
+                    }
+                });
+            }
         }
-        (Tensor::new(vec![n, c, oh, ow], out), arg)
+        Tensor::new(vec![n, c, oh, ow], out)
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        self.run(x, false).0
+        self.run(x, None)
     }
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
-        let (y, a) = self.run(&x, true);
-        self.argmax = a;
+        let mut arg = std::mem::take(&mut self.argmax);
+        let y = self.run(&x, Some(&mut arg));
+        self.argmax = arg;
         self.in_shape = x.shape;
         y
     }
@@ -929,7 +943,9 @@ impl Activation {
     }
     pub fn forward_train(&mut self, mut x: Tensor) -> Tensor {
         self.apply_inplace(&mut x.data);
-        self.out = x.data.clone();
+        // reuse the buffer across steps (no fresh pages per step)
+        self.out.clear();
+        self.out.extend_from_slice(&x.data);
         x
     }
     pub fn backward(&mut self, mut dy: Tensor, need_dx: bool) -> Option<Tensor> {
@@ -971,9 +987,9 @@ impl Dropout {
         }
         let keep = 1.0 / (1.0 - self.p);
         let p = self.p;
-        self.mask = (0..x.len())
-            .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
-            .collect();
+        self.mask.clear();
+        self.mask
+            .extend((0..x.len()).map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep }));
         x.data.iter_mut().zip(&self.mask).for_each(|(v, m)| *v *= m);
         x
     }

@@ -308,3 +308,31 @@ fn real_photo_face_is_found() {
         assert!(best > 0.4, "{name}: best IoU {best} with {truth:?}: {d:?}");
     }
 }
+
+#[test]
+fn detectors_by_name() {
+    use facemark_detect::{default_detector, detector_by_name};
+    assert!(matches!(
+        detector_by_name("nope"),
+        Err(DetectError::UnknownDetector(_))
+    ));
+    assert!(matches!(
+        detector_by_name("/nonexistent/cascade.xml"),
+        Err(DetectError::Io { .. })
+    ));
+    match default_detector() {
+        Ok(d) => assert_eq!(d.name(), "seetaface"),
+        Err(e) => assert!(e.to_string().contains("FACEMARK_SEETA_MODEL"), "{e}"),
+    }
+    if Cascade::has_embedded_frontal() {
+        let d = detector_by_name("haar").unwrap();
+        assert_eq!(d.name(), "haar:haarcascade_frontalface_default");
+    }
+    let dir = std::env::temp_dir().join(format!("fm-detect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("edge.xml");
+    std::fs::write(&f, edge_cascade_new()).unwrap();
+    let d = detector_by_name(f.to_str().unwrap()).unwrap();
+    assert_eq!(d.name(), "haar:edge");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

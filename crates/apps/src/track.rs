@@ -3,7 +3,8 @@
 //! Each track keeps its last *raw* landmarks; their tight box ([`BoxF::around`], a landmark box
 //! as [`Landmarker`] expects) places the landmarker on the next frame, so the detector is not
 //! needed on most frames. The detector runs on the first frame, every `redetect_every` frames,
-//! on any frame where a track is lost, and on every frame while there is no track.
+//! on any frame where a track is lost, and every `idle_detect_every` frames while there is no
+//! track.
 //!
 //! A track is **lost** (dropped, and the detector runs on that frame) when its new landmarks
 //! - contain a non-finite value, or
@@ -14,7 +15,8 @@
 //!
 //! A new track is *tentative* until detections have matched it on `confirm_hits` detection
 //! frames (its first detection counts): while any track is tentative the detector runs on every
-//! frame, tentative tracks are not returned, and like any track they are dropped after
+//! frame (only around the tentative tracks, unless a full detection is due anyway), tentative
+//! tracks are not returned, and like any track they are dropped after
 //! `max_misses` detection frames in a row without a matching detection. A false detection in
 //! one frame (a raised hand) never shows; a real face the detector finds only now and then
 //! still gets confirmed.
@@ -30,7 +32,7 @@
 
 use crate::points::eye_distance;
 use crate::smooth::{FaceSmoother, Smoothing};
-use facemark_core::{BoxF, FaceDetector, Landmarker, Point};
+use facemark_core::{BoxF, Detection, FaceDetector, Landmarker, Point};
 use image::GrayImage;
 
 /// Tracking and smoothing settings.
@@ -52,6 +54,11 @@ pub struct TrackerOptions {
     pub max_misses: u32,
     /// Detection frames that must match a new track before it is shown (1: at once).
     pub confirm_hits: u32,
+    /// With no track at all, run the detector on every N-th frame only (1: every frame).
+    pub idle_detect_every: u32,
+    /// Confirm tentative tracks by running the detector only around them (a region twice their
+    /// size) on frames where no full detection is due; `false`: whole frame.
+    pub local_confirm: bool,
     /// Run the landmarker twice on a new detection (box from the first result).
     pub refine_new: bool,
     /// Place the next frame's crop on the box of the *smoothed* points (when smoothing is on)
@@ -72,6 +79,8 @@ impl Default for TrackerOptions {
             max_scale_change: 1.5,
             max_misses: 3,
             confirm_hits: 2,
+            idle_detect_every: 2,
+            local_confirm: true,
             refine_new: true,
             smooth: Some(Smoothing::default()),
             crop_from_smoothed: false,
@@ -103,6 +112,8 @@ pub struct TrackerCounters {
     pub tracks_started: u64,
     pub tracks_lost: u64,
     pub tracks_dropped_unsupported: u64,
+    /// Detector runs limited to the surroundings of tentative tracks (part of `detector_runs`).
+    pub local_detector_runs: u64,
 }
 
 struct Track {
@@ -126,6 +137,8 @@ pub struct Tracker<'a> {
     tracks: Vec<Track>,
     next_id: u64,
     frame: u64,
+    /// Consecutive frames (this one included) without any track.
+    idle_frames: u64,
     pub counters: TrackerCounters,
 }
 
@@ -146,6 +159,7 @@ impl<'a> Tracker<'a> {
             tracks: vec![],
             next_id: 1,
             frame: 0,
+            idle_frames: 0,
             counters: TrackerCounters::default(),
         }
     }
@@ -215,13 +229,30 @@ impl<'a> Tracker<'a> {
         let every = self.options.redetect_every as u64;
         let confirm = self.options.confirm_hits;
         let tentative = self.tracks.iter().any(|t| t.hits < confirm);
-        let due = self.tracks.is_empty()
-            || lost
-            || tentative
-            || (every > 0 && frame.is_multiple_of(every));
-        if due {
+        let idle = self.options.idle_detect_every.max(1) as u64;
+        self.idle_frames = if self.tracks.is_empty() {
+            self.idle_frames + 1
+        } else {
+            0
+        };
+        let full = (self.tracks.is_empty()
+            && (lost || (self.idle_frames - 1).is_multiple_of(idle)))
+            || (!self.tracks.is_empty() && lost)
+            || (every > 0 && frame.is_multiple_of(every))
+            || (tentative && !self.options.local_confirm);
+        if full || tentative {
             self.counters.detector_runs += 1;
-            let dets = self.detector.detect(gray);
+            let dets = if full {
+                self.detector.detect(gray)
+            } else {
+                // only tentative tracks need a detection: search around them
+                self.counters.local_detector_runs += 1;
+                let mut d = vec![];
+                for tr in self.tracks.iter().filter(|t| t.hits < confirm) {
+                    d.extend(detect_around(self.detector, gray, &tr.bbox));
+                }
+                d
+            };
             let mut pairs: Vec<(f32, usize, usize)> = vec![];
             for (ti, tr) in self.tracks.iter().enumerate() {
                 for (di, d) in dets.iter().enumerate() {
@@ -244,10 +275,13 @@ impl<'a> Tracker<'a> {
             let mut dropped = 0;
             let mut keep = t_used.iter();
             self.tracks.retain_mut(|tr| {
-                if *keep.next().unwrap_or(&false) {
+                let matched = *keep.next().unwrap_or(&false);
+                if matched {
                     tr.misses = 0;
                     tr.hits += 1;
                     true
+                } else if !full && tr.hits >= confirm {
+                    true // not searched this frame
                 } else {
                     tr.misses += 1;
                     let k = tr.misses < max_misses;
@@ -329,6 +363,29 @@ impl<'a> Tracker<'a> {
             })
             .collect()
     }
+}
+
+/// Detections in the square region twice the size of `b` around its centre (clipped to the
+/// image), in image pixels.
+fn detect_around(detector: &dyn FaceDetector, gray: &GrayImage, b: &BoxF) -> Vec<Detection> {
+    let r = b.square(2.0);
+    let x0 = r.x.floor().max(0.0) as u32;
+    let y0 = r.y.floor().max(0.0) as u32;
+    let x1 = ((r.x + r.w).ceil().max(0.0) as u32).min(gray.width());
+    let y1 = ((r.y + r.h).ceil().max(0.0) as u32).min(gray.height());
+    if x1 <= x0 || y1 <= y0 {
+        return vec![];
+    }
+    let sub = image::imageops::crop_imm(gray, x0, y0, x1 - x0, y1 - y0).to_image();
+    detector
+        .detect(&sub)
+        .into_iter()
+        .map(|mut d| {
+            d.bbox.x += x0 as f32;
+            d.bbox.y += y0 as f32;
+            d
+        })
+        .collect()
 }
 
 /// Eye distance for 68-point faces, else a third of the landmark box side (the same scale).
@@ -456,6 +513,11 @@ mod tests {
         assert!(tr.update(&g, 0.3).is_empty());
         assert!(tr.update(&g, 0.4).is_empty());
         assert_eq!(tr.counters.detector_runs, 4);
+        // still nothing: with idle_detect_every = 2 the detector now skips every other frame
+        assert!(tr.update(&g, 0.5).is_empty());
+        assert_eq!(tr.counters.detector_runs, 4);
+        assert!(tr.update(&g, 0.6).is_empty());
+        assert_eq!(tr.counters.detector_runs, 5);
     }
 
     #[test]
@@ -486,6 +548,43 @@ mod tests {
             tr.counters.detector_runs, 2,
             "no detection while all tracks are confirmed"
         );
+    }
+
+    /// Finds the bounding box of bright pixels, in the coordinates of the image it is given.
+    struct Bright;
+    impl FaceDetector for Bright {
+        fn detect(&self, g: &GrayImage) -> Vec<Detection> {
+            let pts: Vec<Point> = g
+                .enumerate_pixels()
+                .filter(|p| p.2 .0[0] > 128)
+                .map(|p| [p.0 as f32, p.1 as f32])
+                .collect();
+            BoxF::around(&pts)
+                .map(|b| Detection {
+                    bbox: BoxF::new(b.x, b.y, b.w + 1.0, b.h + 1.0),
+                    score: 1.0,
+                })
+                .into_iter()
+                .collect()
+        }
+        fn name(&self) -> String {
+            "bright".into()
+        }
+    }
+
+    #[test]
+    fn local_detection_reports_image_coordinates() {
+        let mut g = GrayImage::new(200, 150);
+        for y in 80..110 {
+            for x in 120..150 {
+                g.put_pixel(x, y, image::Luma([255]));
+            }
+        }
+        let d = detect_around(&Bright, &g, &BoxF::new(118.0, 78.0, 34.0, 34.0));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].bbox, BoxF::new(120.0, 80.0, 30.0, 30.0));
+        assert!(detect_around(&Bright, &g, &BoxF::new(10.0, 10.0, 20.0, 20.0)).is_empty());
+        assert!(detect_around(&Bright, &g, &BoxF::new(-500.0, -500.0, 20.0, 20.0)).is_empty());
     }
 
     #[test]

@@ -548,15 +548,17 @@ impl Dense {
         } else {
             1
         };
-        matmul(
-            Mat::rm_t(&dy.data, n, self.out_f),
-            Mat::rm(&x.data, n, self.in_f),
-            &mut self.weight.grad,
-            true,
-            t,
-        );
-        for row in dy.data.chunks_exact(self.out_f) {
-            add_into(&mut self.bias.grad, row);
+        if !(self.weight.frozen && self.bias.frozen) {
+            matmul(
+                Mat::rm_t(&dy.data, n, self.out_f),
+                Mat::rm(&x.data, n, self.in_f),
+                &mut self.weight.grad,
+                true,
+                t,
+            );
+            for row in dy.data.chunks_exact(self.out_f) {
+                add_into(&mut self.bias.grad, row);
+            }
         }
         if !need_dx {
             return None;

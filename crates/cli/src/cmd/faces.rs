@@ -26,7 +26,8 @@ pub struct Args {
     /// Print CSV: image,x,y,w,h,score.
     #[arg(long)]
     csv: bool,
-    /// Annotated PNG: a file for one image, a folder (created) for several.
+    /// Annotated PNG: a file for one image; a folder (created; `NAME_faces.png` inside) for
+    /// several images, an existing folder or a path ending in `/`.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
     /// Smallest face side in pixels.
@@ -124,7 +125,12 @@ pub fn run(args: Args) -> Result<()> {
             .context("setting up threads")?;
     }
     let det = build_detector(&args)?;
-    let several = args.images.len() > 1;
+    // Several images, an existing folder or a path ending in '/': one PNG per image inside.
+    let several = args.images.len() > 1
+        || args
+            .out
+            .as_ref()
+            .is_some_and(|o| o.is_dir() || o.to_string_lossy().ends_with('/'));
     if let (Some(out), true) = (&args.out, several) {
         std::fs::create_dir_all(out)
             .with_context(|| format!("creating output folder {}", out.display()))?;

@@ -259,7 +259,7 @@ impl CascadeModel {
     fn validate(&self) -> Result<(), DetectError> {
         let bad = |msg: String| DetectError::Format { line: 0, msg };
         let (ww, wh) = self.window;
-        if ww <= 0 || wh <= 0 || ww > 4096 || wh > 4096 {
+        if ww < 3 || wh < 3 || ww > 4096 || wh > 4096 {
             return Err(bad(format!("window size {ww}x{wh} is not usable")));
         }
         if self.stages.is_empty() {

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 /// (`scaleFactor 1.1, minNeighbors 3, minSize 0×0, maxSize 0×0`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DetectParams {
-    /// Ratio between successive pyramid scales; must be > 1.
+    /// Ratio between successive pyramid scales; must be in `[1.001, 100]`.
     pub scale_factor: f64,
     /// A face needs more than this many raw windows in its group (0: no grouping at all).
     pub min_neighbors: u32,
@@ -42,11 +42,12 @@ impl Default for DetectParams {
 }
 
 impl DetectParams {
-    /// Checks `scale_factor > 1` (finite, at most 100).
+    /// Checks `1.001 ≤ scale_factor ≤ 100` (OpenCV only asks for > 1; steps below 1.001 would
+    /// mean thousands of scales).
     pub fn validate(&self) -> Result<(), DetectError> {
-        if !(self.scale_factor > 1.0 && self.scale_factor <= 100.0) {
+        if !(self.scale_factor >= 1.001 && self.scale_factor <= 100.0) {
             return Err(DetectError::Params(format!(
-                "scale_factor must be > 1 (and ≤ 100), got {}",
+                "scale_factor must be between 1.001 and 100, got {}",
                 self.scale_factor
             )));
         }

@@ -336,3 +336,17 @@ fn detectors_by_name() {
     assert_eq!(d.name(), "haar:edge");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn tiny_windows_and_tiny_scale_steps_are_refused() {
+    let small = edge_cascade_new()
+        .replace("<height>12</height>", "<height>2</height>")
+        .replace("<width>12</width>", "<width>2</width>");
+    assert!(Cascade::from_xml_str(&small).is_err());
+    let c = Cascade::from_xml_str(&edge_cascade_new()).unwrap();
+    let p = DetectParams {
+        scale_factor: 1.000_000_1,
+        ..DetectParams::default()
+    };
+    assert!(c.try_detect_multi_scale(&edge_scene(), &p).is_err());
+}

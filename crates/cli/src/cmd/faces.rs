@@ -72,8 +72,8 @@ struct ImageOut {
 fn build_detector(a: &Args) -> Result<Box<dyn FaceDetector>> {
     let sf = a.scale_factor;
     if let Some(s) = sf {
-        if !(s > 1.0 && s <= 100.0) {
-            bail!("--scale-factor must be > 1, got {s}");
+        if !(1.001..=100.0).contains(&s) {
+            bail!("--scale-factor must be between 1.001 and 100, got {s}");
         }
     }
     let cparams = DetectParams {

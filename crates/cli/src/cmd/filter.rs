@@ -114,6 +114,14 @@ pub fn run(args: Args) -> Result<()> {
     if !args.input.exists() {
         bail!("{}: no such file", args.input.display());
     }
+    if let (Ok(a), Ok(b)) = (args.input.canonicalize(), args.output.canonicalize()) {
+        if a == b {
+            bail!(
+                "{}: the output would overwrite the input",
+                args.output.display()
+            );
+        }
+    }
     if video::is_video_path(&args.input) {
         run_video(&args, &filter)
     } else {

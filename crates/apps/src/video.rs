@@ -173,7 +173,16 @@ impl FrameReader {
         let info = probe(path)?;
         let mut child = spawn(
             Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+                // frames in coded orientation, the size ffprobe reports (a phone video's
+                // display-rotation tag is not applied, and not carried to the output)
+                .args([
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-nostdin",
+                    "-noautorotate",
+                    "-i",
+                ])
                 .arg(path)
                 // every decoded frame once, none duplicated or dropped to fit a constant rate
                 .args(["-map", "0:v:0", "-vsync", "passthrough"])

@@ -91,6 +91,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             mx
         );
     }
+    // The motion floor: flicker of a zero-phase (centred, non-causal) 7-frame moving average of
+    // each track's raw points, an estimate of the real motion that no causal filter can remove
+    // without lag.
+    {
+        let k = 3usize;
+        let mut meter = FlickerMeter::new();
+        for i in 0..frames.len() {
+            let out: Vec<TrackedFace> = frames[i]
+                .iter()
+                .map(|f| {
+                    let mut acc = vec![[0.0f32; 2]; f.raw.len()];
+                    let mut n = 0.0f32;
+                    for fr in frames[i.saturating_sub(k)..(i + k + 1).min(frames.len())].iter() {
+                        if let Some(g) = fr.iter().find(|g| g.id == f.id) {
+                            for (a, p) in acc.iter_mut().zip(&g.raw) {
+                                a[0] += p[0];
+                                a[1] += p[1];
+                            }
+                            n += 1.0;
+                        }
+                    }
+                    TrackedFace {
+                        points: acc.iter().map(|a| [a[0] / n, a[1] / n]).collect(),
+                        ..f.clone()
+                    }
+                })
+                .collect();
+            meter.add_frame(&out);
+        }
+        let r = meter.report();
+        println!(
+            "motion floor (centred 7-frame mean, non-causal): flicker {:.4}, jerk {:.4}",
+            r.flicker_smoothed, r.jerk_smoothed
+        );
+    }
     println!("mode   shape_mc min_cutoff  beta   flicker(raw→smoothed)  jerk(raw→smoothed)   lag");
     let mut grid = vec![];
     for &mc in &[0.5f32, 1.0, 2.0] {

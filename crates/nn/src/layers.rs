@@ -46,6 +46,9 @@ pub struct Conv2d {
     pub win: Window,
     pub weight: Param,
     pub bias: Param,
+    /// An activation fused into the output (inference-only networks from
+    /// [`crate::Network::fused`]); `None` in trainable networks.
+    pub act: Option<ActKind>,
     cols: Vec<f32>,
     in_shape: Vec<usize>,
 }
@@ -71,6 +74,7 @@ impl Conv2d {
                 kaiming(out_c * fan_in, fan_in, 2f32.sqrt(), rng),
             ),
             bias: Param::new(format!("{name}.bias"), vec![out_c], vec![0.0; out_c]),
+            act: None,
             cols: Vec::new(),
             in_shape: Vec::new(),
         }
@@ -122,11 +126,15 @@ impl Conv2d {
                     im2col(xs, c, h, w, self.win, col);
                     self.gemm_sample(col, p, o, gt);
                 }
+                if let Some(a) = self.act {
+                    o.iter_mut().for_each(|v| *v = a.apply(*v));
+                }
             },
         );
         Tensor::new(vec![n, oc, oh, ow], out)
     }
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        assert!(self.act.is_none(), "fused layers are inference-only");
         let (n, oc, oh, ow) = self.out_shape(&x);
         let (_, c, h, w) = dims4(&x);
         let p = oh * ow;
@@ -226,6 +234,8 @@ pub struct DepthwiseConv2d {
     pub win: Window,
     pub weight: Param,
     pub bias: Param,
+    /// An activation fused into the output (inference only, see [`Conv2d::act`]).
+    pub act: Option<ActKind>,
     input: Option<Tensor>,
 }
 
@@ -367,6 +377,7 @@ impl DepthwiseConv2d {
                 kaiming(c * k * k, k * k, 2f32.sqrt(), rng),
             ),
             bias: Param::new(format!("{name}.bias"), vec![c], vec![0.0; c]),
+            act: None,
             input: None,
         }
     }
@@ -386,7 +397,10 @@ impl DepthwiseConv2d {
                 self.bias.value[ch],
                 self.win,
                 o,
-            )
+            );
+            if let Some(a) = self.act {
+                o.iter_mut().for_each(|v| *v = a.apply(*v));
+            }
         };
         if n == 1 {
             out.chunks_mut(oh * ow).enumerate().for_each(go);
@@ -396,6 +410,7 @@ impl DepthwiseConv2d {
         Tensor::new(vec![n, c, oh, ow], out)
     }
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
+        assert!(self.act.is_none(), "fused layers are inference-only");
         let y = self.forward(&x);
         self.input = Some(x);
         y

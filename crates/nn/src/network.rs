@@ -129,7 +129,9 @@ impl Network {
         Ok(())
     }
     /// An inference copy with every batch norm that follows a convolution or dense layer
-    /// folded into that layer's weights (same outputs, fewer passes over memory).
+    /// folded into that layer's weights, and activations that follow a convolution applied in
+    /// its output loop (same outputs, fewer passes over memory). Inference only: its fused
+    /// layers refuse `forward_train`.
     pub fn fused(&self) -> Network {
         let mut out: Vec<Layer> = Vec::new();
         for l in &self.layers {
@@ -147,6 +149,17 @@ impl Network {
                         chunk.iter_mut().for_each(|v| *v *= scale[o]);
                         b.value[o] = b.value[o] * scale[o] + shift[o];
                     }
+                    continue;
+                }
+            }
+            if let Layer::Act(a) = l {
+                let target = match out.last_mut() {
+                    Some(Layer::Conv2d(c)) if c.act.is_none() => Some(&mut c.act),
+                    Some(Layer::Depthwise(c)) if c.act.is_none() => Some(&mut c.act),
+                    _ => None,
+                };
+                if let Some(t) = target {
+                    *t = Some(a.kind);
                     continue;
                 }
             }

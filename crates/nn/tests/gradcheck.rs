@@ -220,7 +220,7 @@ fn fused_network_matches_unfused_inference() {
     }
     let a = net.forward(&x);
     let b = net.fused().forward(&x);
-    assert_eq!(net.fused().layers.len(), net.layers.len() - 2);
+    assert_eq!(net.fused().layers.len(), net.layers.len() - 3); // 2 BN + 1 ReLU folded
     for (u, v) in a.data.iter().zip(&b.data) {
         assert!((u - v).abs() < 1e-4, "{u} vs {v}");
     }

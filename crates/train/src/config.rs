@@ -49,6 +49,7 @@ pub enum LossName {
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Data sets (any format `facemark_formats::load_any` reads); all with the same point count.
+    /// Relative paths are relative to the working directory, not to the config file.
     pub data: Vec<PathBuf>,
     /// Output folder: `model.safetensors` (best), `checkpoint.safetensors`, `metrics.csv`,
     /// `loss.png`, `config.toml`.

@@ -900,6 +900,28 @@ mod tests {
     }
 
     #[test]
+    fn trains_on_real_youtube_faces_when_present() {
+        let Some(root) = facemark_core::testdata::shared_data() else {
+            return; // skip reason printed by shared_data()
+        };
+        let csv = root.join("youtube-faces-68/training_frames_keypoints.csv");
+        if !csv.is_file() {
+            eprintln!("skipping: {} not found", csv.display());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), 1);
+        cfg.data = vec![csv];
+        cfg.max_samples = 48;
+        let s = train(&cfg, &RunOptions::default()).unwrap();
+        assert_eq!(s.n_train + s.n_val, 48);
+        assert_eq!(s.nme_norm, "outer-eye");
+        let m = KeypointModel::load(&s.model_path).unwrap();
+        assert_eq!(m.meta.scheme.name, "ibug68");
+        assert_eq!(m.meta.n_points, 68);
+    }
+
+    #[test]
     fn missing_points_are_masked() {
         let mut data = samples(24);
         for (i, s) in data.iter_mut().enumerate() {

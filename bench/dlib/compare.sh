@@ -6,7 +6,8 @@
 # Installs Debian's libdlib-dev + libdlib-data (root or sudo), builds bench/dlib/dlib_landmarks,
 # and for each evaluation set (YouTube person-disjoint validation split of the default model's
 # training run, its 300-W HELEN part, YouTube test) prints faces found and NME for facemark
-# (its detector; ground-truth box) and dlib (its HOG detector), then ms per face.
+# (its detector; ground-truth box; default and --flip) and dlib (its HOG detector), then ms per
+# face. Environment: FACEMARK_REFINE=N adds refinement passes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}
@@ -30,6 +31,8 @@ run() { # name, vs_dlib selection args...
   "$OUT/dlib_landmarks" detect "$OUT/$name.list" > "$OUT/$name.dlib.csv" 2> "$OUT/$name.dlib.err"
   echo "== $name"
   $VS "$@" "${M[@]}" --dlib "$OUT/$name.dlib.csv"
+  echo "-- with --flip (mirrored crop averaged in):"
+  FACEMARK_FLIP=1 $VS "$@" "${M[@]}" | grep -v "faces ("
   echo "dlib: $(cat "$OUT/$name.dlib.err")"
 }
 run youtube-val "${TRAIN[@]}" --only "$DATA/youtube-faces-68"

@@ -103,10 +103,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let refine: usize = std::env::var("FACEMARK_REFINE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let flip = std::env::var("FACEMARK_FLIP")
-        .map(|v| v != "0")
-        .unwrap_or(true);
+        .unwrap_or(0);
+    let flip = std::env::var("FACEMARK_FLIP").is_ok_and(|v| v != "0");
     let detector = facemark::Detector::new(facemark_detect::default_detector()?, model)
         .with_refine(refine)
         .with_flip(flip);

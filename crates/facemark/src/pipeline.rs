@@ -37,6 +37,9 @@ pub struct Face {
 }
 
 /// Face detector + landmark model, ready to run: `facemark::Detector::default()?.detect(&img)`.
+///
+/// By default one model pass per face (fastest); [`Detector::with_flip`] and
+/// [`Detector::with_refine`] trade time for accuracy (figures in README).
 pub struct Detector {
     detector: Box<dyn FaceDetector>,
     calibration: BoxCalibration,
@@ -78,8 +81,8 @@ impl Detector {
             detector,
             calibration,
             model: Arc::new(model),
-            refine: 1,
-            flip: true,
+            refine: 0,
+            flip: false,
         }
     }
 
@@ -114,9 +117,10 @@ impl Detector {
         self.calibration
     }
 
-    /// Faces and landmarks in a photo (any colour type; converted to gray).
+    /// Faces and landmarks in a photo (any colour type; converted to gray with OpenCV's
+    /// weights, as the face detectors expect).
     pub fn detect(&self, image: &DynamicImage) -> Vec<Face> {
-        self.detect_gray(&image.to_luma8())
+        self.detect_gray(&facemark_detect::to_gray(image))
     }
 
     /// Faces and landmarks in a gray photo. Boxes and points in its pixels.

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Photos or folders of photos (jpg, png).
+    /// Photos, folders of photos (jpg, png), or videos (mp4, mov, mkv, …: per-frame landmarks
+    /// with tracking, written as JSON lines, or CSV with `--format csv`).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
@@ -34,9 +35,12 @@ pub struct Args {
     /// Label each point with its index on the annotated PNG.
     #[arg(long)]
     pub numbers: bool,
-    /// Refinement passes (re-crop on the last points).
-    #[arg(long, default_value_t = 1)]
+    /// Refinement passes (re-crop on the last points); each costs one more model pass.
+    #[arg(long, default_value_t = 0)]
     pub refine: usize,
+    /// Test-time flip: also run the mirrored crop and average (2× the model time, lower error).
+    #[arg(long)]
+    pub flip: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -85,6 +89,8 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .collect();
             v.sort();
             out.extend(v);
+        } else if facemark_apps::video::is_video_path(p) {
+            // videos are handled on their own in `run`
         } else if p.exists() {
             out.push(p.clone());
         } else {
@@ -119,8 +125,25 @@ pub fn run(args: Args) -> Result<()> {
         Some(name) => facemark_detect::detector_by_name(name)?,
         None => facemark_detect::default_detector()?,
     };
-    let detector = Detector::new(face_detector, model).with_refine(args.refine);
+    let detector = Detector::new(face_detector, model)
+        .with_refine(args.refine)
+        .with_flip(args.flip);
+    let videos: Vec<&PathBuf> = args
+        .inputs
+        .iter()
+        .filter(|p| facemark_apps::video::is_video_path(p))
+        .collect();
     let files = collect_inputs(&args.inputs)?;
+    if !videos.is_empty() {
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("creating {}", args.out.display()))?;
+        for v in &videos {
+            video_landmarks(&detector, v, &args)?;
+        }
+        if files.is_empty() {
+            return Ok(());
+        }
+    }
     if files.is_empty() {
         bail!("no images found in {:?}", args.inputs);
     }
@@ -178,10 +201,53 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Per-frame landmarks of a video (tracking; re-detection every few frames), one JSON line per
+/// frame (or CSV rows with `--format csv`) in `OUT/STEM.landmarks.jsonl|csv`.
+fn video_landmarks(detector: &Detector, path: &Path, args: &Args) -> Result<()> {
+    use facemark_apps::video::{write_landmarks, LandmarkFormat};
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "video".into());
+    let ext = if args.format.contains(&OutFormat::Csv) {
+        "csv"
+    } else {
+        "jsonl"
+    };
+    let out = args.out.join(format!("{stem}.landmarks.{ext}"));
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} frames {per_sec} {msg}").unwrap(),
+    );
+    let stats = write_landmarks(
+        path,
+        &out,
+        LandmarkFormat::from_path(&out),
+        &facemark::CalibratedDetector(detector),
+        detector,
+        &facemark_apps::track::TrackerOptions::default(),
+        &mut |p| {
+            if let Some(t) = p.total {
+                bar.set_length(t);
+            }
+            bar.set_position(p.frame);
+        },
+    )
+    .with_context(|| format!("{}: per-frame landmarks", path.display()))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{}: {} frames → {}",
+        path.display(),
+        stats.frames,
+        out.display()
+    );
+    Ok(())
+}
+
 fn process(detector: &Detector, path: &Path, args: &Args) -> Result<PhotoResult> {
     let img =
         image::open(path).with_context(|| format!("{}: cannot decode image", path.display()))?;
-    let gray = img.to_luma8();
+    let gray = facemark_detect::to_gray(&img);
     let faces: Vec<Face> = if let Some(b) = args.r#box {
         vec![detector.face_in_box(&gray, &b)]
     } else if args.whole {

@@ -149,25 +149,8 @@ impl Part {
         frame_w: u32,
         frame_h: u32,
     ) -> Option<(Pixmap, i32, i32)> {
-        let [x0, y0, x1, y1] = self.bounds;
-        let corners = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]].map(|p| art_to_image.apply(p));
-        let (mut bx0, mut by0, mut bx1, mut by1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-        for c in corners {
-            if !c[0].is_finite() || !c[1].is_finite() {
-                return None;
-            }
-            bx0 = bx0.min(c[0]);
-            by0 = by0.min(c[1]);
-            bx1 = bx1.max(c[0]);
-            by1 = by1.max(c[1]);
-        }
-        let ix0 = (bx0.floor() as i64 - 1).max(0);
-        let iy0 = (by0.floor() as i64 - 1).max(0);
-        let ix1 = (bx1.ceil() as i64 + 1).min(frame_w as i64);
-        let iy1 = (by1.ceil() as i64 + 1).min(frame_h as i64);
-        if ix1 <= ix0 || iy1 <= iy0 {
-            return None;
-        }
+        let [ix0, iy0, ix1, iy1] =
+            crate::composite::footprint(self.bounds, art_to_image, frame_w, frame_h)?;
         let mut pm = Pixmap::new((ix1 - ix0) as u32, (iy1 - iy0) as u32)?;
         let t = Affine2::translate(-(ix0 as f32), -(iy0 as f32)).then_after(art_to_image);
         (self.draw)(&mut pm, to_skia(&t));

@@ -130,6 +130,32 @@ pub fn premultiply(data: &mut [u8]) {
     }
 }
 
+/// The frame pixels a layer must cover: the rectangle `[x0, y0, x1, y1]` (layer-source units)
+/// mapped through `to_image`, bounded, grown by one pixel for bilinear/anti-aliased edges, and
+/// clipped to a `frame_w × frame_h` frame. Returns `[ix0, iy0, ix1, iy1]` (pixels, end
+/// exclusive); `None` when the map is not finite or the footprint misses the frame.
+pub fn footprint(
+    rect: [f32; 4],
+    to_image: &facemark_core::Affine2,
+    frame_w: u32,
+    frame_h: u32,
+) -> Option<[i64; 4]> {
+    let [x0, y0, x1, y1] = rect;
+    let corners = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]].map(|p| to_image.apply(p));
+    if corners
+        .iter()
+        .any(|c| !c[0].is_finite() || !c[1].is_finite())
+    {
+        return None;
+    }
+    let b = facemark_core::BoxF::around(&corners)?;
+    let ix0 = (b.x.floor() as i64 - 1).max(0);
+    let iy0 = (b.y.floor() as i64 - 1).max(0);
+    let ix1 = ((b.x + b.w).ceil() as i64 + 1).min(frame_w as i64);
+    let iy1 = ((b.y + b.h).ceil() as i64 + 1).min(frame_h as i64);
+    (ix1 > ix0 && iy1 > iy0).then_some([ix0, iy0, ix1, iy1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,24 +180,8 @@ impl Overlay {
     ) -> Option<(RgbaImage, i32, i32)> {
         let base = &self.levels[0];
         let (w, h) = (base.width() as f32, base.height() as f32);
-        let corners = [[0.0, 0.0], [w, 0.0], [0.0, h], [w, h]].map(|p| overlay_to_image.apply(p));
-        let (mut bx0, mut by0, mut bx1, mut by1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-        for c in corners {
-            if !c[0].is_finite() || !c[1].is_finite() {
-                return None;
-            }
-            bx0 = bx0.min(c[0]);
-            by0 = by0.min(c[1]);
-            bx1 = bx1.max(c[0]);
-            by1 = by1.max(c[1]);
-        }
-        let ix0 = (bx0.floor() as i64 - 1).max(0);
-        let iy0 = (by0.floor() as i64 - 1).max(0);
-        let ix1 = (bx1.ceil() as i64 + 1).min(frame_w as i64);
-        let iy1 = (by1.ceil() as i64 + 1).min(frame_h as i64);
-        if ix1 <= ix0 || iy1 <= iy0 {
-            return None;
-        }
+        let [ix0, iy0, ix1, iy1] =
+            crate::composite::footprint([0.0, 0.0, w, h], overlay_to_image, frame_w, frame_h)?;
         // the coarsest level that is still at least as large as the output
         let scale = overlay_to_image.mean_scale();
         let mut k = 0;

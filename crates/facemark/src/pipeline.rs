@@ -6,7 +6,6 @@ use facemark_model::KeypointModel;
 use image::{DynamicImage, GrayImage};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Default landmark model bytes (safetensors with metadata), embedded at build time.
 static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.safetensors"));
@@ -19,9 +18,9 @@ pub enum Error {
     #[error("this build has no embedded default model (models/default.safetensors was missing at build time); pass a model file with --model")]
     NoEmbeddedModel,
     #[error("landmark model: {0}")]
-    Model(String),
+    Model(#[from] facemark_model::ModelError),
     #[error("face detector: {0}")]
-    Detector(String),
+    Detector(#[from] facemark_detect::DetectError),
 }
 
 /// One face found in a photo.
@@ -43,7 +42,7 @@ pub struct Face {
 pub struct Detector {
     detector: Box<dyn FaceDetector>,
     calibration: BoxCalibration,
-    model: Arc<KeypointModel>,
+    model: KeypointModel,
     /// Extra passes re-cropping on the previous pass's points (0 = single pass).
     refine: usize,
     /// Average each prediction with the prediction on the mirrored crop (test-time flip).
@@ -55,7 +54,7 @@ pub fn default_model() -> Result<KeypointModel, Error> {
     if DEFAULT_MODEL.is_empty() {
         return Err(Error::NoEmbeddedModel);
     }
-    KeypointModel::from_bytes(DEFAULT_MODEL).map_err(|e| Error::Model(e.to_string()))
+    Ok(KeypointModel::from_bytes(DEFAULT_MODEL)?)
 }
 
 /// The embedded calibration for a detector name (identity when none was measured).
@@ -69,9 +68,10 @@ impl Detector {
     /// The built-in face detector and the embedded default model.
     #[allow(clippy::should_implement_trait)]
     pub fn default() -> Result<Detector, Error> {
-        let detector =
-            facemark_detect::default_detector().map_err(|e| Error::Detector(e.to_string()))?;
-        Ok(Detector::new(detector, default_model()?))
+        Ok(Detector::new(
+            facemark_detect::default_detector()?,
+            default_model()?,
+        ))
     }
 
     /// Any detector and model; the calibration is the embedded one for this detector.
@@ -80,7 +80,7 @@ impl Detector {
         Detector {
             detector,
             calibration,
-            model: Arc::new(model),
+            model,
             refine: 0,
             flip: false,
         }

@@ -41,6 +41,13 @@ enum Command {
 }
 
 fn main() {
+    // `facemark … | head` should end quietly when the reader goes away, as other Unix tools do,
+    // instead of panicking on a failed print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let default = match cli.verbose {
         0 => "warn",

@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
-# candle 0.11 (CPU) vs facemark on the seed-001 net: training step (Adam, MSE, batch 16,
-# 224×224×1) and one-face inference, back to back, as ratios. burn is not measured here.
+# candle 0.11 (CPU) and burn 0.22 (`flex`, pure-Rust CPU) vs facemark on the seed-001 net:
+# training step (Adam, MSE, batch 16, 224×224×1) and one-face inference, all three back to
+# back in one run, as ratios (absolute times on a shared machine move 2–3× between runs).
 #
 #   bash bench/frameworks/run.sh [THREADS=2] [REPS=3]
+#
+# bench/frameworks/ (candle) and bench/frameworks/burn/ (burn) are two standalone crates, each
+# with its own lock file and target/, neither a member of the facemark workspace.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS="${1:-2}"
 REPS="${2:-3}"
 (cd bench/frameworks && cargo build -q --release)
+(cd bench/frameworks/burn && cargo build -q --release)
 echo "== candle ($THREADS threads)" >&2
 C_JSON=$(RAYON_NUM_THREADS="$THREADS" bench/frameworks/target/release/facemark-bench-frameworks "$REPS")
 echo "$C_JSON"
+echo "== burn ($THREADS threads)" >&2
+B_JSON=$(RAYON_NUM_THREADS="$THREADS" bench/frameworks/burn/target/release/facemark-bench-burn "$REPS")
+echo "$B_JSON"
 echo "== facemark ($THREADS threads)" >&2
 FM_JSON=$(RAYON_NUM_THREADS="$THREADS" cargo bench -q -p facemark-model --bench speed -- seed001 2>/dev/null | grep '^JSON' | head -1 | sed 's/^JSON //')
 echo "$FM_JSON"
-python3 - "$C_JSON" "$FM_JSON" "$THREADS" <<'PY'
+python3 - "$C_JSON" "$B_JSON" "$FM_JSON" "$THREADS" <<'PY'
 import json, sys
-c, f, n = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
-print(f"seed001 training step, batch 16, {n} threads: facemark {f['step_ms']:.0f} ms, candle {c['step_ms']:.0f} ms "
-      f"-> facemark/candle = {f['step_ms'] / c['step_ms']:.2f}")
+c, b, f = (json.loads(a) for a in sys.argv[1:4])
+n = sys.argv[4]
 k = f"infer_ms_{n}t"
-print(f"seed001 one-face inference ({n} threads): facemark {f[k]:.2f} ms, candle {c['infer_ms']:.2f} ms "
-      f"-> facemark/candle = {f[k] / c['infer_ms']:.2f}")
+for name, o in (("candle", c), ("burn", b)):
+    print(f"seed001 training step, batch 16, {n} threads: facemark {f['step_ms']:.0f} ms, {name} {o['step_ms']:.0f} ms "
+          f"-> facemark/{name} = {f['step_ms'] / o['step_ms']:.2f}")
+    print(f"seed001 one-face inference ({n} threads): facemark {f[k]:.2f} ms, {name} {o['infer_ms']:.2f} ms "
+          f"-> facemark/{name} = {f[k] / o['infer_ms']:.2f}")
+print(f"burn/candle: training step {b['step_ms'] / c['step_ms']:.2f}, inference {b['infer_ms'] / c['infer_ms']:.2f}")
 PY

@@ -1,6 +1,6 @@
 //! One annotated face, whatever file format it came from.
 
-use crate::{BoxF, Point};
+use crate::{Affine2, BoxF, Point};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -52,6 +52,20 @@ impl Sample {
             identity: name.clone(),
             name,
         }
+    }
+    /// The points mapped through `t` (e.g. photo → crop pixels); missing points stay NaN.
+    pub fn points_through(&self, t: &Affine2) -> Vec<Point> {
+        self.points
+            .iter()
+            .zip(&self.visible)
+            .map(|(p, v)| {
+                if *v {
+                    t.apply(*p)
+                } else {
+                    [f32::NAN, f32::NAN]
+                }
+            })
+            .collect()
     }
     /// Number of present points.
     pub fn present(&self) -> usize {

@@ -74,18 +74,7 @@ pub fn crop_sample(
     })?;
     let t = spec.transform(&lb, size);
     let crop = warp_gray(&img, &t, size, size);
-    let pts = sample
-        .points
-        .iter()
-        .zip(&sample.visible)
-        .map(|(p, v)| {
-            if *v {
-                t.apply(*p)
-            } else {
-                [f32::NAN, f32::NAN]
-            }
-        })
-        .collect();
+    let pts = sample.points_through(&t);
     Ok((crop, pts, spec.region(&lb)))
 }
 

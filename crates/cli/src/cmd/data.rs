@@ -465,19 +465,7 @@ fn render_tile(
     let radius = (tile as f32 / 128.0).clamp(1.0, 3.0);
     draw_points(&mut out, &pts, [0, 255, 0], radius);
     if numbers {
-        let all: Vec<_> = s
-            .points
-            .iter()
-            .zip(&s.visible)
-            .map(|(p, v)| {
-                if *v {
-                    t.apply(*p)
-                } else {
-                    [f32::NAN, f32::NAN]
-                }
-            })
-            .collect();
-        draw_indices(&mut out, &all, [255, 0, 255], 1);
+        draw_indices(&mut out, &s.points_through(&t), [255, 0, 255], 1);
     }
     // Name label with a dark backing for legibility.
     let label: String = s.name.chars().take((tile as usize - 4) / 6).collect();

@@ -4,6 +4,7 @@
 # back in one run, as ratios (absolute times on a shared machine move 2–3× between runs).
 #
 #   bash bench/frameworks/run.sh [THREADS=2] [REPS=3]
+#   BURN_FEATURES=avx512 bash bench/frameworks/run.sh   # burn with flex's AVX-512 matmul kernels
 #
 # bench/frameworks/ (candle) and bench/frameworks/burn/ (burn) are two standalone crates, each
 # with its own lock file and target/, neither a member of the facemark workspace.
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/../.."
 THREADS="${1:-2}"
 REPS="${2:-3}"
 (cd bench/frameworks && cargo build -q --release)
-(cd bench/frameworks/burn && cargo build -q --release)
+(cd bench/frameworks/burn && cargo build -q --release ${BURN_FEATURES:+--features "$BURN_FEATURES"})
 echo "== candle ($THREADS threads)" >&2
 C_JSON=$(RAYON_NUM_THREADS="$THREADS" bench/frameworks/target/release/facemark-bench-frameworks "$REPS")
 echo "$C_JSON"

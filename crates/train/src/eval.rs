@@ -288,6 +288,10 @@ fn eval_one(
     let img = load_gray(&s.image).map_err(skip)?;
     let bx = face_box(s, &img, src).map_err(skip)?;
     let pred = lm.landmarks(&img, &bx);
+    if pred.is_empty() {
+        // A landmarker that can decline (a detector-driven pipeline that found no face here).
+        return Err(skip("no face found".into()));
+    }
     let e = metrics::face_errors(&pred, &s.points, &s.visible, lm.scheme())
         .map_err(|e| skip(e.to_string()))?;
     if e.mean_px.is_none() {
@@ -711,6 +715,30 @@ mod tests {
             evaluate(&lm, &none, &EvalOptions::default()),
             Err(EvalError::NoFaces { .. })
         ));
+    }
+
+    /// A landmarker that declines (returns no points) on faces whose marker pixel is 40.
+    struct Declines(Scheme);
+    impl Landmarker for Declines {
+        fn scheme(&self) -> &Scheme {
+            &self.0
+        }
+        fn landmarks(&self, image: &GrayImage, b: &BoxF) -> Vec<Point> {
+            if image.get_pixel(0, 0)[0] == 40 {
+                Vec::new()
+            } else {
+                shape(b)
+            }
+        }
+    }
+
+    #[test]
+    fn declined_faces_are_skipped_and_named() {
+        let r = evaluate(&Declines(scheme()), &data(), &EvalOptions::default()).unwrap();
+        assert_eq!(r.skipped.len(), 1);
+        assert_eq!(r.skipped[0].name, "b");
+        assert_eq!(r.skipped[0].reason, "no face found");
+        assert_eq!(r.n_faces, data().len() - 1);
     }
 
     #[test]

@@ -149,6 +149,29 @@ fn drain(r: Option<impl Read + Send + 'static>) -> Option<JoinHandle<String>> {
     })
 }
 
+/// Wait for an FFmpeg child process; a failed exit becomes [`VideoError::Ffmpeg`] with the end
+/// of its stderr. `path` names the file in I/O errors.
+fn wait_ok(
+    child: &mut std::process::Child,
+    path: &Path,
+    program: &str,
+    stderr: &mut Option<JoinHandle<String>>,
+) -> Result<(), VideoError> {
+    let status = child.wait().map_err(|source| VideoError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(VideoError::Ffmpeg {
+            program: program.into(),
+            status: status.to_string(),
+            stderr: stderr_text(stderr.take()),
+        })
+    }
+}
+
 fn stderr_text(h: Option<JoinHandle<String>>) -> String {
     let s = h.and_then(|h| h.join().ok()).unwrap_or_default();
     let s = s.trim();
@@ -249,17 +272,12 @@ impl FrameReader {
                 if let Some(r) = self.reader.take() {
                     let _ = r.join();
                 }
-                let status = self.child.wait().map_err(|source| VideoError::Io {
-                    path: self.path.clone(),
-                    source,
-                })?;
-                if !status.success() {
-                    return Err(VideoError::Ffmpeg {
-                        program: "ffmpeg (decoder)".into(),
-                        status: status.to_string(),
-                        stderr: stderr_text(self.stderr.take()),
-                    });
-                }
+                wait_ok(
+                    &mut self.child,
+                    &self.path,
+                    "ffmpeg (decoder)",
+                    &mut self.stderr,
+                )?;
                 Ok(None)
             }
         }
@@ -412,17 +430,12 @@ impl FrameWriter {
     /// Close the stream, wait for the encoder and rename the file into place.
     pub fn finish(mut self) -> Result<PathBuf, VideoError> {
         self.stdin = None; // EOF for ffmpeg
-        let status = self.child.wait().map_err(|source| VideoError::Io {
-            path: self.tmp.clone(),
-            source,
-        })?;
-        if !status.success() {
-            return Err(VideoError::Ffmpeg {
-                program: "ffmpeg (encoder)".into(),
-                status: status.to_string(),
-                stderr: stderr_text(self.stderr.take()),
-            });
-        }
+        wait_ok(
+            &mut self.child,
+            &self.tmp,
+            "ffmpeg (encoder)",
+            &mut self.stderr,
+        )?;
         std::fs::rename(&self.tmp, &self.dest).map_err(|source| VideoError::Io {
             path: self.dest.clone(),
             source,

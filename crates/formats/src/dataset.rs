@@ -126,6 +126,23 @@ impl Format {
 
 use std::io::Read;
 
+/// The point count every sample shares (0 for none); writers of one-row-per-face formats call
+/// this first. Errors name `path` and the first sample that differs.
+pub(crate) fn common_point_count(samples: &[Sample], path: &Path) -> Result<usize> {
+    let n = samples.first().map(|s| s.points.len()).unwrap_or(0);
+    match samples.iter().find(|s| s.points.len() != n) {
+        Some(smp) => Err(FormatError::invalid(
+            path,
+            format!(
+                "sample {} has {} points, the first has {n}",
+                smp.name,
+                smp.points.len()
+            ),
+        )),
+        None => Ok(n),
+    }
+}
+
 fn ext(p: &Path) -> String {
     p.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

@@ -221,23 +221,13 @@ fn stems(n: usize) -> Vec<String> {
 /// `training.csv` text. Images must be square (Kaggle: 96×96); file images are decoded to
 /// gray. Missing points are written as empty cells.
 pub fn format_training_csv(samples: &[Sample], path: &Path) -> Result<String> {
-    let n = samples.first().map(|s| s.points.len()).unwrap_or(0);
+    let n = crate::dataset::common_point_count(samples, path)?;
     let mut s = String::new();
     for st in stems(n) {
         s.push_str(&format!("{st}_x,{st}_y,"));
     }
     s.push_str("Image\n");
     for smp in samples {
-        if smp.points.len() != n {
-            return Err(FormatError::invalid(
-                path,
-                format!(
-                    "sample {} has {} points, the first has {n}",
-                    smp.name,
-                    smp.points.len()
-                ),
-            ));
-        }
         let img = load_gray(&smp.image)?;
         if img.width() != img.height() || img.width() == 0 {
             return Err(FormatError::invalid(

@@ -113,7 +113,7 @@ pub fn read_csv(csv_path: &Path, image_dir: Option<&Path>) -> Result<Vec<Sample>
 
 /// The CSV text for `samples` (names as given in `Sample::name`).
 pub fn format_csv(samples: &[Sample], path: &Path) -> Result<String> {
-    let n = samples.first().map(|s| s.points.len()).unwrap_or(0);
+    let n = crate::dataset::common_point_count(samples, path)?;
     let mut s = String::new();
     for k in 0..2 * n {
         s.push(',');
@@ -121,16 +121,6 @@ pub fn format_csv(samples: &[Sample], path: &Path) -> Result<String> {
     }
     s.push('\n');
     for smp in samples {
-        if smp.points.len() != n {
-            return Err(FormatError::invalid(
-                path,
-                format!(
-                    "sample {} has {} points, the first has {n}",
-                    smp.name,
-                    smp.points.len()
-                ),
-            ));
-        }
         if smp.name.contains(',') || smp.name.contains('\n') {
             return Err(FormatError::invalid(
                 path,

@@ -121,11 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             let gt = BoxF::around(&s.points).unwrap_or_default();
             let oracle = nme(&detector.landmarks(&gray, &gt), s, &scheme);
-            let best = detector
-                .detect_gray(&gray)
-                .into_iter()
-                .filter(|f| f.landmark_box.iou(&gt) > 0.3)
-                .max_by(|a, b| a.landmark_box.iou(&gt).total_cmp(&b.landmark_box.iou(&gt)));
+            let best = detector.detect_matching(&gray, &gt, 0.3);
             (best.and_then(|f| nme(&f.points, s, &scheme)), oracle)
         })
         .collect();

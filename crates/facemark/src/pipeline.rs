@@ -137,6 +137,23 @@ impl Detector {
             .collect()
     }
 
+    /// The detected face matching an annotated one: the detection whose calibrated landmark box
+    /// overlaps `landmark_box` best, if that overlap (IoU) is at least `min_iou`. For
+    /// evaluating the whole pipeline against annotations.
+    pub fn detect_matching(
+        &self,
+        gray: &GrayImage,
+        landmark_box: &BoxF,
+        min_iou: f32,
+    ) -> Option<Face> {
+        self.detect_gray(gray)
+            .into_iter()
+            .map(|f| (f.landmark_box.iou(landmark_box), f))
+            .filter(|(iou, _)| *iou >= min_iou)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, f)| f)
+    }
+
     /// Landmarks for a face whose landmark box is known (by hand, from tracking, or from a
     /// calibrated detection), with the configured refinement passes.
     pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {

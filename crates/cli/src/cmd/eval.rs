@@ -89,12 +89,8 @@ impl Landmarker for DetectedFace {
         face_box: &facemark_core::BoxF,
     ) -> Vec<facemark_core::Point> {
         self.0
-            .detect_gray(image)
-            .into_iter()
-            .map(|f| (f.landmark_box.iou(face_box), f))
-            .filter(|(iou, _)| *iou >= 0.3)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, f)| f.points)
+            .detect_matching(image, face_box, 0.3)
+            .map(|f| f.points)
             .unwrap_or_default()
     }
 }

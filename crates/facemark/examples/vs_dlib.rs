@@ -4,11 +4,13 @@
 //! `bench/dlib/compare.sh` runs dlib (bench/dlib/dlib_landmarks.cpp) and then this program:
 //!
 //! ```text
-//! vs_dlib --data D [--data D2 …] [--split val --val-fraction 0.15 --seed 1] [--only DIR]
-//!         --dlib dlib.csv [--model M]
+//! vs_dlib --data D [--data D2 …] [--split val --val-fraction 0.15 --seed 1] [--fold K/N]
+//!         [--only DIR] --dlib dlib.csv [--model M]
 //! ```
-//! - `--data`/`--split`/`--val-fraction`/`--seed`: the same data list and identity split as
-//!   the training run, so `--split val` is exactly its held-out faces;
+//! - `--data`/`--split`/`--val-fraction`/`--seed`/`--fold`: the same data list, identity split
+//!   and cross-validation fold as the training run, so `--split val` is exactly its validation
+//!   faces and `--split test --fold K/N` its held-out fold
+//!   (`facemark_formats::select_split`);
 //! - `--only DIR`: keep faces whose image lies under DIR (e.g. the YouTube part of the split);
 //! - `--dlib`: dlib's predictions, CSV `image_file_name,detected,x0,y0,…`.
 //!
@@ -42,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut split, mut val_fraction, mut seed) = ("all".to_string(), 0.15f32, 1u64);
     let (mut only, mut dlib, mut model) = (None::<PathBuf>, None::<PathBuf>, None::<PathBuf>);
     let mut list_out = None::<PathBuf>;
+    let mut fold = None::<facemark_formats::Fold>;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut v = || args.next().ok_or(format!("{a} needs a value"));
@@ -50,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--split" => split = v()?,
             "--val-fraction" => val_fraction = v()?.parse()?,
             "--seed" => seed = v()?.parse()?,
+            "--fold" => fold = Some(v()?.parse()?),
             "--only" => only = Some(PathBuf::from(v()?)),
             "--dlib" => dlib = Some(PathBuf::from(v()?)),
             "--model" => model = Some(PathBuf::from(v()?)),
@@ -61,11 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for d in &data {
         samples.extend(facemark_formats::load_any(d)?);
     }
-    if split != "all" {
-        let (train, val) = facemark_formats::split_by_identity(&samples, val_fraction, seed);
-        let idx = if split == "val" { val } else { train };
-        samples = idx.into_iter().map(|i| samples[i].clone()).collect();
-    }
+    let idx = facemark_formats::select_split(&samples, &split, fold, val_fraction, seed)?;
+    samples = idx.into_iter().map(|i| samples[i].clone()).collect();
     if let Some(dir) = &only {
         let dir = std::fs::canonicalize(dir)?;
         samples.retain(|s| match &s.image {
@@ -219,7 +220,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if split == "all" {
             String::new()
         } else {
-            format!(", split {split}")
+            format!(
+                ", split {split}{}",
+                fold.map(|f| format!(" of fold {f}")).unwrap_or_default()
+            )
         }
     );
     report(

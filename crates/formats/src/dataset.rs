@@ -230,13 +230,25 @@ pub fn split_by_identity(
     val_fraction: f32,
     seed: u64,
 ) -> (Vec<usize>, Vec<usize>) {
+    let all: Vec<usize> = (0..samples.len()).collect();
+    split_subset_by_identity(samples, &all, val_fraction, seed)
+}
+
+/// [`split_by_identity`] of the samples at `subset` (indices into `samples`); returns indices
+/// into `samples`, both lists sorted.
+pub fn split_subset_by_identity(
+    samples: &[Sample],
+    subset: &[usize],
+    val_fraction: f32,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut ids: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
-    for (i, s) in samples.iter().enumerate() {
-        ids.entry(s.identity.as_str()).or_default().push(i);
+    for &i in subset {
+        ids.entry(samples[i].identity.as_str()).or_default().push(i);
     }
     let mut order: Vec<(&str, Vec<usize>)> = ids.into_iter().collect();
     order.sort_by_key(|(id, _)| (splitmix(fnv1a(id) ^ splitmix(seed)), *id));
-    let target = (val_fraction.clamp(0.0, 1.0) as f64 * samples.len() as f64).round() as usize;
+    let target = (val_fraction.clamp(0.0, 1.0) as f64 * subset.len() as f64).round() as usize;
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for (_, idx) in order {
         if val.len() < target {
@@ -248,6 +260,86 @@ pub fn split_by_identity(
     train.sort_unstable();
     val.sort_unstable();
     (train, val)
+}
+
+/// Fold `k` of `n` for cross-validation by identity (written `K/N`, K counted from 1, as in
+/// "fold 2/5").
+///
+/// Each identity goes to one fold chosen by a hash of (identity, seed) alone, so the fold of a
+/// face does not depend on which other data sets are loaded beside it: a model trained with
+/// fold 2/5 of YouTube + HELEN held out, and an evaluation of fold 2/5 of HELEN alone, see the
+/// same HELEN faces. Folds are balanced in expectation (by identity count), not exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fold {
+    /// This fold, 1 ≤ k ≤ n.
+    pub k: usize,
+    /// Number of folds, ≥ 2.
+    pub n: usize,
+}
+
+impl Fold {
+    /// Whether faces of `identity` are in this fold (held out of training).
+    pub fn holds(&self, identity: &str, seed: u64) -> bool {
+        let h = splitmix(fnv1a(identity) ^ splitmix(seed ^ 0x666f_6c64));
+        (h % self.n as u64) as usize == self.k - 1
+    }
+    /// (rest, fold): indices of the faces outside and inside this fold, both sorted.
+    pub fn split(&self, samples: &[Sample], seed: u64) -> (Vec<usize>, Vec<usize>) {
+        (0..samples.len()).partition(|&i| !self.holds(&samples[i].identity, seed))
+    }
+}
+
+impl std::fmt::Display for Fold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+impl std::str::FromStr for Fold {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Fold, String> {
+        let err =
+            || format!("expected a fold as K/N with 1 ≤ K ≤ N and N ≥ 2 (e.g. 2/5), got `{s}`");
+        let (k, n) = s.split_once('/').ok_or_else(err)?;
+        let k: usize = k.trim().parse().map_err(|_| err())?;
+        let n: usize = n.trim().parse().map_err(|_| err())?;
+        if n < 2 || k == 0 || k > n {
+            return Err(err());
+        }
+        Ok(Fold { k, n })
+    }
+}
+
+/// Which faces of a data list a command works on, the way `facemark train` split them:
+/// `all`, `train`, `val` (identity split of the faces outside the held-out fold, if any), or
+/// `test` (the held-out cross-validation fold).
+///
+/// Requires: the same data list (in the same order), `val_fraction`, `seed` and fold as the
+/// training run. Ensures: the indices `facemark train` used for that part, sorted.
+pub fn select_split(
+    samples: &[Sample],
+    split: &str,
+    fold: Option<Fold>,
+    val_fraction: f32,
+    seed: u64,
+) -> std::result::Result<Vec<usize>, String> {
+    let (rest, held) = match fold {
+        Some(f) => f.split(samples, seed),
+        None => ((0..samples.len()).collect(), Vec::new()),
+    };
+    match (split, fold) {
+        ("all", None) => Ok(rest),
+        ("all", Some(f)) => Err(format!(
+            "fold {f}: choose its held-out faces (split test) or the split of the others (val, train)"
+        )),
+        ("test", Some(_)) => Ok(held),
+        ("test", None) => Err("split test needs a fold K/N (the fold the model was trained without)".into()),
+        ("val" | "train", _) => {
+            let (train, val) = split_subset_by_identity(samples, &rest, val_fraction, seed);
+            Ok(if split == "val" { val } else { train })
+        }
+        (s, _) => Err(format!("split: expected all, val, train or test, got `{s}`")),
+    }
 }
 
 /// File stems for writing samples, unique within the set (`a.jpg#1` → `a_1`, clashes get
@@ -486,6 +578,68 @@ mod tests {
         assert_eq!(split_by_identity(&s, 0.2, 7), (t.clone(), v.clone()));
         assert_ne!(split_by_identity(&s, 0.2, 8).1, v, "seed changes the split");
         assert!(split_by_identity(&s, 0.0, 1).1.is_empty());
+    }
+
+    #[test]
+    fn folds_partition_by_identity_whatever_else_is_loaded() {
+        let s = samples();
+        let folds: Vec<Vec<usize>> = (1..=5).map(|k| Fold { k, n: 5 }.split(&s, 3).1).collect();
+        let mut all: Vec<usize> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..100).collect::<Vec<_>>(),
+            "each face in exactly one fold"
+        );
+        assert!(folds.iter().filter(|f| !f.is_empty()).count() >= 3);
+        for f in &folds {
+            let ids: std::collections::HashSet<_> = f.iter().map(|&i| &s[i].identity).collect();
+            assert!((0..100).all(|i| f.contains(&i) || !ids.contains(&s[i].identity)));
+        }
+        // the fold of a face depends only on its identity: a subset sees the same assignment
+        let sub: Vec<Sample> = s[..40].to_vec();
+        let f2 = Fold { k: 2, n: 5 };
+        let in_sub = f2.split(&sub, 3).1;
+        let in_all: Vec<usize> = f2.split(&s, 3).1.into_iter().filter(|&i| i < 40).collect();
+        assert_eq!(in_sub, in_all);
+        // the validation split of the rest never touches the fold
+        let (rest, test) = f2.split(&s, 3);
+        let (t, v) = split_subset_by_identity(&s, &rest, 0.2, 3);
+        assert_eq!(t.len() + v.len(), rest.len());
+        assert!(v.iter().chain(&t).all(|i| !test.contains(i)));
+    }
+
+    #[test]
+    fn selections() {
+        let s = samples();
+        let f = Some(Fold { k: 1, n: 3 });
+        let sel = |split, fold| select_split(&s, split, fold, 0.2, 5);
+        assert_eq!(sel("all", None).unwrap().len(), 100);
+        let (t, v) = split_by_identity(&s, 0.2, 5);
+        assert_eq!(
+            (sel("train", None).unwrap(), sel("val", None).unwrap()),
+            (t, v)
+        );
+        let (test, val, train) = (
+            sel("test", f).unwrap(),
+            sel("val", f).unwrap(),
+            sel("train", f).unwrap(),
+        );
+        assert_eq!(test.len() + val.len() + train.len(), 100);
+        assert!(val.iter().all(|i| !test.contains(i) && !train.contains(i)));
+        assert!(sel("all", f).unwrap_err().contains("test"));
+        assert!(sel("test", None).unwrap_err().contains("K/N"));
+        assert!(sel("dev", None).unwrap_err().contains("`dev`"));
+    }
+
+    #[test]
+    fn fold_syntax() {
+        assert_eq!("2/5".parse::<Fold>(), Ok(Fold { k: 2, n: 5 }));
+        assert_eq!(Fold { k: 2, n: 5 }.to_string(), "2/5");
+        for bad in ["0/5", "6/5", "1/1", "2", "a/b", "2/5/1", ""] {
+            let e = bad.parse::<Fold>().unwrap_err();
+            assert!(e.contains("K/N"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! ```
 
 use crate::augment::AugmentConfig;
+use facemark_formats::Fold;
 use facemark_model::ArchKind;
 use facemark_nn::LossKind;
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,10 @@ pub struct TrainConfig {
     pub wing_epsilon: f32,
     /// Fraction of the samples held out for validation, split by identity.
     pub val_fraction: f32,
+    /// Cross-validation: hold this fold (`"K/N"`, by identity) out of training and validation
+    /// entirely, to be evaluated afterwards with `facemark eval --fold K/N --split test`.
+    #[serde(with = "fold_text", skip_serializing_if = "Option::is_none")]
+    pub fold: Option<Fold>,
     /// Early stopping: epochs without a better validation NME (0 = never stop early).
     pub patience: usize,
     pub seed: u64,
@@ -128,6 +133,7 @@ impl Default for TrainConfig {
             wing_w: 0.05,
             wing_epsilon: 0.01,
             val_fraction: 0.15,
+            fold: None,
             patience: 10,
             seed: 1,
             threads: 0,
@@ -136,6 +142,22 @@ impl Default for TrainConfig {
             max_samples: 0,
             augment: AugmentConfig::default(),
         }
+    }
+}
+
+/// `fold = "2/5"` in TOML.
+mod fold_text {
+    use facemark_formats::Fold;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(f: &Option<Fold>, s: S) -> Result<S::Ok, S::Error> {
+        match f {
+            Some(f) => s.serialize_str(&f.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Fold>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map(Some).map_err(serde::de::Error::custom)
     }
 }
 
@@ -249,6 +271,11 @@ mod tests {
         assert_eq!(c.augment.flip_prob, 0.0);
         assert_eq!(c.batch_size, TrainConfig::default().batch_size);
         assert!(TrainConfig::from_toml("epochz = 3").is_err());
+        let f = TrainConfig::from_toml("fold = \"2/5\"").unwrap();
+        assert_eq!(f.fold, Some(Fold { k: 2, n: 5 }));
+        assert_eq!(TrainConfig::from_toml(&f.to_toml()).unwrap(), f);
+        let e = TrainConfig::from_toml("fold = \"6/5\"").unwrap_err();
+        assert!(e.contains("K/N"), "{e}");
         assert!(TrainConfig::from_toml("arch = \"resnet\"").is_err());
         let back = TrainConfig::from_toml(&c.to_toml()).unwrap();
         assert_eq!(back, c);

@@ -529,8 +529,13 @@ fn train_inner(
             scheme.len()
         )));
     }
+    // cross-validation: the fold is neither trained on nor used to pick the best epoch
+    let (pool_idx, fold_idx) = match cfg.fold {
+        Some(f) => f.split(samples, cfg.seed),
+        None => ((0..samples.len()).collect(), Vec::new()),
+    };
     let (train_idx, val_idx) =
-        facemark_formats::split_by_identity(samples, cfg.val_fraction, cfg.seed);
+        facemark_formats::split_subset_by_identity(samples, &pool_idx, cfg.val_fraction, cfg.seed);
     if train_idx.len() < 2 {
         return Err(TrainError::DataShape(format!(
             "only {} training faces after the validation split",
@@ -551,10 +556,11 @@ fn train_inner(
     let aug = Augmenter::new(cfg.augment.clone(), scheme.clone(), size, crop);
     let val = make_val(&aug, &val_data);
     tracing::info!(
-        "{} faces ({} train, {} validation by identity), {} points, crops cached at {cache_size}² in {:.1} s",
+        "{} faces ({} train, {} validation by identity, {} in the held-out fold), {} points, crops cached at {cache_size}² in {:.1} s",
         samples.len(),
         train_idx.len(),
         val_idx.len(),
+        fold_idx.len(),
         scheme.len(),
         t_load.elapsed().as_secs_f32()
     );
@@ -618,7 +624,7 @@ fn train_inner(
 
     let mut meta = ModelMeta::new(arch.clone(), scheme.clone(), crop);
     meta.training_data = format!(
-        "{}; {} training faces, {} validation faces (split by identity, seed {})",
+        "{}; {} training faces, {} validation faces (split by identity, seed {}){}",
         cfg.data
             .iter()
             .map(|p| p.display().to_string())
@@ -626,7 +632,11 @@ fn train_inner(
             .join(", "),
         train_idx.len(),
         val_idx.len(),
-        cfg.seed
+        cfg.seed,
+        match cfg.fold {
+            Some(f) => format!("; fold {f} ({} faces) held out", fold_idx.len()),
+            None => String::new(),
+        }
     );
     meta.created_by = opts.created_by.clone();
 
@@ -897,6 +907,28 @@ mod tests {
         let m = KeypointModel::load(&a.path().join("model.safetensors")).unwrap();
         assert_eq!(m.meta.scheme, scheme);
         assert!(m.meta.metrics.contains_key("val_nme"));
+    }
+
+    #[test]
+    fn a_cross_validation_fold_is_held_out_of_training_and_validation() {
+        let data = samples(40);
+        let dir = tempfile::tempdir().unwrap();
+        let fold: facemark_formats::Fold = "2/4".parse().unwrap();
+        let cfg = TrainConfig {
+            fold: Some(fold),
+            ..config(dir.path(), 1)
+        };
+        let (_, held) = fold.split(&data, cfg.seed);
+        assert!(!held.is_empty() && held.len() < 40);
+        let s = train_on(&cfg, &data, Scheme::generic(5), &RunOptions::default()).unwrap();
+        assert_eq!(s.n_train + s.n_val, 40 - held.len());
+        let m = KeypointModel::load(&s.model_path).unwrap();
+        let note = format!("fold 2/4 ({} faces) held out", held.len());
+        assert!(
+            m.meta.training_data.contains(&note),
+            "{}",
+            m.meta.training_data
+        );
     }
 
     #[test]

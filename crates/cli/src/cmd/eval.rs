@@ -22,9 +22,16 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', required = true)]
     pub data: Vec<PathBuf>,
     /// Which faces: `all`, or the trainer's identity split `val` / `train` (same data list,
-    /// `--val-fraction`, `--seed` and `--max-samples` as the training run).
+    /// `--val-fraction`, `--seed`, `--max-samples` and `--fold` as the training run), or
+    /// `test`: the faces of the held-out `--fold`.
     #[arg(long, default_value = "all")]
     pub split: String,
+    /// Cross-validation fold K/N that the model was trained without (`facemark train --fold`):
+    /// `--split test` evaluates its faces; `val`/`train` then split the other faces as the
+    /// trainer did. The fold of a face depends only on its identity and `--seed`, so it may be
+    /// evaluated on one of the training data sets alone.
+    #[arg(long)]
+    pub fold: Option<facemark_formats::Fold>,
     /// Validation fraction of the identity split (the trainer's default).
     #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
     pub val_fraction: f32,
@@ -157,16 +164,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         }
     };
-    let samples = match args.split.as_str() {
-        "all" => samples,
-        "val" | "train" => {
-            let (train, val) =
-                facemark_formats::split_by_identity(&samples, args.val_fraction, args.seed);
-            let idx = if args.split == "val" { val } else { train };
-            idx.into_iter().map(|i| samples[i].clone()).collect()
-        }
-        s => anyhow::bail!("--split: expected all, val or train, got `{s}`"),
-    };
+    let idx = facemark_formats::select_split(
+        &samples,
+        &args.split,
+        args.fold,
+        args.val_fraction,
+        args.seed,
+    )
+    .map_err(|e| anyhow::anyhow!("--split/--fold: {e}"))?;
+    let samples: Vec<_> = idx.into_iter().map(|i| samples[i].clone()).collect();
     anyhow::ensure!(!samples.is_empty(), "no faces to evaluate");
     let opts = EvalOptions {
         box_source: args.box_source,

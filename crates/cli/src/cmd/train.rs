@@ -48,6 +48,10 @@ pub struct Args {
     /// Use at most N faces (quick runs).
     #[arg(long)]
     pub max_samples: Option<usize>,
+    /// Cross-validation: hold fold K of N (by identity) out of training and validation, e.g.
+    /// `--fold 2/5`; evaluate it afterwards with `facemark eval --fold 2/5 --split test`.
+    #[arg(long)]
+    pub fold: Option<facemark_formats::Fold>,
     /// Early-stopping patience in epochs (0 = off).
     #[arg(long)]
     pub patience: Option<usize>,
@@ -88,6 +92,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         patience,
         scheme
     );
+    if args.fold.is_some() {
+        cfg.fold = args.fold;
+    }
     if args.init.is_some() {
         cfg.init = args.init.clone();
     }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# 5-fold cross-validated NME of the default model's recipe on 300-W HELEN train, with dlib on
+# the same faces.
+#
+#   bash bench/cv/helen.sh [FOLDS]        # FOLDS defaults to 5
+#
+# For each fold K/N: `facemark train --config models/default.toml --fold K/N` (the fold's
+# identities — HELEN photos and YouTube people alike — are held out of training *and* of the
+# validation split that picks the best epoch), then the fold's HELEN faces are evaluated with
+# the ground-truth landmark box (`facemark eval --split test --fold K/N`) and end to end with
+# facemark's detector beside dlib's detector + shape predictor (bench/dlib, same faces, same
+# NME). Runs resume: a finished fold is skipped, an interrupted one continues from its
+# checkpoint. Results: runs/cv/fold-K/{helen-test.json,vs_dlib.txt} and runs/cv/summary.txt.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=${FACEMARK_DATA:-../shared/data}
+N=${1:-5}
+OUT=runs/cv
+DL=target/bench-dlib
+mkdir -p "$OUT" "$DL"
+cargo build --release -q -p facemark-cli
+cargo build --release -q -p facemark --example vs_dlib
+FM=target/release/facemark
+VS=target/release/examples/vs_dlib
+HAVE_DLIB=0
+if [ -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] && pkg-config --exists dlib-1; then
+  g++ -O2 -std=c++17 bench/dlib/dlib_landmarks.cpp -o "$DL/dlib_landmarks" $(pkg-config --cflags --libs dlib-1)
+  HAVE_DLIB=1
+else
+  echo "dlib not installed (bash bench/dlib/compare.sh installs it): facemark only" >&2
+fi
+for K in $(seq 1 "$N"); do
+  F="$K/$N"; D="$OUT/fold-$K"
+  if [ ! -f "$D/helen-test.json" ]; then
+    R=(); [ -f "$D/checkpoint.safetensors" ] && R=(--resume)
+    echo "== fold $F: training → $D" >&2
+    "$FM" train --config models/default.toml --fold "$F" --out "$D" --quiet "${R[@]}" 2> "$D.log" || { tail "$D.log"; exit 1; }
+    "$FM" eval --model "$D/model.safetensors" --data "$DATA/300w-helen-train" --split test --fold "$F" \
+      --report "$D/helen-test.json.tmp" --quiet > "$D/helen-test.txt"
+    mv "$D/helen-test.json.tmp" "$D/helen-test.json"
+  fi
+  SEL=(--data "$DATA/300w-helen-train" --split test --fold "$F")
+  if [ "$HAVE_DLIB" = 1 ] && [ ! -f "$D/vs_dlib.txt" ]; then
+    $VS "${SEL[@]}" --list-out "$DL/helen-fold-$K.list"
+    "$DL/dlib_landmarks" detect "$DL/helen-fold-$K.list" > "$DL/helen-fold-$K.dlib.csv" 2> /dev/null
+    $VS "${SEL[@]}" --model "$D/model.safetensors" --dlib "$DL/helen-fold-$K.dlib.csv" > "$D/vs_dlib.txt.tmp"
+    mv "$D/vs_dlib.txt.tmp" "$D/vs_dlib.txt"
+  fi
+done
+python3 - "$OUT" "$N" <<'PY' | tee "$OUT/summary.txt"
+import json, re, sys, pathlib
+out, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+faces, rows = [], []
+for k in range(1, n + 1):
+    r = json.loads((out / f"fold-{k}/helen-test.json").read_text())
+    nme = [f["nme_outer"] for f in r["faces"] if f.get("nme_outer") is not None]
+    faces += nme
+    line = f"fold {k}/{n}: {len(nme):4d} faces, NME {100*sum(nme)/len(nme):.2f} % (ground-truth box)"
+    v = out / f"fold-{k}/vs_dlib.txt"
+    if v.exists():
+        t = v.read_text()
+        for who in ["facemark (its detector)", "dlib (its detector)"]:
+            m = re.search(re.escape(who) + r"\s+found\s+(\d+)/(\d+).*?NME\s+([\d.]+) % on its faces,\s+([\d.]+) % on the (\d+)", t)
+            if m:
+                rows.append((who, *map(float, m.groups())))
+                line += f"; {who.split()[0]} {m.group(3)} % ({m.group(1)}/{m.group(2)} found)"
+    print(line)
+print(f"pooled over {len(faces)} faces: NME {100*sum(faces)/len(faces):.2f} % (ground-truth box), "
+      f"fold mean as above")
+for who in ["facemark (its detector)", "dlib (its detector)"]:
+    rs = [r for r in rows if r[0] == who]
+    if rs:
+        found = sum(r[1] for r in rs); total = sum(r[2] for r in rs)
+        nme = sum(r[3] * r[1] for r in rs) / found
+        both = sum(r[4] * r[5] for r in rs) / sum(r[5] for r in rs)
+        print(f"{who:<24} found {int(found)}/{int(total)} ({100*found/total:.1f} %), NME {nme:.2f} % on its faces, "
+              f"{both:.2f} % on the {int(sum(r[5] for r in rs))} both found")
+PY

@@ -16,6 +16,9 @@
 //! - Work is parallelised with rayon over the batch (or channels); GEMMs inside a per-sample
 //!   loop run single-threaded, batch-wide GEMMs (dense layers) use rayon inside `gemm`.
 
+#[cfg(feature = "cuda")]
+mod cuda;
+pub mod device;
 pub mod layers;
 pub mod loss;
 pub mod network;
@@ -23,6 +26,7 @@ pub mod ops;
 pub mod optim;
 pub mod tensor;
 
+pub use device::{set_device, Device};
 pub use layers::{
     Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
 };
@@ -44,4 +48,7 @@ pub enum NnError {
     UnknownParam(String),
     #[error("missing parameter `{0}`")]
     MissingParam(String),
+    /// The compute device asked for cannot be used (see [`device::set_device`]).
+    #[error("{0}")]
+    Device(String),
 }

@@ -1,4 +1,5 @@
-//! Low-level kernels: a safe GEMM wrapper over the `gemm` crate, im2col / col2im.
+//! Low-level kernels: a safe GEMM wrapper over the `gemm` crate (cuBLAS with the `cuda`
+//! feature and [`crate::set_device`]), im2col / col2im.
 
 /// A matrix view: `data[r * rs + c * cs]` for `rows × cols`.
 #[derive(Clone, Copy)]
@@ -56,6 +57,13 @@ pub fn matmul(a: Mat, b: Mat, c: &mut [f32], accumulate: bool, threads: usize) {
         }
         return;
     }
+    #[cfg(feature = "cuda")]
+    if crate::device::on_gpu(m * n * k) {
+        match crate::cuda::matmul(a, b, c, accumulate) {
+            Ok(()) => return,
+            Err(e) => gpu_failed(&e), // the CPU computes this product instead
+        }
+    }
     let par = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
@@ -86,6 +94,14 @@ pub fn matmul(a: Mat, b: Mat, c: &mut [f32], accumulate: bool, threads: usize) {
             par,
         )
     }
+}
+
+/// A GPU product that failed is computed on the CPU; say so once on stderr, not per product.
+#[cfg(feature = "cuda")]
+#[cold]
+fn gpu_failed(e: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| eprintln!("warning: GPU matrix product failed ({e}); computing on the CPU"));
 }
 
 /// Geometry of a 2-D convolution or pooling window.

@@ -61,6 +61,10 @@ pub struct Args {
     /// Landmark scheme name (default: from the point count).
     #[arg(long)]
     pub scheme: Option<String>,
+    /// Where the large matrix products run: `cpu`, or `cuda` / `cuda:N` in a build with
+    /// `--features cuda` (everything else stays on the CPU threads).
+    #[arg(long, default_value = "cpu")]
+    pub device: facemark_nn::Device,
     /// No progress bar (one line per epoch on stderr instead).
     #[arg(long)]
     pub quiet: bool,
@@ -105,6 +109,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.loss = TrainConfig::from_toml(&format!("loss = \"{}\"", l.to_ascii_lowercase()))
             .map_err(|_| anyhow::anyhow!("--loss: expected mse, l1 or wing, got `{l}`"))?
             .loss;
+    }
+    let device = facemark_nn::set_device(args.device).context("--device")?;
+    if args.device != facemark_nn::Device::Cpu {
+        eprintln!(
+            "matrix products of ≥ {} multiply-adds on {device}",
+            facemark_nn::device::GPU_MIN_MACS
+        );
     }
     let created_by = std::iter::once("facemark".to_string())
         .chain(std::env::args().skip(1))

@@ -325,10 +325,116 @@ fn dw3_plane_backward(
     acc
 }
 
+/// 3×3, stride 2, padding 1 (the mobile net's down-sampling blocks). Each input row is split
+/// once into its even and odd columns, so that output column `o` reads `odd[o−1]`, `even[o]`
+/// and `odd[o]`: contiguous slices the compiler vectorises. Measured on the default model (one
+/// face, one thread): the generic loop (nine strided passes) made these layers 204 µs of
+/// 757 µs; reading the row at stride 2 directly still cost 7.5 instructions per
+/// multiply-add (callgrind), this about 1.
+fn dw3s2_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
+    let win = Window {
+        k: 3,
+        stride: 2,
+        pad: 1,
+    };
+    let (oh, ow) = (win.out(h), win.out(w));
+    let (ne, no) = (w.div_ceil(2), w / 2); // ne == ow
+    thread_local! {
+        // per-thread scratch for the split rows: an allocation per plane cost more than the
+        // arithmetic of the small late planes (8×8 → 4×4)
+        static SPLIT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SPLIT.with_borrow_mut(|buf| {
+        buf.resize(h * ne + h * no, 0.0);
+        let (even, odd) = buf.split_at_mut(h * ne);
+        dw3s2_split(x, h, w, wk, b, (oh, ow), (even, odd), out)
+    })
+}
+
+/// [`dw3s2_plane`] with its scratch: `even` holds `h × ⌈w/2⌉`, `odd` `h × ⌊w/2⌋` values.
+#[allow(clippy::too_many_arguments)]
+fn dw3s2_split(
+    x: &[f32],
+    h: usize,
+    w: usize,
+    wk: &[f32],
+    b: f32,
+    (oh, ow): (usize, usize),
+    (even, odd): (&mut [f32], &mut [f32]),
+    out: &mut [f32],
+) {
+    let (ne, no) = (w.div_ceil(2), w / 2);
+    for ((r, e), o) in x
+        .chunks_exact(w)
+        .zip(even.chunks_exact_mut(ne))
+        .zip(odd.chunks_exact_mut(no.max(1)))
+    {
+        for ((ev, ov), p) in e.iter_mut().zip(o.iter_mut()).zip(r.chunks_exact(2)) {
+            *ev = p[0];
+            *ov = p[1];
+        }
+        if ne > no {
+            e[ne - 1] = r[w - 1];
+        }
+    }
+    if no == 0 {
+        // one column: chunks of `odd` did not pair with rows above
+        for (r, e) in x.chunks_exact(w).zip(even.chunks_exact_mut(ne)) {
+            e[0] = r[0];
+        }
+    }
+    out.iter_mut().for_each(|v| *v = b);
+    for oy in 0..oh {
+        let orow = &mut out[oy * ow..(oy + 1) * ow];
+        for ky in 0..3 {
+            let iy = 2 * oy + ky;
+            if iy < 1 || iy > h {
+                continue;
+            }
+            let e = &even[(iy - 1) * ne..iy * ne];
+            let o = &odd[(iy - 1) * no..iy * no];
+            let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
+            // column 0: its left tap is padding
+            orow[0] += w1 * e[0] + if no > 0 { w2 * o[0] } else { 0.0 };
+            // columns 1..no: all three taps inside
+            if no > 1 {
+                for (((r, a), m), c) in orow[1..no]
+                    .iter_mut()
+                    .zip(&o[..no - 1])
+                    .zip(&e[1..no])
+                    .zip(&o[1..no])
+                {
+                    *r += w0 * a + w1 * m + w2 * c;
+                }
+            }
+            // odd width: the last column's right tap is padding
+            if ne > no && ne > 1 {
+                orow[ne - 1] += w0 * o[no - 1] + w1 * e[ne - 1];
+            }
+        }
+    }
+}
+
 fn dw_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, win: Window, out: &mut [f32]) {
     if win.k == 3 && win.stride == 1 && win.pad == 1 {
         return dw3_plane(x, h, w, wk, b, out);
     }
+    if win.k == 3 && win.stride == 2 && win.pad == 1 && h > 0 && w > 0 {
+        return dw3s2_plane(x, h, w, wk, b, out);
+    }
+    dw_plane_generic(x, h, w, wk, b, win, out)
+}
+
+/// Any window: one strided pass per kernel tap.
+fn dw_plane_generic(
+    x: &[f32],
+    h: usize,
+    w: usize,
+    wk: &[f32],
+    b: f32,
+    win: Window,
+    out: &mut [f32],
+) {
     let (oh, ow) = (win.out(h), win.out(w));
     out.iter_mut().for_each(|v| *v = b);
     let (k, s) = (win.k, win.stride);
@@ -1118,6 +1224,40 @@ impl Layer {
             Layer::MaxPool(l) => l.argmax = Vec::new(),
             Layer::Dropout(l) => l.mask = Vec::new(),
             Layer::Flatten => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The specialised 3×3 depthwise kernels (stride 1 and 2) agree with the generic loop on
+    /// every plane size, odd and even, down to 1×1.
+    #[test]
+    fn depthwise_fast_paths_match_the_generic_loop() {
+        let wk: Vec<f32> = (0..9).map(|i| i as f32 * 0.25 - 1.0).collect();
+        for stride in [1, 2] {
+            let win = Window {
+                k: 3,
+                stride,
+                pad: 1,
+            };
+            for h in 1..=9 {
+                for w in 1..=9 {
+                    let x: Vec<f32> = (0..h * w).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+                    let n = win.out(h) * win.out(w);
+                    let (mut fast, mut slow) = (vec![9.0; n], vec![-9.0; n]);
+                    dw_plane(&x, h, w, &wk, 0.5, win, &mut fast);
+                    dw_plane_generic(&x, h, w, &wk, 0.5, win, &mut slow);
+                    for (a, b) in fast.iter().zip(&slow) {
+                        assert!(
+                            (a - b).abs() < 1e-4,
+                            "stride {stride} {h}×{w}: {fast:?} vs {slow:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

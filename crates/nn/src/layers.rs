@@ -91,17 +91,17 @@ impl Conv2d {
     /// single-sample batch).
     fn gemm_sample(&self, col: &[f32], p: usize, o: &mut [f32], threads: usize) {
         let ick = self.in_c * self.win.k * self.win.k;
+        // the bias first, then the product accumulated onto it: one pass over `o` fewer
+        for (row, &b) in o.chunks_exact_mut(p).zip(&self.bias.value) {
+            row.fill(b);
+        }
         matmul(
             Mat::rm(&self.weight.value, self.out_c, ick),
             Mat::rm(col, ick, p),
             o,
-            false,
+            true,
             threads,
         );
-        for (oc, row) in o.chunks_exact_mut(p).enumerate() {
-            let b = self.bias.value[oc];
-            row.iter_mut().for_each(|v| *v += b);
-        }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let (n, oc, oh, ow) = self.out_shape(x);

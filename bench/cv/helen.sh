@@ -13,8 +13,13 @@
 # checkpoint. Results: runs/cv/fold-K/{helen-test.json,vs_dlib.txt} and runs/cv/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA=${FACEMARK_DATA:-../shared/data}
+DATA=${FACEMARK_DATA:-../shared/data}   # for the evaluations; training reads the config's paths
 N=${1:-5}
+CONFIG=models/default.toml
+# The folds and the validation split are hashed with the config's seed: the evaluations must
+# use the same seed and fraction, or "held-out" faces would be trained-on ones.
+SEED=$(sed -n 's/^seed *= *\([0-9]*\).*/\1/p' "$CONFIG"); SEED=${SEED:-1}
+VALF=$(sed -n 's/^val_fraction *= *\([0-9.]*\).*/\1/p' "$CONFIG"); VALF=${VALF:-0.15}
 OUT=runs/cv
 DL=target/bench-dlib
 mkdir -p "$OUT" "$DL"
@@ -34,12 +39,12 @@ for K in $(seq 1 "$N"); do
   if [ ! -f "$D/helen-test.json" ]; then
     R=(); [ -f "$D/checkpoint.safetensors" ] && R=(--resume)
     echo "== fold $F: training → $D" >&2
-    "$FM" train --config models/default.toml --fold "$F" --out "$D" --quiet "${R[@]}" 2> "$D.log" || { tail "$D.log"; exit 1; }
-    "$FM" eval --model "$D/model.safetensors" --data "$DATA/300w-helen-train" --split test --fold "$F" \
+    "$FM" train --config "$CONFIG" --fold "$F" --out "$D" --quiet ${R[@]+"${R[@]}"} 2> "$D.log" || { tail "$D.log"; exit 1; }
+    "$FM" eval --model "$D/model.safetensors" --data "$DATA/300w-helen-train" --split test --fold "$F" --seed "$SEED" \
       --report "$D/helen-test.json.tmp" --quiet > "$D/helen-test.txt"
     mv "$D/helen-test.json.tmp" "$D/helen-test.json"
   fi
-  SEL=(--data "$DATA/300w-helen-train" --split test --fold "$F")
+  SEL=(--data "$DATA/300w-helen-train" --split test --fold "$F" --seed "$SEED" --val-fraction "$VALF")
   if [ "$HAVE_DLIB" = 1 ] && [ ! -f "$D/vs_dlib.txt" ]; then
     $VS "${SEL[@]}" --list-out "$DL/helen-fold-$K.list"
     "$DL/dlib_landmarks" detect "$DL/helen-fold-$K.list" > "$DL/helen-fold-$K.dlib.csv" 2> /dev/null
@@ -54,6 +59,8 @@ faces, rows, fold_means = [], [], []
 for k in range(1, n + 1):
     r = json.loads((out / f"fold-{k}/helen-test.json").read_text())
     nme = [f["nme_outer"] for f in r["faces"] if f.get("nme_outer") is not None]
+    if not nme:
+        print(f"fold {k}/{n}: no scored faces"); continue
     faces += nme
     fold_means.append(sum(nme) / len(nme))
     line = f"fold {k}/{n}: {len(nme):4d} faces, NME {100*sum(nme)/len(nme):.2f} % (ground-truth box)"

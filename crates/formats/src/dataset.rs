@@ -271,13 +271,23 @@ pub fn split_subset_by_identity(
 /// same HELEN faces. Folds are balanced in expectation (by identity count), not exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fold {
-    /// This fold, 1 ≤ k ≤ n.
-    pub k: usize,
-    /// Number of folds, ≥ 2.
-    pub n: usize,
+    k: usize,
+    n: usize,
 }
 
 impl Fold {
+    /// Fold `k` of `n`; `None` unless 1 ≤ k ≤ n and n ≥ 2.
+    pub fn new(k: usize, n: usize) -> Option<Fold> {
+        (n >= 2 && (1..=n).contains(&k)).then_some(Fold { k, n })
+    }
+    /// This fold, 1 ≤ k ≤ n.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    /// Number of folds, ≥ 2.
+    pub fn n(&self) -> usize {
+        self.n
+    }
     /// Whether faces of `identity` are in this fold (held out of training).
     pub fn holds(&self, identity: &str, seed: u64) -> bool {
         let h = splitmix(fnv1a(identity) ^ splitmix(seed ^ 0x666f_6c64));
@@ -303,10 +313,7 @@ impl std::str::FromStr for Fold {
         let (k, n) = s.split_once('/').ok_or_else(err)?;
         let k: usize = k.trim().parse().map_err(|_| err())?;
         let n: usize = n.trim().parse().map_err(|_| err())?;
-        if n < 2 || k == 0 || k > n {
-            return Err(err());
-        }
-        Ok(Fold { k, n })
+        Fold::new(k, n).ok_or_else(err)
     }
 }
 

@@ -11,6 +11,7 @@ use cudarc::driver::{CudaContext, CudaSlice, CudaStream};
 use std::sync::{Arc, Mutex, OnceLock};
 
 struct Gpu {
+    ordinal: usize,
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     blas: CudaBlas,
@@ -36,7 +37,14 @@ pub(crate) fn init(ordinal: usize) -> Result<String, String> {
         let g = g
             .lock()
             .map_err(|_| "the GPU state was poisoned by an earlier panic")?;
-        return g.ctx.name().map_err(|e| format!("CUDA: {e:?}"));
+        if g.ordinal != ordinal {
+            return Err(format!(
+                "CUDA device {} is already in use by this process; one GPU per process",
+                g.ordinal
+            ));
+        }
+        let name = g.ctx.name().map_err(|e| format!("CUDA: {e:?}"))?;
+        return Ok(format!("{name} (CUDA device {ordinal})"));
     }
     let ctx = CudaContext::new(ordinal).map_err(|e| format!("CUDA device {ordinal}: {e:?}"))?;
     let name = ctx
@@ -45,6 +53,7 @@ pub(crate) fn init(ordinal: usize) -> Result<String, String> {
     let stream = ctx.default_stream();
     let blas = CudaBlas::new(stream.clone()).map_err(|e| format!("cuBLAS: {e:?}"))?;
     let _ = GPU.set(Mutex::new(Gpu {
+        ordinal,
         ctx,
         stream,
         blas,
@@ -148,10 +157,14 @@ pub(crate) fn matmul(a: Mat, b: Mat, c: &mut [f32], accumulate: bool) -> Result<
     // SAFETY: the buffers hold at least the extents cuBLAS reads and writes for these
     // dimensions and leading dimensions (checked by `as_transposed` and the uploads).
     unsafe { blas.gemm(cfg, db, da, dc) }.map_err(|e| format!("cuBLAS sgemm: {e:?}"))?;
-    stream
-        .memcpy_dtoh(&dc.slice(0..m * n), &mut c[..m * n])
+    // into a staging vector first: `c` is written only when every CUDA call succeeded, so the
+    // caller's CPU fallback never adds the product twice
+    let host = stream
+        .memcpy_dtov(&dc.slice(0..m * n))
         .map_err(|e| format!("{e:?}"))?;
-    stream.synchronize().map_err(|e| format!("{e:?}"))
+    stream.synchronize().map_err(|e| format!("{e:?}"))?;
+    c[..m * n].copy_from_slice(&host);
+    Ok(())
 }
 
 #[cfg(test)]

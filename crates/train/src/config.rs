@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(c.batch_size, TrainConfig::default().batch_size);
         assert!(TrainConfig::from_toml("epochz = 3").is_err());
         let f = TrainConfig::from_toml("fold = \"2/5\"").unwrap();
-        assert_eq!(f.fold, Some(Fold { k: 2, n: 5 }));
+        assert_eq!(f.fold, Fold::new(2, 5));
         assert_eq!(TrainConfig::from_toml(&f.to_toml()).unwrap(), f);
         let e = TrainConfig::from_toml("fold = \"6/5\"").unwrap_err();
         assert!(e.contains("K/N"), "{e}");

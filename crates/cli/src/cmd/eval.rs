@@ -186,13 +186,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", report.to_json());
     } else {
         println!(
-            "{what} on {} [{} split]",
+            "{what} on {} [{}]",
             args.data
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            args.split
+            match args.fold {
+                Some(f) => format!("{} split of fold {f}", args.split),
+                None => format!("{} split", args.split),
+            }
         );
         print!("{}", report.summary_text());
         let worst_points: Vec<String> = {

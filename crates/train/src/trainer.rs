@@ -587,6 +587,22 @@ fn train_inner(
     };
     let mut head_transferred = false;
     if opts.resume {
+        // the split is re-made from the config: resuming with another one would validate on
+        // (or, with folds, test on) faces the first epochs trained on
+        let prev = out.join("config.toml");
+        if let Ok(old) = TrainConfig::load(&prev) {
+            if (old.fold, old.seed, old.val_fraction) != (cfg.fold, cfg.seed, cfg.val_fraction) {
+                return Err(TrainError::Resume {
+                    path: prev,
+                    msg: format!(
+                        "the run split its data with fold {:?}, seed {}, val_fraction {}; resume with the same settings",
+                        old.fold.map(|f| f.to_string()),
+                        old.seed,
+                        old.val_fraction
+                    ),
+                });
+            }
+        }
         state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam)?;
         tracing::info!(
             "resumed from {} after epoch {}",
@@ -995,6 +1011,13 @@ mod tests {
             resume: true,
             ..RunOptions::default()
         };
+        // another split would leak validation faces into training: refused
+        let other = TrainConfig {
+            fold: facemark_formats::Fold::new(1, 3),
+            ..config(part.path(), 3)
+        };
+        let e = train_on(&other, &data, scheme.clone(), &resumed).unwrap_err();
+        assert!(e.to_string().contains("same settings"), "{e}");
         let s = train_on(&config(part.path(), 3), &data, scheme, &resumed).unwrap();
         assert_eq!(s.history.len(), 3);
         assert!(

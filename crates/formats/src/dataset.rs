@@ -317,9 +317,31 @@ impl std::str::FromStr for Fold {
     }
 }
 
-/// Which faces of a data list a command works on, the way `facemark train` split them:
-/// `all`, `train`, `val` (identity split of the faces outside the held-out fold, if any), or
-/// `test` (the held-out cross-validation fold).
+/// The faces of one training run, as indices into its data list (each sorted): `train` and
+/// `val` split the faces outside the held-out fold by identity; `test` is that fold (empty
+/// without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSplit {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+impl RunSplit {
+    /// How `facemark train` splits `samples` — and how `eval`/`vs_dlib` re-create it: the
+    /// fold (if any) first, then [`split_subset_by_identity`] of the rest.
+    pub fn new(samples: &[Sample], fold: Option<Fold>, val_fraction: f32, seed: u64) -> RunSplit {
+        let (rest, test) = match fold {
+            Some(f) => f.split(samples, seed),
+            None => ((0..samples.len()).collect(), Vec::new()),
+        };
+        let (train, val) = split_subset_by_identity(samples, &rest, val_fraction, seed);
+        RunSplit { train, val, test }
+    }
+}
+
+/// Which faces of a data list a command works on, the way `facemark train` split them
+/// ([`RunSplit`]): `all`, `train`, `val`, or `test` (the held-out cross-validation fold).
 ///
 /// Requires: the same data list (in the same order), `val_fraction`, `seed` and fold as the
 /// training run. Ensures: the indices `facemark train` used for that part, sorted.
@@ -330,23 +352,27 @@ pub fn select_split(
     val_fraction: f32,
     seed: u64,
 ) -> std::result::Result<Vec<usize>, String> {
-    let (rest, held) = match fold {
-        Some(f) => f.split(samples, seed),
-        None => ((0..samples.len()).collect(), Vec::new()),
-    };
     match (split, fold) {
-        ("all", None) => Ok(rest),
-        ("all", Some(f)) => Err(format!(
-            "fold {f}: choose its held-out faces (split test) or the split of the others (val, train)"
-        )),
-        ("test", Some(_)) => Ok(held),
-        ("test", None) => Err("split test needs a fold K/N (the fold the model was trained without)".into()),
-        ("val" | "train", _) => {
-            let (train, val) = split_subset_by_identity(samples, &rest, val_fraction, seed);
-            Ok(if split == "val" { val } else { train })
+        ("all", None) => return Ok((0..samples.len()).collect()),
+        ("all", Some(f)) => {
+            return Err(format!(
+                "fold {f}: choose its held-out faces (split test) or the split of the others (val, train)"
+            ))
         }
-        (s, _) => Err(format!("split: expected all, val, train or test, got `{s}`")),
+        ("test", None) => {
+            return Err(
+                "split test needs a fold K/N (the fold the model was trained without)".into(),
+            )
+        }
+        ("test" | "val" | "train", _) => {}
+        (s, _) => return Err(format!("split: expected all, val, train or test, got `{s}`")),
     }
+    let run = RunSplit::new(samples, fold, val_fraction, seed);
+    Ok(match split {
+        "test" => run.test,
+        "val" => run.val,
+        _ => run.train,
+    })
 }
 
 /// File stems for writing samples, unique within the set (`a.jpg#1` → `a_1`, clashes get

@@ -29,6 +29,7 @@ pub mod youtube;
 pub use cache::FaceCache;
 pub use dataset::{
     load_any, save_as, select_split, split_by_identity, split_subset_by_identity, Fold, Format,
+    RunSplit,
 };
 pub use error::FormatError;
 pub use image_io::{image_size, load_gray, load_rgb};

@@ -82,12 +82,12 @@ fn as_transposed(x: &Mat) -> Option<(Op, usize)> {
     }
 }
 
-fn upload(
+/// `buf`, grown (to a power of two) when it holds fewer than `len` values.
+fn ensure<'b>(
     stream: &Arc<CudaStream>,
-    buf: &mut Option<CudaSlice<f32>>,
-    host: &[f32],
+    buf: &'b mut Option<CudaSlice<f32>>,
     len: usize,
-) -> Result<(), String> {
+) -> Result<&'b mut CudaSlice<f32>, String> {
     if !matches!(buf, Some(b) if b.len() >= len) {
         *buf = Some(
             stream
@@ -95,10 +95,21 @@ fn upload(
                 .map_err(|e| format!("{e:?}"))?,
         );
     }
-    let dst = buf.as_mut().expect("allocated above");
+    Ok(buf.as_mut().expect("allocated above"))
+}
+
+/// Copy `host[..len]` to the start of `buf` (grown as needed).
+fn upload<'b>(
+    stream: &Arc<CudaStream>,
+    buf: &'b mut Option<CudaSlice<f32>>,
+    host: &[f32],
+    len: usize,
+) -> Result<&'b mut CudaSlice<f32>, String> {
+    let dst = ensure(stream, buf, len)?;
     stream
         .memcpy_htod(&host[..len], dst)
-        .map_err(|e| format!("{e:?}"))
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(dst)
 }
 
 /// `c = a × b` (or `c += a × b`), all row-major as in [`crate::ops::matmul`], on the GPU.
@@ -137,26 +148,17 @@ pub(crate) fn matmul(a: Mat, b: Mat, c: &mut [f32], accumulate: bool) -> Result<
         blas,
         ..
     } = &mut *g;
-    upload(&stream, da, a.data, extent(&a))?;
-    upload(&stream, db, b.data, extent(&b))?;
-    if accumulate {
-        upload(&stream, dc, c, m * n)?;
-    } else if !matches!(dc, Some(x) if x.len() >= m * n) {
-        *dc = Some(
-            stream
-                .alloc_zeros::<f32>((m * n).next_power_of_two())
-                .map_err(|e| format!("{e:?}"))?,
-        );
-    }
-    let (da, db, dc) = (
-        da.as_ref().unwrap(),
-        db.as_ref().unwrap(),
-        dc.as_mut().unwrap(),
-    );
+    let da = upload(&stream, da, a.data, extent(&a))?;
+    let db = upload(&stream, db, b.data, extent(&b))?;
+    let dc = if accumulate {
+        upload(&stream, dc, c, m * n)?
+    } else {
+        ensure(&stream, dc, m * n)?
+    };
     // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: B's view goes first.
     // SAFETY: the buffers hold at least the extents cuBLAS reads and writes for these
     // dimensions and leading dimensions (checked by `as_transposed` and the uploads).
-    unsafe { blas.gemm(cfg, db, da, dc) }.map_err(|e| format!("cuBLAS sgemm: {e:?}"))?;
+    unsafe { blas.gemm(cfg, &*db, &*da, dc) }.map_err(|e| format!("cuBLAS sgemm: {e:?}"))?;
     // into a staging vector first: `c` is written only when every CUDA call succeeded, so the
     // caller's CPU fallback never adds the product twice
     let host = stream

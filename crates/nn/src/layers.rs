@@ -347,72 +347,50 @@ fn dw3s2_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32
     SPLIT.with_borrow_mut(|buf| {
         buf.resize(h * ne + h * no, 0.0);
         let (even, odd) = buf.split_at_mut(h * ne);
-        dw3s2_split(x, h, w, wk, b, (oh, ow), (even, odd), out)
-    })
-}
-
-/// [`dw3s2_plane`] with its scratch: `even` holds `h × ⌈w/2⌉`, `odd` `h × ⌊w/2⌋` values.
-#[allow(clippy::too_many_arguments)]
-fn dw3s2_split(
-    x: &[f32],
-    h: usize,
-    w: usize,
-    wk: &[f32],
-    b: f32,
-    (oh, ow): (usize, usize),
-    (even, odd): (&mut [f32], &mut [f32]),
-    out: &mut [f32],
-) {
-    let (ne, no) = (w.div_ceil(2), w / 2);
-    for ((r, e), o) in x
-        .chunks_exact(w)
-        .zip(even.chunks_exact_mut(ne))
-        .zip(odd.chunks_exact_mut(no.max(1)))
-    {
-        for ((ev, ov), p) in e.iter_mut().zip(o.iter_mut()).zip(r.chunks_exact(2)) {
-            *ev = p[0];
-            *ov = p[1];
-        }
-        if ne > no {
-            e[ne - 1] = r[w - 1];
-        }
-    }
-    if no == 0 {
-        // one column: chunks of `odd` did not pair with rows above
-        for (r, e) in x.chunks_exact(w).zip(even.chunks_exact_mut(ne)) {
-            e[0] = r[0];
-        }
-    }
-    out.iter_mut().for_each(|v| *v = b);
-    for oy in 0..oh {
-        let orow = &mut out[oy * ow..(oy + 1) * ow];
-        for ky in 0..3 {
-            let iy = 2 * oy + ky;
-            if iy < 1 || iy > h {
-                continue;
+        for (y, r) in x.chunks_exact(w).take(h).enumerate() {
+            let (e, o) = (
+                &mut even[y * ne..(y + 1) * ne],
+                &mut odd[y * no..(y + 1) * no],
+            );
+            for ((ev, ov), p) in e.iter_mut().zip(o.iter_mut()).zip(r.chunks_exact(2)) {
+                *ev = p[0];
+                *ov = p[1];
             }
-            let e = &even[(iy - 1) * ne..iy * ne];
-            let o = &odd[(iy - 1) * no..iy * no];
-            let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
-            // column 0: its left tap is padding
-            orow[0] += w1 * e[0] + if no > 0 { w2 * o[0] } else { 0.0 };
-            // columns 1..no: all three taps inside
-            if no > 1 {
-                for (((r, a), m), c) in orow[1..no]
-                    .iter_mut()
-                    .zip(&o[..no - 1])
-                    .zip(&e[1..no])
-                    .zip(&o[1..no])
-                {
-                    *r += w0 * a + w1 * m + w2 * c;
+            if ne > no {
+                e[ne - 1] = r[w - 1];
+            }
+        }
+        out.fill(b);
+        for oy in 0..oh {
+            let orow = &mut out[oy * ow..(oy + 1) * ow];
+            for ky in 0..3 {
+                let iy = 2 * oy + ky;
+                if iy < 1 || iy > h {
+                    continue;
+                }
+                let e = &even[(iy - 1) * ne..iy * ne];
+                let o = &odd[(iy - 1) * no..iy * no];
+                let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
+                // column 0: its left tap is padding
+                orow[0] += w1 * e[0] + if no > 0 { w2 * o[0] } else { 0.0 };
+                // columns 1..no: all three taps inside
+                if no > 1 {
+                    for (((r, a), m), c) in orow[1..no]
+                        .iter_mut()
+                        .zip(&o[..no - 1])
+                        .zip(&e[1..no])
+                        .zip(&o[1..no])
+                    {
+                        *r += w0 * a + w1 * m + w2 * c;
+                    }
+                }
+                // odd width: the last column's right tap is padding
+                if ne > no && ne > 1 {
+                    orow[ne - 1] += w0 * o[no - 1] + w1 * e[ne - 1];
                 }
             }
-            // odd width: the last column's right tap is padding
-            if ne > no && ne > 1 {
-                orow[ne - 1] += w0 * o[no - 1] + w1 * e[ne - 1];
-            }
         }
-    }
+    })
 }
 
 fn dw_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, win: Window, out: &mut [f32]) {

@@ -530,12 +530,11 @@ fn train_inner(
         )));
     }
     // cross-validation: the fold is neither trained on nor used to pick the best epoch
-    let (pool_idx, fold_idx) = match cfg.fold {
-        Some(f) => f.split(samples, cfg.seed),
-        None => ((0..samples.len()).collect(), Vec::new()),
-    };
-    let (train_idx, val_idx) =
-        facemark_formats::split_subset_by_identity(samples, &pool_idx, cfg.val_fraction, cfg.seed);
+    let facemark_formats::RunSplit {
+        train: train_idx,
+        val: val_idx,
+        test: fold_idx,
+    } = facemark_formats::RunSplit::new(samples, cfg.fold, cfg.val_fraction, cfg.seed);
     if train_idx.len() < 2 {
         return Err(TrainError::DataShape(format!(
             "only {} training faces after the validation split",

@@ -67,6 +67,18 @@ impl Sample {
             })
             .collect()
     }
+    /// The landmark box: the tight box around the present points (pixels of the image);
+    /// `None` when no point is present. May be degenerate (zero width or height).
+    pub fn landmark_box(&self) -> Option<BoxF> {
+        let present: Vec<Point> = self
+            .points
+            .iter()
+            .zip(&self.visible)
+            .filter(|(_, v)| **v)
+            .map(|(p, _)| *p)
+            .collect();
+        BoxF::around(&present)
+    }
     /// Number of present points.
     pub fn present(&self) -> usize {
         self.visible.iter().filter(|v| **v).count()

@@ -59,14 +59,8 @@ pub fn crop_sample(
     size: u32,
     spec: &CropSpec,
 ) -> Result<(GrayImage, Vec<Point>, BoxF)> {
-    let vis: Vec<Point> = sample
-        .points
-        .iter()
-        .zip(&sample.visible)
-        .filter(|(_, v)| **v)
-        .map(|(p, _)| *p)
-        .collect();
-    let lb = BoxF::around(&vis)
+    let lb = sample
+        .landmark_box()
         .ok_or_else(|| FormatError::invalid(&sample.name, "no present landmark to crop around"))?;
     let img = load_gray(&sample.image).map_err(|e| match e {
         FormatError::Invalid { msg, .. } => FormatError::invalid(&sample.name, msg),

@@ -120,19 +120,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Sample>> {
                 format!("{} fields, expected {}", fields.len(), cols.len()),
             ));
         }
+        // a missing point is NaN (both cells empty); `Sample::new` marks it not visible
         let mut points = Vec::with_capacity(point_cols.len());
-        let mut visible = Vec::with_capacity(point_cols.len());
         for &(cx, cy) in &point_cols {
             let (fx, fy) = (fields[cx].trim(), fields[cy].trim());
             if fx.is_empty() && fy.is_empty() {
                 points.push([f32::NAN, f32::NAN]);
-                visible.push(false);
                 continue;
             }
             let x = parse_coord(fx, path, line, cols[cx])?;
             let y = parse_coord(fy, path, line, cols[cy])?;
             points.push([x, y]);
-            visible.push(true);
         }
         let image = match image_col {
             Some(c) => parse_pixels(fields[c], path, line)?,
@@ -156,14 +154,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Sample>> {
             }
             None => format!("kaggle_{:05}", out.len() + 1),
         };
-        out.push(Sample {
-            image,
-            points,
-            visible,
-            face_box: None,
-            identity: name.clone(),
-            name,
-        });
+        out.push(Sample::new(image, points, name));
     }
     if out.is_empty() {
         return Err(FormatError::invalid(path, "header only, no rows"));

@@ -187,18 +187,10 @@ pub fn load_gray(src: &ImageSource) -> Result<GrayImage, String> {
 /// The box [`evaluate`] gives the landmarker for `sample` (pixels), or why there is none.
 pub fn face_box(sample: &Sample, img: &GrayImage, src: BoxSource) -> Result<BoxF, String> {
     match src {
-        BoxSource::GroundTruth => {
-            let vis: Vec<Point> = sample
-                .points
-                .iter()
-                .zip(&sample.visible)
-                .filter(|(_, v)| **v)
-                .map(|(p, _)| *p)
-                .collect();
-            BoxF::around(&vis)
-                .filter(|b| b.w > 0.0 || b.h > 0.0)
-                .ok_or_else(|| "no two distinct visible points".to_string())
-        }
+        BoxSource::GroundTruth => sample
+            .landmark_box()
+            .filter(|b| b.w > 0.0 || b.h > 0.0)
+            .ok_or_else(|| "no two distinct visible points".to_string()),
         BoxSource::SampleBox => sample.face_box.ok_or_else(|| "no face box".to_string()),
         BoxSource::WholeImage => Ok(BoxF::new(0.0, 0.0, img.width() as f32, img.height() as f32)),
     }

@@ -93,14 +93,7 @@ pub struct PredictOptions {
 pub fn mean_landmark_box(samples: &[Sample]) -> Option<BoxF> {
     let (mut acc, mut n) = ([0.0f64; 4], 0usize);
     for s in samples {
-        let vis: Vec<Point> = s
-            .points
-            .iter()
-            .zip(&s.visible)
-            .filter(|(_, v)| **v)
-            .map(|(p, _)| *p)
-            .collect();
-        if let Some(b) = BoxF::around(&vis).filter(|b| b.w > 0.0 && b.h > 0.0) {
+        if let Some(b) = s.landmark_box().filter(|b| b.w > 0.0 && b.h > 0.0) {
             for (a, v) in acc.iter_mut().zip([b.x, b.y, b.w, b.h]) {
                 *a += v as f64;
             }

@@ -440,14 +440,7 @@ fn render_tile(
     spec: &CropSpec,
 ) -> Result<image::RgbImage> {
     let img = load_rgb(&s.image)?;
-    let present: Vec<_> = s
-        .points
-        .iter()
-        .zip(&s.visible)
-        .filter(|(_, v)| **v)
-        .map(|(p, _)| *p)
-        .collect();
-    let region = match (full, BoxF::around(&present)) {
+    let region = match (full, s.landmark_box()) {
         (false, Some(lb)) if lb.w.max(lb.h) > 0.0 => spec.region(&lb),
         _ => {
             let side = img.width().max(img.height()) as f32;
@@ -461,11 +454,11 @@ fn render_tile(
     };
     let t = facemark_core::Affine2::crop_to(&region, tile, tile);
     let mut out = warp_rgb(&img, &t, tile, tile);
-    let pts: Vec<_> = present.iter().map(|p| t.apply(*p)).collect();
+    let pts = s.points_through(&t); // missing points are NaN: neither drawn nor numbered
     let radius = (tile as f32 / 128.0).clamp(1.0, 3.0);
     draw_points(&mut out, &pts, [0, 255, 0], radius);
     if numbers {
-        draw_indices(&mut out, &s.points_through(&t), [255, 0, 255], 1);
+        draw_indices(&mut out, &pts, [255, 0, 255], 1);
     }
     // Name label with a dark backing for legibility.
     let label: String = s.name.chars().take((tile as usize - 4) / 6).collect();

@@ -116,16 +116,7 @@ pub fn run(args: Args) -> Result<()> {
             .build_global()
             .ok();
     }
-    let model = match &args.model {
-        Some(p) => facemark_model::KeypointModel::load(p)
-            .with_context(|| format!("loading model {}", p.display()))?,
-        None => facemark::default_model()?,
-    };
-    let face_detector = match &args.detector {
-        Some(name) => facemark_detect::detector_by_name(name)?,
-        None => facemark_detect::default_detector()?,
-    };
-    let detector = Detector::new(face_detector, model)
+    let detector = super::pipeline(args.model.as_deref(), args.detector.as_deref())?
         .with_refine(args.refine)
         .with_flip(args.flip);
     let videos: Vec<&PathBuf> = args

@@ -142,11 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             match &args.detector {
                 None => (Box::new(m), label, what),
                 Some(name) => {
-                    let det = if name == "default" {
-                        facemark_detect::default_detector()?
-                    } else {
-                        facemark_detect::detector_by_name(name)?
-                    };
+                    let det = facemark_detect::detector_by_name(name)?; // "default" included
                     let what = format!("{what} behind the {} face detector", det.name());
                     let pipeline = facemark::Detector::new(det, m);
                     (Box::new(DetectedFace(pipeline)), label, what)

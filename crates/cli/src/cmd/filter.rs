@@ -86,18 +86,11 @@ pub struct Args {
 }
 
 fn build_detector(args: &Args, refine: usize) -> Result<Detector> {
-    let model = match &args.model {
-        Some(p) => facemark_model::KeypointModel::load(p)
-            .with_context(|| format!("loading model {}", p.display()))?,
-        None => facemark::default_model()?,
-    };
-    let face_detector = match &args.detector {
-        Some(name) => facemark_detect::detector_by_name(name)?,
-        None => facemark_detect::default_detector()?,
-    };
-    Ok(Detector::new(face_detector, model)
-        .with_refine(refine)
-        .with_flip(!args.no_flip))
+    Ok(
+        super::pipeline(args.model.as_deref(), args.detector.as_deref())?
+            .with_refine(refine)
+            .with_flip(!args.no_flip),
+    )
 }
 
 pub fn run(args: Args) -> Result<()> {

@@ -153,26 +153,7 @@ fn ext(p: &Path) -> String {
 pub fn load(path: &Path, format: Format) -> Result<Vec<Sample>> {
     match format {
         Format::Pts300w => pts::read_300w_dir(path),
-        Format::Pts => {
-            let points = pts::read_pts(path)?;
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let stem = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let img = crate::image_io::find_image(dir, &stem).ok_or_else(|| {
-                FormatError::invalid(path, format!("no image {stem}.jpg or {stem}.png beside it"))
-            })?;
-            let name = img
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let mut s = Sample::new(ImageSource::File(img), points, name.clone());
-            s.identity = identity_from_name(&name);
-            Ok(vec![s])
-        }
+        Format::Pts => Ok(vec![pts::sample_beside(path, pts::read_pts(path)?)?]),
         Format::YoutubeCsv => youtube::read_csv(path, None),
         Format::Kaggle => kaggle::read(path),
         Format::HelenDir if path.is_file() => Ok(vec![helen::read_txt(path, None)?]),

@@ -208,24 +208,31 @@ pub fn read_300w_dir(dir: &Path) -> Result<Vec<Sample>> {
                 ));
             }
         }
-        let stem = f
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let img = find_image(dir, &stem).ok_or_else(|| {
-            FormatError::invalid(&f, format!("no image {stem}.jpg or {stem}.png beside it"))
-        })?;
-        let name = img
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let mut s = Sample::new(ImageSource::File(img), points, name.clone());
-        s.identity = identity_from_name(&name);
-        out.push(s);
+        out.push(sample_beside(&f, points)?);
     }
     Ok(out)
+}
+
+/// The sample of the `.pts` file `path` with its `points`: the image of the same stem beside
+/// it (`.jpg`/`.png`), named after the image, identity from that name.
+pub fn sample_beside(path: &Path, points: Vec<Point>) -> Result<Sample> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let img = find_image(dir, &stem).ok_or_else(|| {
+        FormatError::invalid(path, format!("no image {stem}.jpg or {stem}.png beside it"))
+    })?;
+    let name = img
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut s = Sample::new(ImageSource::File(img), points, name.clone());
+    s.identity = identity_from_name(&name);
+    Ok(s)
 }
 
 #[cfg(test)]

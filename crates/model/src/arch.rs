@@ -98,7 +98,8 @@ impl ArchConfig {
     /// `mobile`: conv3×3/2 (16) + BN + ReLU, then six depthwise-separable blocks
     /// (dw3×3 + BN + ReLU, pw1×1 + BN + ReLU) to 32, 64/2, 64, 128/2, 128, 256/2 channels,
     /// flatten (keeps the spatial layout, which landmark regression needs) and a dense head.
-    /// At 64×64 input: ≈ 2.5 MB of weights.
+    /// Inputs above 64 add stride-2 blocks (256 channels, `dw7 …`) until the last map is at
+    /// most 4×4, so the head does not grow with the input. At 64×64 input: ≈ 2.5 MB of weights.
     pub fn mobile(n_points: usize) -> ArchConfig {
         Self::new(ArchKind::Mobile, n_points)
     }
@@ -107,7 +108,7 @@ impl ArchConfig {
     ///
     /// Layer names are stable (model files and `--freeze` use them):
     /// seed001 `conv1 conv2 bn2 conv3 fc1 bn_fc1 head`; naimish `conv1..conv4 fc1 fc2 head`;
-    /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6, `head`.
+    /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6 (more above 64² input), `head`.
     pub fn build(&self, seed: u64) -> Result<Network, ArchError> {
         if self.n_points == 0 {
             return Err(ArchError::NoPoints(self.kind));
@@ -197,7 +198,24 @@ impl ArchConfig {
                 ];
                 let mut size = s.div_ceil(2);
                 let mut cin = c0;
-                let blocks = [(32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (256, 2)];
+                let mut blocks = vec![(32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (256, 2)];
+                // Inputs above 64 get more stride-2 blocks (256 channels) until the last map is
+                // at most 4×4, so the dense head — most of the weights — stays the same size.
+                let mut last =
+                    blocks.iter().fold(
+                        s.div_ceil(2),
+                        |m, b| {
+                            if b.1 == 2 {
+                                m.div_ceil(2)
+                            } else {
+                                m
+                            }
+                        },
+                    );
+                while last > 4 {
+                    blocks.push((256, 2));
+                    last = last.div_ceil(2);
+                }
                 for (i, (cout, stride)) in blocks.iter().enumerate() {
                     let n = i + 1;
                     let cout = ch(*cout);

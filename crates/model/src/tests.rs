@@ -40,6 +40,37 @@ fn mobile_is_under_5_mb() {
 }
 
 #[test]
+fn mobile_head_does_not_grow_with_the_input() {
+    let head = |size: u32| {
+        let mut arch = ArchConfig::mobile(68);
+        arch.input_size = size;
+        arch.width = 1.5;
+        let net = arch.build(0).unwrap();
+        let x = Tensor::new(
+            vec![1, 1, size as usize, size as usize],
+            vec![0.1; (size * size) as usize],
+        );
+        assert_eq!(net.forward(&x).shape, vec![1, 136], "input {size}");
+        let blocks = (1..)
+            .take_while(|i| net.param(&format!("dw{i}.weight")).is_some())
+            .count();
+        (
+            net.param("head.weight").unwrap().value.len(),
+            blocks,
+            net.size_bytes(),
+        )
+    };
+    let (h64, b64, _) = head(64);
+    assert_eq!(b64, 6, "64² keeps the six blocks of the shipped models");
+    for size in [80, 96, 128] {
+        let (h, b, bytes) = head(size);
+        assert!(h <= h64, "input {size}: head {h} > {h64}");
+        assert!(b > 6, "input {size}: {b} blocks");
+        assert!(bytes < 5_000_000, "input {size}: {bytes} bytes");
+    }
+}
+
+#[test]
 fn save_load_round_trip_gives_same_outputs() {
     let mut m = tiny_model();
     m.meta.metrics.insert("nme".into(), 0.05);

@@ -3,6 +3,8 @@
 # the same faces.
 #
 #   bash bench/cv/helen.sh [FOLDS]        # FOLDS defaults to 5
+#   JOBS=2 bash bench/cv/helen.sh         # train 2 folds at a time, 1 thread each (default:
+#                                         # one fold per 2 cores; 1 = one fold on all cores)
 #
 # For each fold K/N: `facemark train --config models/default.toml --fold K/N` (the fold's
 # identities — HELEN photos and YouTube people alike — are held out of training *and* of the
@@ -34,12 +36,30 @@ if [ -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] && pkg-config --
 else
   echo "dlib not installed (bash bench/dlib/compare.sh installs it): facemark only" >&2
 fi
+# Training: JOBS folds at a time. Small nets scale poorly over threads, so on 2+ cores
+# concurrent single-threaded folds finish sooner than one fold after another on all cores.
+CORES=$(nproc)
+JOBS=${JOBS:-$(( CORES >= 2 ? CORES / 2 : 1 ))}
+THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))
+train_fold() {  # K: trains fold K/N into runs/cv/fold-K (resumes a checkpoint)
+  local F="$1/$N" D="$OUT/fold-$1" R=()
+  [ -f "$D/trained" ] && return 0
+  [ -f "$D/checkpoint.safetensors" ] && R=(--resume)
+  echo "== fold $F: training → $D ($THREADS threads)" >&2
+  "$FM" train --config "$CONFIG" --fold "$F" --out "$D" --threads "$THREADS" --quiet ${R[@]+"${R[@]}"} 2> "$D.log" \
+    || { echo "fold $F failed:" >&2; tail "$D.log" >&2; return 1; }
+  touch "$D/trained"
+}
+PIDS=()
+for K in $(seq 1 "$N"); do
+  [ -f "$OUT/fold-$K/helen-test.json" ] && continue
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  train_fold "$K" & PIDS+=($!)
+done
+for P in ${PIDS[@]+"${PIDS[@]}"}; do wait "$P" || exit 1; done
 for K in $(seq 1 "$N"); do
   F="$K/$N"; D="$OUT/fold-$K"
   if [ ! -f "$D/helen-test.json" ]; then
-    R=(); [ -f "$D/checkpoint.safetensors" ] && R=(--resume)
-    echo "== fold $F: training → $D" >&2
-    "$FM" train --config "$CONFIG" --fold "$F" --out "$D" --quiet ${R[@]+"${R[@]}"} 2> "$D.log" || { tail "$D.log"; exit 1; }
     "$FM" eval --model "$D/model.safetensors" --data "$DATA/300w-helen-train" --split test --fold "$F" --seed "$SEED" \
       --report "$D/helen-test.json.tmp" --quiet > "$D/helen-test.txt"
     mv "$D/helen-test.json.tmp" "$D/helen-test.json"

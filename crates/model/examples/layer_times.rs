@@ -1,0 +1,58 @@
+//! Per-layer inference time of a model file (one face, one thread, fused network):
+//! `cargo run --release -p facemark-model --example layer_times -- MODEL.safetensors [REPS]`.
+//! Where the forward pass spends its time, to aim speed work; not a benchmark against a peer.
+
+use facemark_model::KeypointModel;
+use facemark_nn::layers::Layer;
+use facemark_nn::Tensor;
+use std::path::Path;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().ok_or("usage: layer_times MODEL.safetensors [REPS]")?;
+    let reps: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(2000);
+    let model = KeypointModel::load(Path::new(&path))?;
+    let net = model.net.fused();
+    let s = model.meta.arch.input_size as usize;
+    let x = Tensor::new(
+        vec![1, 1, s, s],
+        (0..s * s).map(|i| ((i % 97) as f32) / 48.5 - 1.0).collect(),
+    );
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    pool.install(|| {
+        let mut times = vec![Vec::with_capacity(reps); net.layers.len()];
+        for rep in 0..reps + 50 {
+            let mut t = x.clone();
+            for (i, l) in net.layers.iter().enumerate() {
+                let t0 = Instant::now();
+                t = l.forward(&t);
+                if rep >= 50 {
+                    times[i].push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+            }
+        }
+        let mut total = 0.0;
+        for (l, mut ts) in net.layers.iter().zip(times) {
+            ts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let med = ts[ts.len() / 2];
+            total += med;
+            println!("{:>10} {:8.1} µs", label(l), med);
+        }
+        println!("{:>10} {:8.1} µs (sum of medians)", "total", total);
+    });
+    Ok(())
+}
+
+fn label(l: &Layer) -> String {
+    match l {
+        Layer::Conv2d(c) => c.weight.name.clone(),
+        Layer::Depthwise(c) => c.weight.name.clone(),
+        Layer::Dense(c) => c.weight.name.clone(),
+        Layer::BatchNorm(_) => "batchnorm".into(),
+        Layer::Act(_) => "act".into(),
+        Layer::MaxPool(_) => "maxpool".into(),
+        Layer::Dropout(_) => "dropout".into(),
+        Layer::Flatten => "flatten".into(),
+    }
+}

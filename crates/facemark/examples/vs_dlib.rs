@@ -61,10 +61,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
-    let mut samples = Vec::new();
-    for d in &data {
-        samples.extend(facemark_formats::load_any(d)?);
-    }
+    // Loaded exactly as `facemark train` and `facemark eval` load them (faces without any
+    // point dropped before the split), so that a split names the same faces in all three.
+    let cfg = facemark_train::config::TrainConfig {
+        data: data.clone(),
+        ..Default::default()
+    };
+    let (mut samples, _) = facemark_train::trainer::load_data(&cfg)?;
     let idx = facemark_formats::select_split(&samples, &split, fold, val_fraction, seed)?;
     samples = idx.into_iter().map(|i| samples[i].clone()).collect();
     if let Some(dir) = &only {

@@ -603,6 +603,9 @@ fn train_inner(
             }
         }
         state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam)?;
+        // A run that its patience stopped goes on when resumed with a longer patience (or
+        // none), exactly as it would have run without the stop.
+        state.stopped_early = cfg.patience > 0 && state.bad_epochs >= cfg.patience;
         tracing::info!(
             "resumed from {} after epoch {}",
             ckpt_path.display(),
@@ -1022,6 +1025,40 @@ mod tests {
         assert!(
             ckpt_tensors(full.path()) == ckpt_tensors(part.path()),
             "resumed run differs from the uninterrupted one"
+        );
+    }
+
+    #[test]
+    fn resume_with_a_longer_patience_goes_on_after_an_early_stop() {
+        let data = samples(32);
+        let scheme = Scheme::generic(5);
+        let (full, part) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // lr 1e-30: the weights cannot move (below f32 resolution), only batch-norm statistics
+        // do, so the validation NME soon fails to improve and patience 1 stops the run
+        let cfg = |out: &Path, patience| TrainConfig {
+            lr: 1e-30,
+            patience,
+            ..config(out, 6)
+        };
+        let opts = RunOptions::default();
+        let stopped = train_on(&cfg(part.path(), 1), &data, scheme.clone(), &opts).unwrap();
+        let n = stopped.history.len();
+        assert!(stopped.stopped_early && n < 6, "{n} epochs");
+        let resumed = RunOptions {
+            resume: true,
+            ..RunOptions::default()
+        };
+        // the same patience: still stopped, nothing more trained
+        let again = train_on(&cfg(part.path(), 1), &data, scheme.clone(), &resumed).unwrap();
+        assert_eq!(again.history.len(), n);
+        // no patience: the remaining epochs, as a run that never stopped
+        let s = train_on(&cfg(part.path(), 0), &data, scheme.clone(), &resumed).unwrap();
+        assert!(!s.stopped_early);
+        assert_eq!(s.history.len(), 6);
+        train_on(&cfg(full.path(), 0), &data, scheme, &opts).unwrap();
+        assert!(
+            ckpt_tensors(full.path()) == ckpt_tensors(part.path()),
+            "resumed run differs from the one that never stopped"
         );
     }
 

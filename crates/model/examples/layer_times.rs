@@ -10,7 +10,9 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: layer_times MODEL.safetensors [REPS]")?;
+    let path = args
+        .next()
+        .ok_or("usage: layer_times MODEL.safetensors [REPS]")?;
     let reps: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(2000);
     let model = KeypointModel::load(Path::new(&path))?;
     let net = model.net.fused();

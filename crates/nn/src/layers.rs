@@ -239,33 +239,40 @@ pub struct DepthwiseConv2d {
     input: Option<Tensor>,
 }
 
-/// Whether this CPU has AVX2 (cached by std after the first call). The crate is built for
-/// portable x86-64, where LLVM vectorises the depthwise loops 4 lanes wide (SSE2); the kernels
-/// below are also compiled for AVX2 (8 lanes) and chosen at run time. Same operations in the
-/// same order, so both give bit-identical results (no FMA contraction).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn avx2() -> bool {
-    std::is_x86_feature_detected!("avx2")
+/// `avx2_dispatch!(name, name_avx2, body, (args))` defines `fn name(args)`, which runs
+/// `body(args)` compiled for AVX2 when the CPU has it (std caches the check), else for the
+/// baseline. The crate is built for portable x86-64, where LLVM vectorises the depthwise loops
+/// 4 lanes wide (SSE2); the same code compiled for AVX2 runs 8 wide. Same operations in the
+/// same order (no FMA contraction), so both give bit-identical results. `body` must be
+/// `#[inline(always)]`, so that it is compiled inside the AVX2 function.
+macro_rules! avx2_dispatch {
+    ($(#[$doc:meta])* $name:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { $avx2($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
 }
 
-/// 3×3, stride 1, padding 1 (the common case): the three taps of a kernel row fused in one
-/// pass over the output row (measured: the generic loop made depthwise layers ~30 % of a
-/// mobile training step).
-fn dw3_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { dw3_plane_avx2(x, h, w, wk, b, out) };
-    }
-    dw3_plane_body(x, h, w, wk, b, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dw3_plane_avx2(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
-    dw3_plane_body(x, h, w, wk, b, out)
-}
+avx2_dispatch!(
+    /// 3×3, stride 1, padding 1 (the common case): the three taps of a kernel row fused in one
+    /// pass over the output row (measured: the generic loop made depthwise layers ~30 % of a
+    /// mobile training step).
+    dw3_plane, dw3_plane_avx2, dw3_plane_body,
+    (x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]));
 
 #[inline(always)]
 fn dw3_plane_body(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
@@ -351,26 +358,15 @@ fn dw3_plane_backward(
     acc
 }
 
-/// 3×3, stride 2, padding 1 (the mobile net's down-sampling blocks). Each input row is split
-/// once into its even and odd columns, so that output column `o` reads `odd[o−1]`, `even[o]`
-/// and `odd[o]`: contiguous slices the compiler vectorises. Measured on the default model (one
-/// face, one thread): the generic loop (nine strided passes) made these layers 204 µs of
-/// 757 µs; reading the row at stride 2 directly still cost 7.5 instructions per
-/// multiply-add (callgrind), this about 1.
-fn dw3s2_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { dw3s2_plane_avx2(x, h, w, wk, b, out) };
-    }
-    dw3s2_plane_body(x, h, w, wk, b, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dw3s2_plane_avx2(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
-    dw3s2_plane_body(x, h, w, wk, b, out)
-}
+avx2_dispatch!(
+    /// 3×3, stride 2, padding 1 (the mobile net's down-sampling blocks). Each input row is split
+    /// once into its even and odd columns, so that output column `o` reads `odd[o−1]`, `even[o]`
+    /// and `odd[o]`: contiguous slices the compiler vectorises. Measured on the default model (one
+    /// face, one thread): the generic loop (nine strided passes) made these layers 204 µs of
+    /// 757 µs; reading the row at stride 2 directly still cost 7.5 instructions per
+    /// multiply-add (callgrind), this about 1.
+    dw3s2_plane, dw3s2_plane_avx2, dw3s2_plane_body,
+    (x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]));
 
 #[inline(always)]
 fn dw3s2_plane_body(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
@@ -440,42 +436,17 @@ fn dw3s2_plane_body(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut
 /// loop overhead; channels last, the loops run along 192–384 channels instead, at the price of
 /// two transposes. Measured on the default model (one face, one thread, same minute): the two
 /// layers with 5×5 and 3×3 outputs 30 + 31 µs → 18 + 12 µs; a 10×10 output (stride 1) lost,
-/// 30 → 44 µs, as the transposes outweigh the loop overhead there.
+/// 30 → 44 µs, as the transposes outweigh the loop overhead there. (Later runs: 18–26 and
+/// 12–14 µs; this machine is noisy.)
 const CHANNELS_LAST_MAX_OUT_PLANE: usize = 5 * 5;
 
-/// Depthwise convolution of one image (`x`: `[c, h, w]`, `wk`: `[c, k, k]`, `out`:
-/// `[c, oh, ow]`) computed channels last: transpose in, for each output pixel and tap one
-/// multiply-add over all channels, activation, transpose out. Any window.
-fn dw_image_channels_last(
-    x: &[f32],
-    (c, h, w): (usize, usize, usize),
-    wk: &[f32],
-    bias: &[f32],
-    win: Window,
-    act: Option<ActKind>,
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { dw_image_channels_last_avx2(x, (c, h, w), wk, bias, win, act, out) };
-    }
-    dw_image_channels_last_body(x, (c, h, w), wk, bias, win, act, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dw_image_channels_last_avx2(
-    x: &[f32],
-    chw: (usize, usize, usize),
-    wk: &[f32],
-    bias: &[f32],
-    win: Window,
-    act: Option<ActKind>,
-    out: &mut [f32],
-) {
-    dw_image_channels_last_body(x, chw, wk, bias, win, act, out)
-}
+avx2_dispatch!(
+    /// Depthwise convolution of one image (`x`: `[c, h, w]`, `wk`: `[c, k, k]`, `out`:
+    /// `[c, oh, ow]`) computed channels last: transpose in, for each output pixel and tap one
+    /// multiply-add over all channels, activation, transpose out. Any window.
+    dw_image_channels_last, dw_image_channels_last_avx2, dw_image_channels_last_body,
+    (x: &[f32], chw: (usize, usize, usize), wk: &[f32], bias: &[f32], win: Window,
+     act: Option<ActKind>, out: &mut [f32]));
 
 #[inline(always)]
 fn dw_image_channels_last_body(

@@ -480,23 +480,17 @@ fn dw_image_channels_last_body(
         for o in ot.chunks_exact_mut(c) {
             o.copy_from_slice(bias);
         }
+        // input coordinate of output `o`, tap `t` along an axis of `n` pixels (None: padding)
+        let tap = |o: usize, t: usize, n: usize| {
+            (o * win.stride + t).checked_sub(win.pad).filter(|&v| v < n)
+        };
         for oy in 0..oh {
             for ox in 0..ow {
                 let o = &mut ot[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
                 for ky in 0..win.k {
-                    let Some(iy) = (oy * win.stride + ky)
-                        .checked_sub(win.pad)
-                        .filter(|&v| v < h)
-                    else {
-                        continue;
-                    };
+                    let Some(iy) = tap(oy, ky, h) else { continue };
                     for kx in 0..win.k {
-                        let Some(ix) = (ox * win.stride + kx)
-                            .checked_sub(win.pad)
-                            .filter(|&v| v < w)
-                        else {
-                            continue;
-                        };
+                        let Some(ix) = tap(ox, kx, w) else { continue };
                         let xi = &xt[(iy * w + ix) * c..(iy * w + ix + 1) * c];
                         let wi = &wt[(ky * win.k + kx) * c..(ky * win.k + kx + 1) * c];
                         for ((o, a), b) in o.iter_mut().zip(wi).zip(xi) {

@@ -56,7 +56,10 @@ for K in $(seq 1 "$N"); do
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
   train_fold "$K" & PIDS+=($!)
 done
-for P in ${PIDS[@]+"${PIDS[@]}"}; do wait "$P" || exit 1; done
+# every fold finishes (or fails) before the script stops: none is left training on its own
+RC=0
+for P in ${PIDS[@]+"${PIDS[@]}"}; do wait "$P" || RC=1; done
+[ "$RC" = 0 ] || { echo "a fold failed (see runs/cv/fold-*.log)" >&2; exit 1; }
 for K in $(seq 1 "$N"); do
   F="$K/$N"; D="$OUT/fold-$K"
   if [ ! -f "$D/helen-test.json" ]; then

@@ -13,7 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args
         .next()
         .ok_or("usage: layer_times MODEL.safetensors [REPS]")?;
-    let reps: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(2000);
+    let reps: usize = args
+        .next()
+        .map(|r| r.parse())
+        .transpose()?
+        .unwrap_or(2000)
+        .max(1);
     let model = KeypointModel::load(Path::new(&path))?;
     let net = model.net.fused();
     let s = model.meta.arch.input_size as usize;

@@ -1033,8 +1033,9 @@ mod tests {
         let data = samples(32);
         let scheme = Scheme::generic(5);
         let (full, part) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        // lr 1e-30: the weights cannot move (below f32 resolution), only batch-norm statistics
-        // do, so the validation NME soon fails to improve and patience 1 stops the run
+        // lr 1e-30: steps of about 1e-30 leave every non-zero weight unchanged in f32, so
+        // mostly batch-norm statistics move, the validation NME soon fails to improve and
+        // patience 1 stops the run
         let cfg = |out: &Path, patience| TrainConfig {
             lr: 1e-30,
             patience,

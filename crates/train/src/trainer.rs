@@ -1052,8 +1052,8 @@ mod tests {
         // the same patience: still stopped, nothing more trained
         let again = train_on(&cfg(part.path(), 1), &data, scheme.clone(), &resumed).unwrap();
         assert_eq!(again.history.len(), n);
-        // no patience: the remaining epochs, as a run that never stopped
-        let s = train_on(&cfg(part.path(), 0), &data, scheme.clone(), &resumed).unwrap();
+        // a longer patience: the remaining epochs, as a run that never stopped
+        let s = train_on(&cfg(part.path(), 100), &data, scheme.clone(), &resumed).unwrap();
         assert!(!s.stopped_early);
         assert_eq!(s.history.len(), 6);
         train_on(&cfg(full.path(), 0), &data, scheme, &opts).unwrap();

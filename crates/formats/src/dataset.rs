@@ -464,22 +464,12 @@ pub fn save_as(path: &Path, format: Format, samples: &[Sample]) -> Result<()> {
                     ),
                 ));
             }
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let stem = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let (dir, stem) = crate::image_io::dir_and_stem(path);
             write_image(&samples[0], dir, &stem)?;
             pts::write_pts(path, &samples[0].points, true)
         }
         Format::YoutubeCsv => {
-            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let stem = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let (dir, stem) = crate::image_io::dir_and_stem(path);
             let img_dir: PathBuf =
                 dir.join(stem.strip_suffix("_frames_keypoints").unwrap_or(&stem));
             mkdir(&img_dir)?;
@@ -522,12 +512,7 @@ pub fn save_as(path: &Path, format: Format, samples: &[Sample]) -> Result<()> {
             Ok(())
         }
         Format::Imglab => {
-            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let stem = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let (dir, stem) = crate::image_io::dir_and_stem(path);
             let img_dir = dir.join(format!("{stem}_images"));
             let mut out = Vec::with_capacity(samples.len());
             for (s, st) in samples.iter().zip(&stems) {

@@ -73,6 +73,18 @@ pub fn image_size(src: &ImageSource) -> Result<(u32, u32)> {
     }
 }
 
+/// The folder of an annotation file (`.` for a bare name) and its file stem: where its image
+/// and companion files go, and their base name.
+pub(crate) fn dir_and_stem(path: &Path) -> (&Path, String) {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    (dir, stem)
+}
+
 /// The image file next to an annotation: `dir/stem.{jpg,jpeg,png,bmp}` (any case), if any.
 pub(crate) fn find_image(dir: &Path, stem: &str) -> Option<PathBuf> {
     for ext in ["jpg", "png", "jpeg", "bmp", "JPG", "PNG", "JPEG", "BMP"] {

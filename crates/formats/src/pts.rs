@@ -14,7 +14,7 @@
 
 use crate::dataset::identity_from_name;
 use crate::error::{parse_coord, read_text, truncate, write_text};
-use crate::image_io::find_image;
+use crate::image_io::{dir_and_stem, find_image};
 use crate::{FormatError, Result};
 use facemark_core::{ImageSource, Point, Sample};
 use std::path::Path;
@@ -216,12 +216,7 @@ pub fn read_300w_dir(dir: &Path) -> Result<Vec<Sample>> {
 /// The sample of the `.pts` file `path` with its `points`: the image of the same stem beside
 /// it (`.jpg`/`.png`), named after the image, identity from that name.
 pub fn sample_beside(path: &Path, points: Vec<Point>) -> Result<Sample> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let stem = path
-        .file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
+    let (dir, stem) = dir_and_stem(path);
     let img = find_image(dir, &stem).ok_or_else(|| {
         FormatError::invalid(path, format!("no image {stem}.jpg or {stem}.png beside it"))
     })?;

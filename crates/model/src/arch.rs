@@ -58,6 +58,11 @@ pub struct ArchConfig {
     /// Channel width multiplier (`mobile` only; 1.0 = 16…256 channels).
     #[serde(default = "one")]
     pub width: f32,
+    /// Extra stride-1 blocks after each stride-2 block from the 1/16-resolution stage on
+    /// (`mobile` only; 0 = the original plain stack). Depth at the small maps, where a block
+    /// is cheap and sees the whole face, as MobileNet's repeated 14×14 blocks.
+    #[serde(default)]
+    pub repeats: usize,
 }
 
 fn one() -> f32 {
@@ -87,6 +92,7 @@ impl ArchConfig {
             input_size,
             n_points,
             width: 1.0,
+            repeats: 0,
         }
     }
     pub fn seed001(n_points: usize) -> ArchConfig {
@@ -100,6 +106,7 @@ impl ArchConfig {
     /// flatten (keeps the spatial layout, which landmark regression needs) and a dense head.
     /// Inputs above 64 add stride-2 blocks (256 channels, `dw7 …`) until the last map is at
     /// most 4×4, so the head does not grow with the input. At 64×64 input: ≈ 2.5 MB of weights.
+    /// [`ArchConfig::repeats`] adds stride-1 blocks at the smallest maps.
     pub fn mobile(n_points: usize) -> ArchConfig {
         Self::new(ArchKind::Mobile, n_points)
     }
@@ -216,6 +223,15 @@ impl ArchConfig {
                     blocks.push((256, 2));
                     last = last.div_ceil(2);
                 }
+                // `repeats` stride-1 copies after the 1/16 stage's and later stride-2 blocks
+                let blocks: Vec<(usize, usize)> = blocks
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &(c, st))| {
+                        let extra = if st == 2 && i >= 5 { self.repeats } else { 0 };
+                        std::iter::once((c, st)).chain(std::iter::repeat((c, 1)).take(extra))
+                    })
+                    .collect();
                 for (i, (cout, stride)) in blocks.iter().enumerate() {
                     let n = i + 1;
                     let cout = ch(*cout);

@@ -40,6 +40,44 @@ fn mobile_is_under_5_mb() {
 }
 
 #[test]
+fn mobile_repeats_add_stride_one_blocks_at_the_small_maps_only() {
+    let build = |repeats: usize| {
+        let mut arch = ArchConfig::mobile(68);
+        arch.input_size = 80;
+        arch.repeats = repeats;
+        let net = arch.build(0).unwrap();
+        let x = Tensor::new(vec![1, 1, 80, 80], vec![0.1; 80 * 80]);
+        assert_eq!(net.forward(&x).shape, vec![1, 136]);
+        // depthwise strides in layer order (names dw1, dw2, … follow the same order)
+        let strides: Vec<usize> = net
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                facemark_nn::layers::Layer::Depthwise(d) => Some(d.win.stride),
+                _ => None,
+            })
+            .collect();
+        assert!(net.param(&format!("dw{}.weight", strides.len())).is_some());
+        (strides, net.param("head.weight").unwrap().value.len())
+    };
+    let (plain, head0) = build(0);
+    assert_eq!(
+        plain,
+        vec![1, 2, 1, 2, 1, 2, 2],
+        "80²: the shipped seven blocks"
+    );
+    // one stride-1 copy after the 1/16 (5×5) and 1/32 (3×3) stride-2 blocks; head unchanged
+    let (deep, head1) = build(1);
+    assert_eq!(deep, vec![1, 2, 1, 2, 1, 2, 1, 2, 1]);
+    assert_eq!(head0, head1);
+    // a model file without the field is a plain stack
+    let old: ArchConfig =
+        serde_json::from_str(r#"{"kind":"mobile","input_size":80,"n_points":68,"width":1.5}"#)
+            .unwrap();
+    assert_eq!(old.repeats, 0);
+}
+
+#[test]
 fn mobile_head_does_not_grow_with_the_input() {
     let head = |size: u32| {
         let mut arch = ArchConfig::mobile(68);

@@ -60,6 +60,8 @@ pub struct TrainConfig {
     pub input_size: u32,
     /// Channel width multiplier (mobile).
     pub width: f32,
+    /// Extra stride-1 blocks at the smallest maps (mobile; `ArchConfig::repeats`).
+    pub repeats: usize,
     /// Landmark scheme name (`ibug68`, `kaggle15`, …); empty = the usual one for the point
     /// count of the data.
     pub scheme: String,
@@ -115,6 +117,7 @@ impl Default for TrainConfig {
             arch: ArchKind::Mobile,
             input_size: 0,
             width: 1.0,
+            repeats: 0,
             scheme: String::new(),
             crop_margin: facemark_core::CropSpec::default().margin,
             epochs: 30,
@@ -235,6 +238,9 @@ impl TrainConfig {
         }
         if !(self.width > 0.0 && self.width <= 8.0) {
             return bad("width", "must be in (0, 8]");
+        }
+        if self.repeats > 8 {
+            return bad("repeats", "must be at most 8");
         }
         Ok(())
     }

@@ -483,6 +483,7 @@ pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
         arch.input_size = cfg.input_size;
     }
     arch.width = cfg.width;
+    arch.repeats = cfg.repeats;
     arch
 }
 

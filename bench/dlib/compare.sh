@@ -23,7 +23,13 @@ g++ -O2 -std=c++17 bench/dlib/dlib_landmarks.cpp -o "$OUT/dlib_landmarks" $(pkg-
 cargo build --release -q -p facemark --example vs_dlib
 VS=target/release/examples/vs_dlib
 M=(); [ -n "$MODEL" ] && M=(--model "$MODEL")
-TRAIN=(--data "$DATA/youtube-faces-68/training_frames_keypoints.csv" --data "$DATA/300w-helen-train" --split val --val-fraction 0.15 --seed 1)
+# The default model's validation split: its config's data list (HELEN listed three times, a
+# training weight; each face is scored once), seed and fraction.
+CONFIG=models/default.toml
+TRAIN=()
+while read -r D; do TRAIN+=(--data "$D"); done < <(python3 -c 'import sys, tomllib; print(*tomllib.load(open(sys.argv[1], "rb"))["data"], sep="\n")' "$CONFIG")
+SEED=$(sed -n 's/^seed *= *\([0-9]*\).*/\1/p' "$CONFIG"); VALF=$(sed -n 's/^val_fraction *= *\([0-9.]*\).*/\1/p' "$CONFIG")
+TRAIN+=(--split val --val-fraction "${VALF:-0.15}" --seed "${SEED:-1}")
 
 run() { # name, vs_dlib selection args...
   local name=$1; shift

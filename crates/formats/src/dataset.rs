@@ -325,7 +325,8 @@ impl RunSplit {
 /// ([`RunSplit`]): `all`, `train`, `val`, or `test` (the held-out cross-validation fold).
 ///
 /// Requires: the same data list (in the same order), `val_fraction`, `seed` and fold as the
-/// training run. Ensures: the indices `facemark train` used for that part, sorted.
+/// training run. Ensures: the indices `facemark train` used for that part, sorted, with each
+/// distinct face once: a data set listed several times (a weight in training) is scored once.
 pub fn select_split(
     samples: &[Sample],
     split: &str,
@@ -334,7 +335,7 @@ pub fn select_split(
     seed: u64,
 ) -> std::result::Result<Vec<usize>, String> {
     match (split, fold) {
-        ("all", None) => return Ok((0..samples.len()).collect()),
+        ("all", None) => return Ok(first_of_each_face(samples, (0..samples.len()).collect())),
         ("all", Some(f)) => {
             return Err(format!(
                 "fold {f}: choose its held-out faces (split test) or the split of the others (val, train)"
@@ -349,11 +350,37 @@ pub fn select_split(
         (s, _) => return Err(format!("split: expected all, val, train or test, got `{s}`")),
     }
     let run = RunSplit::new(samples, fold, val_fraction, seed);
-    Ok(match split {
-        "test" => run.test,
-        "val" => run.val,
-        _ => run.train,
-    })
+    Ok(first_of_each_face(
+        samples,
+        match split {
+            "test" => run.test,
+            "val" => run.val,
+            _ => run.train,
+        },
+    ))
+}
+
+/// `idx` without the later copies of a face (same image, name, identity and points, bit for
+/// bit; what listing one data set twice gives). Keeps the order.
+fn first_of_each_face(samples: &[Sample], idx: Vec<usize>) -> Vec<usize> {
+    let key = |s: &Sample| -> (String, String, Vec<u32>) {
+        let bits = s
+            .points
+            .iter()
+            .flat_map(|p| [p[0].to_bits(), p[1].to_bits()]);
+        (s.name.clone(), s.identity.clone(), bits.collect())
+    };
+    let mut seen: std::collections::HashMap<_, Vec<usize>> = std::collections::HashMap::new();
+    idx.into_iter()
+        .filter(|&i| {
+            let kept = seen.entry(key(&samples[i])).or_default();
+            if kept.iter().any(|&j| samples[j].image == samples[i].image) {
+                return false;
+            }
+            kept.push(i);
+            true
+        })
+        .collect()
 }
 
 /// File stems for writing samples, unique within the set (`a.jpg#1` → `a_1`, clashes get
@@ -629,6 +656,26 @@ mod tests {
         assert!(sel("all", f).unwrap_err().contains("test"));
         assert!(sel("test", None).unwrap_err().contains("K/N"));
         assert!(sel("dev", None).unwrap_err().contains("`dev`"));
+    }
+
+    #[test]
+    fn a_data_set_listed_twice_is_selected_once() {
+        let s = samples();
+        let twice: Vec<Sample> = s.iter().chain(&s).cloned().collect();
+        for split in ["all", "train", "val"] {
+            let idx = select_split(&twice, split, None, 0.2, 5).unwrap();
+            let names: std::collections::HashSet<_> = idx.iter().map(|&i| &twice[i].name).collect();
+            assert_eq!(names.len(), idx.len(), "{split}: a face twice");
+        }
+        assert_eq!(
+            select_split(&twice, "all", None, 0.2, 5).unwrap(),
+            (0..100).collect::<Vec<_>>()
+        );
+        // the same name on another image is another face
+        let mut other = s[0].clone();
+        other.image = ImageSource::File("elsewhere/a.png".into());
+        let two = vec![s[0].clone(), other];
+        assert_eq!(select_split(&two, "all", None, 0.2, 5).unwrap(), vec![0, 1]);
     }
 
     #[test]

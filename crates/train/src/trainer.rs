@@ -612,6 +612,13 @@ fn train_inner(
             ckpt_path.display(),
             state.epochs_done
         );
+        if state.stopped_early && state.epochs_done < cfg.epochs {
+            tracing::warn!(
+                "nothing to train: no better validation NME for the last {} epochs, and patience is {} (raise `patience`, or 0 for none, to go on)",
+                state.bad_epochs,
+                cfg.patience
+            );
+        }
     } else if let Some(init) = &cfg.init {
         let src = KeypointModel::load(init).map_err(|source| TrainError::Init {
             path: init.clone(),

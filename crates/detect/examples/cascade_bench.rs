@@ -47,7 +47,9 @@ fn main() {
             .expect("pool");
     }
     let det: DetectFn = if seeta {
-        let s = Seeta::embedded().expect("seeta");
+        // --min-size is SeetaFace's smallest face too (it searches from 20 px up by default)
+        let mut s = Seeta::embedded().expect("seeta");
+        s.params.min_face_size = p.min_size.0.max(20);
         Box::new(move |g| s.detect(g))
     } else {
         let c = match &cascade {

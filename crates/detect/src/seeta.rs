@@ -9,7 +9,9 @@ use image::GrayImage;
 /// SeetaFace search parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SeetaParams {
-    /// Smallest face side in pixels (≥ 20).
+    /// Smallest face side in pixels (≥ 20; default 40, SeetaFace's window). The image is
+    /// resized by `40 / min_face_size` before the search: below 40 it is enlarged (small faces
+    /// found, slower), above 40 shrunk (faster).
     pub min_face_size: u32,
     /// Detections scoring below this are dropped (SeetaFace's examples use 2.0).
     pub score_thresh: f64,
@@ -22,13 +24,16 @@ pub struct SeetaParams {
 impl Default for SeetaParams {
     fn default() -> Self {
         SeetaParams {
-            min_face_size: 20,
+            min_face_size: WINDOW,
             score_thresh: 2.0,
             pyramid_scale_factor: 0.8,
             step: 4,
         }
     }
 }
+
+/// SeetaFace's detection window (pixels): the smallest face it finds at the image's own scale.
+const WINDOW: u32 = 40;
 
 /// The SeetaFace frontal face detector (implements [`FaceDetector`]; `score` is SeetaFace's
 /// classifier score).
@@ -78,14 +83,35 @@ impl Seeta {
 impl FaceDetector for Seeta {
     fn detect(&self, image: &GrayImage) -> Vec<Detection> {
         let p = self.params;
+        // rustface 0.1.7 ignores its own min-face setting (its pyramid always starts at the
+        // image's scale, so faces below the 40-px window are never found), so the minimum is
+        // honoured here: the image is resized so that a `min`-pixel face fills the window.
         let min = p.min_face_size.max(20);
+        let scale = WINDOW as f32 / min as f32;
+        let resized;
+        let search = if min == WINDOW {
+            image
+        } else {
+            let (w, h) = (
+                (image.width() as f32 * scale).round() as u32,
+                (image.height() as f32 * scale).round() as u32,
+            );
+            let px = crate::resize::resize_linear_exact(
+                image.as_raw(),
+                image.width() as usize,
+                image.height() as usize,
+                w as usize,
+                h as usize,
+            );
+            resized = GrayImage::from_raw(w, h, px).expect("resize gives w × h pixels");
+            &resized
+        };
         // rustface asserts on images smaller than its window and on out-of-range parameters.
-        if image.width() < min || image.height() < min || image.width() < 40 || image.height() < 40
-        {
+        if search.width() < WINDOW || search.height() < WINDOW {
             return vec![];
         }
         let mut det = rustface::create_detector_with_model(self.model.clone());
-        det.set_min_face_size(min);
+        det.set_min_face_size(WINDOW);
         det.set_score_thresh(if p.score_thresh > 0.0 {
             p.score_thresh
         } else {
@@ -93,17 +119,17 @@ impl FaceDetector for Seeta {
         });
         det.set_pyramid_scale_factor(p.pyramid_scale_factor.clamp(0.1, 0.99));
         det.set_slide_window_step(p.step.max(1), p.step.max(1));
-        let data = rustface::ImageData::new(image.as_raw(), image.width(), image.height());
+        let data = rustface::ImageData::new(search.as_raw(), search.width(), search.height());
         det.detect(&data)
             .into_iter()
             .map(|f| {
                 let b = f.bbox();
                 Detection {
                     bbox: BoxF::new(
-                        b.x() as f32,
-                        b.y() as f32,
-                        b.width() as f32,
-                        b.height() as f32,
+                        b.x() as f32 / scale,
+                        b.y() as f32 / scale,
+                        b.width() as f32 / scale,
+                        b.height() as f32 / scale,
                     ),
                     score: f.score() as f32,
                 }

@@ -30,9 +30,10 @@ pub struct Args {
     /// several images, an existing folder or a path ending in `/`.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-    /// Smallest face side in pixels.
-    #[arg(long, default_value_t = 20)]
-    min_size: u32,
+    /// Smallest face side in pixels [default: 20 for cascades, 40 for SeetaFace (its window);
+    /// SeetaFace enlarges the image for smaller faces (slower) and shrinks it for larger (faster)].
+    #[arg(long)]
+    min_size: Option<u32>,
     /// Largest face side in pixels (0: no limit; cascades only).
     #[arg(long, default_value_t = 0)]
     max_size: u32,
@@ -79,7 +80,7 @@ fn build_detector(a: &Args) -> Result<Box<dyn FaceDetector>> {
     let cparams = DetectParams {
         scale_factor: sf.unwrap_or(1.1),
         min_neighbors: a.min_neighbors,
-        min_size: (a.min_size, a.min_size),
+        min_size: (a.min_size.unwrap_or(20), a.min_size.unwrap_or(20)),
         max_size: (a.max_size, a.max_size),
     };
     let name = match &a.cascade {
@@ -89,7 +90,7 @@ fn build_detector(a: &Args) -> Result<Box<dyn FaceDetector>> {
     let det: Box<dyn FaceDetector> = match name.as_str() {
         "seeta" | "seetaface" | "default" => {
             let mut p = SeetaParams {
-                min_face_size: a.min_size.max(20),
+                min_face_size: a.min_size.unwrap_or(SeetaParams::default().min_face_size),
                 score_thresh: a.seeta_threshold,
                 ..SeetaParams::default()
             };

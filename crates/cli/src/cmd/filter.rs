@@ -36,6 +36,10 @@ pub struct Args {
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
+    /// Smallest face side in pixels to search for [default: 40 with SeetaFace, 20 with a
+    /// cascade]: larger is faster on large photos; below 40 SeetaFace enlarges the image.
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..))]
+    pub min_face: Option<u32>,
     /// Photos only: use these landmarks (iBUG .pts, 68 points) instead of detecting.
     #[arg(long)]
     pub points: Option<PathBuf>,
@@ -86,11 +90,13 @@ pub struct Args {
 }
 
 fn build_detector(args: &Args, refine: usize) -> Result<Detector> {
-    Ok(
-        super::pipeline(args.model.as_deref(), args.detector.as_deref())?
-            .with_refine(refine)
-            .with_flip(!args.no_flip),
-    )
+    Ok(super::pipeline(
+        args.model.as_deref(),
+        args.detector.as_deref(),
+        args.min_face,
+    )?
+    .with_refine(refine)
+    .with_flip(!args.no_flip))
 }
 
 pub fn run(args: Args) -> Result<()> {

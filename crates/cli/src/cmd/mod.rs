@@ -12,19 +12,18 @@ use anyhow::Context;
 
 /// The landmark pipeline of the photo and video commands: the model file `model` (default:
 /// the embedded model) behind the face detector `detector` (a name for
-/// `facemark_detect::detector_by_name`; default: the default detector).
+/// `facemark_detect::detector_with`; default: the default detector) searching for faces of at
+/// least `min_face` pixels (default: the detector's own).
 pub(crate) fn pipeline(
     model: Option<&std::path::Path>,
     detector: Option<&str>,
+    min_face: Option<u32>,
 ) -> anyhow::Result<facemark::Detector> {
     let model = match model {
         Some(p) => facemark_model::KeypointModel::load(p)
             .with_context(|| format!("loading model {}", p.display()))?,
         None => facemark::default_model()?,
     };
-    let face_detector = match detector {
-        Some(name) => facemark_detect::detector_by_name(name)?,
-        None => facemark_detect::default_detector()?,
-    };
+    let face_detector = facemark_detect::detector_with(detector, min_face)?;
     Ok(facemark::Detector::new(face_detector, model))
 }

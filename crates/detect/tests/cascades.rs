@@ -249,8 +249,10 @@ fn seeta_min_face_size_is_honoured() {
     };
     let Ok(s) = Seeta::embedded() else { return };
     let with_min = |m: u32| {
-        let mut p = facemark_detect::SeetaParams::default();
-        p.min_face_size = m;
+        let p = facemark_detect::SeetaParams {
+            min_face_size: m,
+            ..Default::default()
+        };
         s.clone().with_params(p).detect(&img)
     };
     let side = truth.w.max(truth.h);

@@ -229,7 +229,7 @@ impl ArchConfig {
                     .enumerate()
                     .flat_map(|(i, &(c, st))| {
                         let extra = if st == 2 && i >= 5 { self.repeats } else { 0 };
-                        std::iter::once((c, st)).chain(std::iter::repeat((c, 1)).take(extra))
+                        std::iter::once((c, st)).chain(std::iter::repeat_n((c, 1), extra))
                     })
                     .collect();
                 for (i, (cout, stride)) in blocks.iter().enumerate() {

@@ -24,25 +24,40 @@ cargo build --release -q -p facemark --example vs_dlib
 VS=target/release/examples/vs_dlib
 M=(); [ -n "$MODEL" ] && M=(--model "$MODEL")
 # The default model's validation split: its config's data list (HELEN listed three times, a
-# training weight; each face is scored once), seed and fraction.
+# training weight; each face is scored once), seed and fraction. The config names the training
+# data by path (../shared/data/…), so the split's --only filters use those paths too.
 CONFIG=models/default.toml
-TRAIN=()
-while read -r D; do TRAIN+=(--data "$D"); done < <(python3 -c 'import sys, tomllib; print(*tomllib.load(open(sys.argv[1], "rb"))["data"], sep="\n")' "$CONFIG")
-SEED=$(sed -n 's/^seed *= *\([0-9]*\).*/\1/p' "$CONFIG"); VALF=$(sed -n 's/^val_fraction *= *\([0-9.]*\).*/\1/p' "$CONFIG")
-TRAIN+=(--split val --val-fraction "${VALF:-0.15}" --seed "${SEED:-1}")
+CFG=$(python3 - "$CONFIG" <<'PY'
+import sys, tomllib
+c = tomllib.load(open(sys.argv[1], "rb"))
+print(c.get("seed", 1)); print(c.get("val_fraction", 0.15))
+print(*c["data"], sep="\n")
+PY
+)
+mapfile -t CFG_LINES <<< "$CFG"
+TRAIN=(); YT_DIR=""; HELEN_DIR=""
+for D in "${CFG_LINES[@]:2}"; do
+  TRAIN+=(--data "$D")
+  case "$D" in
+    *youtube-faces-68/*) YT_DIR=${YT_DIR:-$(dirname "$D")} ;;
+    *300w-helen-train*) HELEN_DIR=${HELEN_DIR:-$D} ;;
+  esac
+done
+[ -n "$YT_DIR" ] && [ -n "$HELEN_DIR" ] || { echo "$CONFIG: expected YouTube-Faces and 300-W HELEN in data" >&2; exit 1; }
+TRAIN+=(--split val --val-fraction "${CFG_LINES[1]}" --seed "${CFG_LINES[0]}")
 
 run() { # name, vs_dlib selection args...
   local name=$1; shift
   $VS "$@" --list-out "$OUT/$name.list"
   "$OUT/dlib_landmarks" detect "$OUT/$name.list" > "$OUT/$name.dlib.csv" 2> "$OUT/$name.dlib.err"
   echo "== $name"
-  $VS "$@" "${M[@]}" --dlib "$OUT/$name.dlib.csv"
+  $VS "$@" ${M[@]+"${M[@]}"} --dlib "$OUT/$name.dlib.csv"
   echo "-- with --flip (mirrored crop averaged in):"
-  FACEMARK_FLIP=1 $VS "$@" "${M[@]}" | grep -v "faces ("
+  FACEMARK_FLIP=1 $VS "$@" ${M[@]+"${M[@]}"} | grep -v "faces ("
   echo "dlib: $(cat "$OUT/$name.dlib.err")"
 }
-run youtube-val "${TRAIN[@]}" --only "$DATA/youtube-faces-68"
-run helen-val "${TRAIN[@]}" --only "$DATA/300w-helen-train"
+run youtube-val "${TRAIN[@]}" --only "$YT_DIR"
+run helen-val "${TRAIN[@]}" --only "$HELEN_DIR"
 run youtube-test --data "$DATA/youtube-faces-68/test_frames_keypoints.csv"
 # dlib's shape predictor alone on the same faces (boxes given), for the speed ratio
 "$OUT/dlib_landmarks" box "$OUT/youtube-val.list" > /dev/null 2> "$OUT/speed.dlib.err"

@@ -2,7 +2,8 @@
 //! object per image: `{"image", "width", "height", "ms" (median of --repeat runs), "boxes": [[x,y,w,h],…]}`.
 //!
 //! `cargo run --release -p facemark-detect --example cascade_bench -- [--cascade FILE.xml | --seeta]
-//!   [--scale-factor 1.1] [--min-neighbors 5] [--min-size 20] [--repeat 3] [--threads N] IMAGE…`
+//!   [--scale-factor 1.1] [--min-neighbors 5] [--min-size 20] [--seeta-min-size 40] [--repeat 3]
+//!   [--threads N] IMAGE…`
 //! Colour images are converted to gray as OpenCV does.
 
 use facemark_core::FaceDetector;
@@ -15,6 +16,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut cascade: Option<String> = None;
     let mut seeta = false;
+    let mut seeta_min: Option<u32> = None;
     let mut p = DetectParams {
         scale_factor: 1.1,
         min_neighbors: 5,
@@ -35,6 +37,7 @@ fn main() {
                 let v: u32 = val().parse().expect("number");
                 p.min_size = (v, v)
             }
+            "--seeta-min-size" => seeta_min = Some(val().parse().expect("number")),
             "--repeat" => repeat = val().parse().expect("number"),
             "--threads" => threads = val().parse().expect("number"),
             _ => images.push(a),
@@ -47,9 +50,11 @@ fn main() {
             .expect("pool");
     }
     let det: DetectFn = if seeta {
-        // --min-size is SeetaFace's smallest face too (it searches from 20 px up by default)
+        // --seeta-min-size: SeetaFace's smallest face (default: its own, 40 px)
         let mut s = Seeta::embedded().expect("seeta");
-        s.params.min_face_size = p.min_size.0.max(20);
+        if let Some(m) = seeta_min {
+            s.params.min_face_size = m.max(20);
+        }
         Box::new(move |g| s.detect(g))
     } else {
         let c = match &cascade {

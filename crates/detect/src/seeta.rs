@@ -88,14 +88,18 @@ impl FaceDetector for Seeta {
         // honoured here: the image is resized so that a `min`-pixel face fills the window.
         let min = p.min_face_size.max(20);
         let scale = WINDOW as f32 / min as f32;
+        let (w, h) = (
+            (image.width() as f32 * scale).round() as u32,
+            (image.height() as f32 * scale).round() as u32,
+        );
+        // rustface asserts on images smaller than its window and on out-of-range parameters.
+        if w < WINDOW || h < WINDOW {
+            return vec![];
+        }
         let resized;
         let search = if min == WINDOW {
             image
         } else {
-            let (w, h) = (
-                (image.width() as f32 * scale).round() as u32,
-                (image.height() as f32 * scale).round() as u32,
-            );
             let px = crate::resize::resize_linear_exact(
                 image.as_raw(),
                 image.width() as usize,
@@ -106,10 +110,11 @@ impl FaceDetector for Seeta {
             resized = GrayImage::from_raw(w, h, px).expect("resize gives w × h pixels");
             &resized
         };
-        // rustface asserts on images smaller than its window and on out-of-range parameters.
-        if search.width() < WINDOW || search.height() < WINDOW {
-            return vec![];
-        }
+        // searched-image pixels → photo pixels (the rounded sizes' own ratios)
+        let (sx, sy) = (
+            image.width() as f32 / search.width() as f32,
+            image.height() as f32 / search.height() as f32,
+        );
         let mut det = rustface::create_detector_with_model(self.model.clone());
         det.set_min_face_size(WINDOW);
         det.set_score_thresh(if p.score_thresh > 0.0 {
@@ -126,10 +131,10 @@ impl FaceDetector for Seeta {
                 let b = f.bbox();
                 Detection {
                     bbox: BoxF::new(
-                        b.x() as f32 / scale,
-                        b.y() as f32 / scale,
-                        b.width() as f32 / scale,
-                        b.height() as f32 / scale,
+                        b.x() as f32 * sx,
+                        b.y() as f32 * sy,
+                        b.width() as f32 * sx,
+                        b.height() as f32 * sy,
                     ),
                     score: f.score() as f32,
                 }

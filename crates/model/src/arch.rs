@@ -106,7 +106,7 @@ impl ArchConfig {
     /// flatten (keeps the spatial layout, which landmark regression needs) and a dense head.
     /// Inputs above 64 add stride-2 blocks (256 channels, `dw7 …`) until the last map is at
     /// most 4×4, so the head does not grow with the input. At 64×64 input: ≈ 2.5 MB of weights.
-    /// [`ArchConfig::repeats`] adds stride-1 blocks at the smallest maps.
+    /// [`ArchConfig::repeats`] adds stride-1 blocks at the smallest maps (`dw6r1 …`).
     pub fn mobile(n_points: usize) -> ArchConfig {
         Self::new(ArchKind::Mobile, n_points)
     }
@@ -115,7 +115,8 @@ impl ArchConfig {
     ///
     /// Layer names are stable (model files and `--freeze` use them):
     /// seed001 `conv1 conv2 bn2 conv3 fc1 bn_fc1 head`; naimish `conv1..conv4 fc1 fc2 head`;
-    /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6 (more above 64² input), `head`.
+    /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6 (more above 64² input;
+    /// `repeats` copies of block i are `dw{i}r{j} …`), `head`.
     pub fn build(&self, seed: u64) -> Result<Network, ArchError> {
         if self.n_points == 0 {
             return Err(ArchError::NoPoints(self.kind));
@@ -223,17 +224,20 @@ impl ArchConfig {
                     blocks.push((256, 2));
                     last = last.div_ceil(2);
                 }
-                // `repeats` stride-1 copies after the 1/16 stage's and later stride-2 blocks
-                let blocks: Vec<(usize, usize)> = blocks
+                // `repeats` stride-1 copies after the 1/16 stage's and later stride-2 blocks,
+                // named after their block (`dw6r1` …) so the base blocks keep their numbers
+                // (`--init` and `--freeze` go by name)
+                let blocks: Vec<(String, usize, usize)> = blocks
                     .iter()
                     .enumerate()
                     .flat_map(|(i, &(c, st))| {
                         let extra = if st == 2 && i >= 5 { self.repeats } else { 0 };
-                        std::iter::once((c, st)).chain(std::iter::repeat_n((c, 1), extra))
+                        let n = i + 1;
+                        std::iter::once((n.to_string(), c, st))
+                            .chain((1..=extra).map(move |r| (format!("{n}r{r}"), c, 1)))
                     })
                     .collect();
-                for (i, (cout, stride)) in blocks.iter().enumerate() {
-                    let n = i + 1;
+                for (n, cout, stride) in &blocks {
                     let cout = ch(*cout);
                     l.push(Layer::Depthwise(DepthwiseConv2d::new(
                         &format!("dw{n}"),

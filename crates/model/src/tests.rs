@@ -48,28 +48,42 @@ fn mobile_repeats_add_stride_one_blocks_at_the_small_maps_only() {
         let net = arch.build(0).unwrap();
         let x = Tensor::new(vec![1, 1, 80, 80], vec![0.1; 80 * 80]);
         assert_eq!(net.forward(&x).shape, vec![1, 136]);
-        // depthwise strides in layer order (names dw1, dw2, … follow the same order)
-        let strides: Vec<usize> = net
+        // depthwise strides and weight names in layer order
+        let dw: Vec<(usize, String)> = net
             .layers
             .iter()
             .filter_map(|l| match l {
-                facemark_nn::layers::Layer::Depthwise(d) => Some(d.win.stride),
+                facemark_nn::layers::Layer::Depthwise(d) => {
+                    Some((d.win.stride, d.weight.name.clone()))
+                }
                 _ => None,
             })
             .collect();
-        assert!(net.param(&format!("dw{}.weight", strides.len())).is_some());
-        (strides, net.param("head.weight").unwrap().value.len())
+        let (strides, names): (Vec<usize>, Vec<String>) = dw.into_iter().unzip();
+        (
+            strides,
+            names,
+            net.param("head.weight").unwrap().value.len(),
+        )
     };
-    let (plain, head0) = build(0);
+    let (plain, names0, head0) = build(0);
     assert_eq!(
         plain,
         vec![1, 2, 1, 2, 1, 2, 2],
         "80²: the shipped seven blocks"
     );
-    // one stride-1 copy after the 1/16 (5×5) and 1/32 (3×3) stride-2 blocks; head unchanged
-    let (deep, head1) = build(1);
+    // one stride-1 copy after the 1/16 (5×5) and 1/32 (3×3) stride-2 blocks; head unchanged;
+    // the base blocks keep their names (`--init` and `--freeze` go by name)
+    let (deep, names1, head1) = build(1);
     assert_eq!(deep, vec![1, 2, 1, 2, 1, 2, 1, 2, 1]);
     assert_eq!(head0, head1);
+    let w = |n: &str| format!("{n}.weight");
+    assert_eq!(
+        names0,
+        (1..=7).map(|i| w(&format!("dw{i}"))).collect::<Vec<_>>()
+    );
+    assert_eq!(names1[..6], names0[..6]);
+    assert_eq!(names1[6..], [w("dw6r1"), w("dw7"), w("dw7r1")]);
     // a model file without the field is a plain stack
     let old: ArchConfig =
         serde_json::from_str(r#"{"kind":"mobile","input_size":80,"n_points":68,"width":1.5}"#)

@@ -232,3 +232,33 @@ fn detect_on_video_writes_json_lines() {
     assert_eq!(lines.len(), 6);
     assert_eq!(lines[5]["frame"], 5);
 }
+
+/// `--min-face` is for the face detector: refused below SeetaFace's floor of 20 px and with
+/// `--box`/`--whole` (no detector runs), accepted otherwise.
+#[test]
+fn min_face_is_checked_and_only_with_a_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("face.png");
+    gradient_image(&img);
+    let out = dir.path().join("out");
+    for bad in [
+        vec!["--min-face", "10"],
+        vec!["--min-face", "80", "--whole"],
+        vec!["--min-face", "80", "--box", "30,20,60,60"],
+    ] {
+        let o = bin().arg("detect").args(&bad).arg(&img).output().unwrap();
+        assert!(!o.status.success(), "{bad:?} was accepted");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--min-face"));
+    }
+    let o = bin()
+        .args(["detect", "--min-face", "80", "--format", "json", "--out"])
+        .arg(&out)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

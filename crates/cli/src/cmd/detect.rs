@@ -22,7 +22,8 @@ pub struct Args {
     pub detector: Option<String>,
     /// Smallest face side in pixels to search for [default: 40 with SeetaFace, 20 with a
     /// cascade]: larger is faster on large photos; below 40 SeetaFace enlarges the image.
-    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..))]
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..),
+          conflicts_with_all = ["box", "whole"])]
     pub min_face: Option<u32>,
     /// Skip detection: the face's box `X,Y,W,H` in pixels (tight around brows, jaw and chin).
     #[arg(long, value_parser = parse_box, conflicts_with = "whole")]

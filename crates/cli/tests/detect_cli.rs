@@ -256,9 +256,5 @@ fn min_face_is_checked_and_only_with_a_detector() {
         .arg(&img)
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

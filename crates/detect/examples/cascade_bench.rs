@@ -53,7 +53,7 @@ fn main() {
         // --seeta-min-size: SeetaFace's smallest face (default: its own, 40 px)
         let mut s = Seeta::embedded().expect("seeta");
         if let Some(m) = seeta_min {
-            s.params.min_face_size = m.max(20);
+            s.params.min_face_size = m; // detect() raises it to 20 at least
         }
         Box::new(move |g| s.detect(g))
     } else {

@@ -248,19 +248,18 @@ pub fn detector_with(
     name: Option<&str>,
     min_face: Option<u32>,
 ) -> Result<Box<dyn FaceDetector>, DetectError> {
-    let seeta = || -> Result<Box<dyn FaceDetector>, DetectError> {
-        let mut params = SeetaParams::default();
-        if let Some(m) = min_face {
-            params.min_face_size = m.max(20);
-        }
-        Ok(Box::new(Seeta::embedded()?.with_params(params)))
-    };
     let mut params = FACE_PARAMS;
     if let Some(m) = min_face {
         params.min_size = (m, m);
     }
     match name.unwrap_or("default") {
-        "seeta" | "seetaface" | "default" => seeta(),
+        "seeta" | "seetaface" | "default" => {
+            let mut seeta = SeetaParams::default(); // its detect() raises a minimum below 20
+            if let Some(m) = min_face {
+                seeta.min_face_size = m;
+            }
+            Ok(Box::new(Seeta::embedded()?.with_params(seeta)))
+        }
         "haar" => Ok(Box::new(Cascade::embedded_frontal()?.with_params(params))),
         "lbp" => Ok(Box::new(
             Cascade::system("lbpcascade_frontalface_improved.xml")?.with_params(params),

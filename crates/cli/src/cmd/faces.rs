@@ -80,7 +80,9 @@ fn build_detector(a: &Args) -> Result<Box<dyn FaceDetector>> {
     let cparams = DetectParams {
         scale_factor: sf.unwrap_or(1.1),
         min_neighbors: a.min_neighbors,
-        min_size: (a.min_size.unwrap_or(20), a.min_size.unwrap_or(20)),
+        min_size: a
+            .min_size
+            .map_or(facemark_detect::FACE_PARAMS.min_size, |m| (m, m)),
         max_size: (a.max_size, a.max_size),
     };
     let name = match &a.cascade {

@@ -11,15 +11,71 @@ fn bin() -> Command {
 
 /// An untrained (randomly initialised) 68-point mobile model: enough to exercise the plumbing.
 fn tiny_model(dir: &Path) -> std::path::PathBuf {
+    tiny_model_as(dir, "tiny.safetensors", CropSpec::default())
+}
+
+/// As [`tiny_model`], with the crop policy `crop` (`align`: a refiner), saved as `dir/name`.
+fn tiny_model_as(dir: &Path, name: &str, crop: CropSpec) -> std::path::PathBuf {
     let arch = ArchConfig::mobile(68);
     let net = arch.build(7).unwrap();
-    let model = KeypointModel::new(
-        ModelMeta::new(arch, Scheme::ibug68(), CropSpec::default()),
-        net,
-    );
-    let p = dir.join("tiny.safetensors");
+    let model = KeypointModel::new(ModelMeta::new(arch, Scheme::ibug68(), crop), net);
+    let p = dir.join(name);
     model.save(&p).unwrap();
     p
+}
+
+#[test]
+fn refiner_runs_behind_a_model_and_is_refused_in_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let aligned = CropSpec {
+        align: true,
+        ..CropSpec::default()
+    };
+    let refiner = tiny_model_as(dir.path(), "refiner.safetensors", aligned);
+    let img = dir.path().join("face.png");
+    gradient_image(&img);
+    let run = |extra: &[&std::ffi::OsStr]| {
+        bin()
+            .args([
+                "detect",
+                "--box",
+                "30,20,60,60",
+                "--format",
+                "json",
+                "--out",
+            ])
+            .arg(dir.path().join("out"))
+            .args(extra)
+            .arg(&img)
+            .output()
+            .unwrap()
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let o = run(&[
+        os("--model"),
+        model.as_os_str(),
+        os("--refiner"),
+        refiner.as_os_str(),
+        os("--refine"),
+        os("1"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json[0]["faces"][0]["points"].as_array().unwrap().len(), 68);
+    // a refiner as the model, a box model as the refiner: clear errors, exit 1
+    for (args, expect) in [
+        (vec![os("--model"), refiner.as_os_str()], "is a refiner"),
+        (
+            vec![os("--refiner"), model.as_os_str()],
+            "not on crops aligned",
+        ),
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(expect), "{err}");
+    }
 }
 
 fn gradient_image(path: &Path) {

@@ -81,4 +81,26 @@ fn folds_and_splits_partition_the_faces() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+
+    // a refiner evaluates behind its first model, on every face; alone it is refused
+    let refiner = dir.path().join("r.safetensors");
+    let aligned = CropSpec {
+        align: true,
+        ..CropSpec::default()
+    };
+    KeypointModel::new(
+        ModelMeta::new(arch.clone(), Scheme::ibug68(), aligned),
+        arch.build(4).unwrap(),
+    )
+    .save(&refiner)
+    .unwrap();
+    let r = refiner.to_str().unwrap();
+    assert_eq!(with(&["--refiner", r]), 12);
+    assert_eq!(with(&["--refine", "1"]), 12);
+    let out = bin()
+        .args(["eval", "--model", r, "--data", d, "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("evaluate it as --refiner"));
 }

@@ -9,24 +9,77 @@
 //! - *normalised*: `u = (x - size/2) / (size/2)`, i.e. `[-1, 1]` about the crop centre (the
 //!   seeds' convention), x before y, flattened `[u0, v0, u1, v1, …]`.
 
-use crate::{Affine2, BoxF, Point};
+use crate::{Affine2, BoxF, Point, Scheme};
 use serde::{Deserialize, Serialize};
 
 /// Crop policy: a square centred on the *landmark box* (the tight box around the face's
 /// landmarks), side `max(w, h) · (1 + 2·margin)`.
+///
+/// With `align`, the crop is also turned so that the face's eye line is level (an *aligned*
+/// crop, [`CropSpec::aligned_transform`]). It needs the face's points, not only a box, so an
+/// aligned model is a refinement stage: it takes a first model's points and returns better ones
+/// from a crop with roll removed, the variation a single regression finds hardest.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CropSpec {
     /// Extra context on each side, as a fraction of the landmark box's longer side.
     pub margin: f32,
+    /// Roll-normalised crops from points (a refiner); `false` = axis-aligned crops from a box.
+    #[serde(default)]
+    pub align: bool,
 }
 
 impl Default for CropSpec {
     fn default() -> Self {
-        CropSpec { margin: 0.15 }
+        CropSpec {
+            margin: 0.15,
+            align: false,
+        }
     }
 }
 
 impl CropSpec {
+    /// An axis-aligned crop policy with `margin`.
+    pub fn with_margin(margin: f32) -> CropSpec {
+        CropSpec {
+            margin,
+            align: false,
+        }
+    }
+
+    /// The roll of a face in radians: the angle of its eye line (from the scheme's
+    /// `norm_pair`, e.g. outer eye corners 36 → 45, else the eye centres) against the photo's
+    /// +x axis, positive clockwise on screen. `None` when the scheme names no eyes or they are
+    /// missing (non-finite) or coincide.
+    pub fn roll(points: &[Point], scheme: &Scheme) -> Option<f32> {
+        let (a, b) = match scheme.norm_pair {
+            Some((i, j)) => (*points.get(i)?, *points.get(j)?),
+            None => scheme.eye_centres(points)?,
+        };
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+        let ok = dx.is_finite() && dy.is_finite() && dx.hypot(dy) > 1e-3;
+        ok.then(|| dy.atan2(dx))
+    }
+
+    /// Photo pixels → input pixels for the face whose landmarks (photo pixels; non-finite
+    /// entries are ignored) are `points`: turned by `-roll` (when `align` and the roll is known)
+    /// so the eyes are level, then the square crop of the turned points' tight box, as
+    /// [`CropSpec::transform`]. Without `align` this is exactly
+    /// `transform(&BoxF::around(points))`. `None` when no point is finite.
+    pub fn transform_points(
+        &self,
+        points: &[Point],
+        scheme: &Scheme,
+        size: u32,
+    ) -> Option<Affine2> {
+        let turn = match (self.align, Self::roll(points, scheme)) {
+            (true, Some(r)) => Affine2::rotate(-r),
+            _ => Affine2::IDENTITY,
+        };
+        let turned: Vec<Point> = points.iter().map(|&p| turn.apply(p)).collect();
+        let b = BoxF::around(&turned)?;
+        Some(turn.then(&self.transform(&b, size)))
+    }
+
     /// The square region of the photo (photo pixels) that becomes the crop.
     pub fn region(&self, landmark_box: &BoxF) -> BoxF {
         landmark_box.square(1.0 + 2.0 * self.margin)
@@ -63,6 +116,69 @@ pub fn gray_to_input(pixels: &[u8]) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    /// The 68-point mean shape (landmark-box units) turned by `deg` (clockwise on screen),
+    /// scaled to 100 px and moved to (200, 150).
+    fn turned_face(deg: f32) -> Vec<Point> {
+        let r = Affine2::rotate(deg.to_radians());
+        crate::scheme::IBUG68_MEAN
+            .iter()
+            .map(|&p| {
+                let q = r.apply([p[0] * 100.0, p[1] * 100.0]);
+                [q[0] + 200.0, q[1] + 150.0]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_aligned_crop_levels_the_eyes_and_frames_the_points() {
+        let scheme = Scheme::ibug68();
+        let aligned = CropSpec {
+            align: true,
+            ..CropSpec::default()
+        };
+        let upright = turned_face(0.0);
+        let reference: Vec<Point> = {
+            let t = aligned.transform_points(&upright, &scheme, 80).unwrap();
+            upright.iter().map(|&p| t.apply(p)).collect()
+        };
+        // the mean shape's own eye line is not exactly level
+        let base = CropSpec::roll(&upright, &scheme).unwrap();
+        for deg in [-35.0f32, -10.0, 25.0] {
+            let face = turned_face(deg);
+            let roll = CropSpec::roll(&face, &scheme).unwrap() - base;
+            assert!(
+                (roll.to_degrees() - deg).abs() < 0.01,
+                "roll {roll} for {deg}°"
+            );
+            let t = aligned.transform_points(&face, &scheme, 80).unwrap();
+            let moved: Vec<Point> = face.iter().map(|&p| t.apply(p)).collect();
+            // eyes level, and the same crop as the upright face's (the turn is undone)
+            assert!((moved[36][1] - moved[45][1]).abs() < 0.01);
+            for (m, r) in moved.iter().zip(&reference) {
+                assert!((m[0] - r[0]).abs() < 0.05 && (m[1] - r[1]).abs() < 0.05);
+            }
+            // without align: the box crop of the points, as `transform`
+            let plain = CropSpec::default();
+            let b = BoxF::around(&face).unwrap();
+            assert_eq!(
+                plain.transform_points(&face, &scheme, 80),
+                Some(plain.transform(&b, 80))
+            );
+        }
+        // no eyes known (generic scheme): an axis-aligned crop; no finite point: none
+        let generic = Scheme::generic(68);
+        let face = turned_face(20.0);
+        let b = BoxF::around(&face).unwrap();
+        assert_eq!(
+            aligned.transform_points(&face, &generic, 80),
+            Some(aligned.transform(&b, 80))
+        );
+        assert_eq!(
+            aligned.transform_points(&[[f32::NAN, 0.0]], &scheme, 80),
+            None
+        );
+    }
+
     #[test]
     fn normalisation_round_trips_and_centres() {
         let pts = [[0.0, 0.0], [48.0, 48.0], [96.0, 24.0]];
@@ -74,7 +190,7 @@ mod tests {
 
     #[test]
     fn crop_maps_landmark_box_inside_input() {
-        let spec = CropSpec { margin: 0.25 };
+        let spec = CropSpec::with_margin(0.25);
         let b = BoxF::new(100.0, 50.0, 80.0, 100.0);
         let t = spec.transform(&b, 64);
         let c = t.apply(b.center());

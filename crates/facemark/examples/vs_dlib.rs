@@ -100,6 +100,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("wrote {} faces to {}", samples.len(), path.display());
         return Ok(());
     }
+    // FACEMARK_REFINER: a refiner file, or `none`; unset: the embedded refiner with the
+    // embedded model, none with --model (refinement passes then re-run the model)
+    let refiner = match (std::env::var("FACEMARK_REFINER").ok().as_deref(), &model) {
+        (Some("none"), _) | (None, Some(_)) => None,
+        (Some(p), _) => Some(facemark_model::KeypointModel::load(std::path::Path::new(
+            p,
+        ))?),
+        (None, None) => facemark::default_refiner()?,
+    };
     let model = match &model {
         Some(p) => facemark_model::KeypointModel::load(p)?,
         None => facemark::default_model()?,
@@ -109,10 +118,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let flip = std::env::var("FACEMARK_FLIP").is_ok_and(|v| v != "0");
-    let detector = facemark::Detector::new(facemark_detect::default_detector()?, model)
+    let refiner_name = if refiner.is_some() {
+        "refiner"
+    } else {
+        "model again"
+    };
+    let detector = facemark::Detector::new(facemark_detect::default_detector()?, model)?
+        .with_refiner(refiner)?
         .with_refine(refine)
         .with_flip(flip);
-    println!("refinement passes {refine}, test-time flip {flip}");
+    println!("refinement passes {refine} ({refiner_name}), test-time flip {flip}");
     let scheme = detector.scheme().clone();
 
     // facemark end to end: detector → calibrated box → model (+ refinement); the detection

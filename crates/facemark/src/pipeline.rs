@@ -1,7 +1,7 @@
 //! The whole job on one photo: detect faces, frame each as the model was trained, place landmarks.
 
 use crate::calibration::BoxCalibration;
-use facemark_core::{BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
+use facemark_core::{Affine2, BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
 use facemark_model::KeypointModel;
 use image::{DynamicImage, GrayImage};
 use serde::Serialize;
@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 /// Default landmark model bytes (safetensors with metadata), embedded at build time.
 static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.safetensors"));
+/// The default model's refiner (aligned crops from its points), embedded at build time; empty
+/// when models/refiner.safetensors was missing.
+static DEFAULT_REFINER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/refiner.safetensors"));
 /// Detector → landmark box calibrations (JSON map by detector name), embedded at build time.
 static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.json"));
 
@@ -17,6 +20,8 @@ static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.
 pub enum Error {
     #[error("this build has no embedded default model (models/default.safetensors was missing at build time); pass a model file with --model")]
     NoEmbeddedModel,
+    #[error("{0}")]
+    Refiner(String),
     #[error("landmark model: {0}")]
     Model(#[from] facemark_model::ModelError),
     #[error("face detector: {0}")]
@@ -38,11 +43,15 @@ pub struct Face {
 /// Face detector + landmark model, ready to run: `facemark::Detector::default()?.detect(&img)`.
 ///
 /// By default one model pass per face (fastest); [`Detector::with_flip`] and
-/// [`Detector::with_refine`] trade time for accuracy (figures in README).
+/// [`Detector::with_refine`] trade time for accuracy (figures in README). Refinement passes
+/// run the refiner when there is one ([`Detector::with_refiner`]; the default pipeline has the
+/// embedded one), else the model again on the box around its last points.
 pub struct Detector {
     detector: Box<dyn FaceDetector>,
     calibration: BoxCalibration,
     model: KeypointModel,
+    /// Second-stage model on roll-normalised crops from the last points (`is_refiner`).
+    refiner: Option<KeypointModel>,
     /// Extra passes re-cropping on the previous pass's points (0 = single pass).
     refine: usize,
     /// Average each prediction with the prediction on the mirrored crop (test-time flip).
@@ -57,6 +66,14 @@ pub fn default_model() -> Result<KeypointModel, Error> {
     Ok(KeypointModel::from_bytes(DEFAULT_MODEL)?)
 }
 
+/// The embedded default refiner, decoded once per call; `None` when this build has none.
+pub fn default_refiner() -> Result<Option<KeypointModel>, Error> {
+    if DEFAULT_REFINER.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(KeypointModel::from_bytes(DEFAULT_REFINER)?))
+}
+
 /// The embedded calibration for a detector name (identity when none was measured).
 pub fn calibration_for(detector_name: &str) -> BoxCalibration {
     let map: BTreeMap<String, BoxCalibration> =
@@ -65,25 +82,63 @@ pub fn calibration_for(detector_name: &str) -> BoxCalibration {
 }
 
 impl Detector {
-    /// The built-in face detector and the embedded default model.
+    /// The built-in face detector, the embedded default model and its refiner (used when
+    /// [`Detector::with_refine`] asks for passes).
     #[allow(clippy::should_implement_trait)]
     pub fn default() -> Result<Detector, Error> {
-        Ok(Detector::new(
-            facemark_detect::default_detector()?,
-            default_model()?,
-        ))
+        Detector::new(facemark_detect::default_detector()?, default_model()?)?
+            .with_refiner(default_refiner()?)
     }
 
     /// Any detector and model; the calibration is the embedded one for this detector.
-    pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Detector {
+    ///
+    /// Requires a model that finds points from a box: a refiner (`is_refiner`) is refused,
+    /// it belongs in [`Detector::with_refiner`].
+    pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Result<Detector, Error> {
+        if model.is_refiner() {
+            return Err(Error::Refiner(
+                "this model is a refiner (trained on crops aligned on a face's points): it cannot place points from a face box; use it as the refiner (--refiner) behind a first model".into(),
+            ));
+        }
         let calibration = calibration_for(&detector.name());
-        Detector {
+        Ok(Detector {
             detector,
             calibration,
             model,
+            refiner: None,
             refine: 0,
             flip: false,
+        })
+    }
+
+    /// Set (or with `None` remove) the refiner that refinement passes run.
+    ///
+    /// Requires a refiner model (`is_refiner`) with the same scheme as the first model: it
+    /// reads that model's points.
+    pub fn with_refiner(mut self, refiner: Option<KeypointModel>) -> Result<Self, Error> {
+        if let Some(r) = &refiner {
+            if !r.is_refiner() {
+                return Err(Error::Refiner(
+                    "the refiner was trained on box crops, not on crops aligned on a face's points (crop_align); pass it as the model instead".into(),
+                ));
+            }
+            if r.scheme().name != self.scheme().name || r.scheme().len() != self.scheme().len() {
+                return Err(Error::Refiner(format!(
+                    "the refiner places {} points ({}) but the model {} ({}); they must share a scheme",
+                    r.scheme().len(),
+                    r.scheme().name,
+                    self.scheme().len(),
+                    self.scheme().name
+                )));
+            }
         }
+        self.refiner = refiner;
+        Ok(self)
+    }
+
+    /// The refiner, when refinement passes use one.
+    pub fn refiner(&self) -> Option<&KeypointModel> {
+        self.refiner.as_ref()
     }
 
     /// Replace the detector-box calibration (e.g. one just measured).
@@ -155,18 +210,30 @@ impl Detector {
     }
 
     /// Landmarks for a face whose landmark box is known (by hand, from tracking, or from a
-    /// calibrated detection), with the configured refinement passes.
+    /// calibrated detection), with the configured refinement passes: each runs the refiner on
+    /// its crop aligned on the last points, or without a refiner the model again on the box
+    /// around them. `landmark_box` of the result is the box around the points the last pass
+    /// started from (the given box when there was no pass).
     pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {
         let mut lb = *landmark_box;
-        let mut points = self.model_points(gray, &lb);
+        let first = self.model.meta.crop.transform(&lb, self.model.input_size());
+        let mut points = self.model_points(&self.model, gray, &first);
         for _ in 0..self.refine {
-            match BoxF::around(&points) {
-                Some(b) if b.w > 2.0 && b.h > 2.0 => {
-                    lb = b;
-                    points = self.model_points(gray, &lb);
-                }
-                _ => break,
-            }
+            let Some(b) = BoxF::around(&points).filter(|b| b.w > 2.0 && b.h > 2.0) else {
+                break;
+            };
+            let (model, t) = match &self.refiner {
+                Some(r) => match r.crop_for_points(&points) {
+                    Some(t) => (r, t),
+                    None => break,
+                },
+                None => (
+                    &self.model,
+                    self.model.meta.crop.transform(&b, self.model.input_size()),
+                ),
+            };
+            lb = b;
+            points = self.model_points(model, gray, &t);
         }
         Face {
             detection: None,
@@ -177,15 +244,22 @@ impl Detector {
 }
 
 impl Detector {
-    /// One model pass on the crop of `lb`; with `flip`, the crop and its mirror image go
-    /// through the network as one batch of two, and the mirrored prediction is mapped back
-    /// (normalised x negated, points permuted by the scheme's mirror) and averaged in.
-    fn model_points(&self, gray: &GrayImage, lb: &BoxF) -> Vec<Point> {
+    /// One pass of `model` on the crop `t` (photo pixels → input pixels); with `flip`, the
+    /// crop and its mirror image go through the network as one batch of two, and the mirrored
+    /// prediction is mapped back (normalised x negated, points permuted by the scheme's
+    /// mirror) and averaged in.
+    fn model_points(&self, model: &KeypointModel, gray: &GrayImage, t: &Affine2) -> Vec<Point> {
+        let input = model.input_through(gray, t);
+        let single = |input: &[f32]| {
+            let uv = model
+                .predict_batch(input, 1)
+                .expect("crop has the model's input size");
+            model.to_photo(&uv, t)
+        };
         if !self.flip {
-            return self.model.landmarks(gray, lb);
+            return single(&input);
         }
-        let (input, t) = self.model.crop_input(gray, lb);
-        let s = self.model.input_size() as usize;
+        let s = model.input_size() as usize;
         let mut both = Vec::with_capacity(2 * input.len());
         both.extend_from_slice(&input);
         both.extend(
@@ -193,8 +267,8 @@ impl Detector {
                 .chunks_exact(s)
                 .flat_map(|row| row.iter().rev().copied()),
         );
-        let Ok(out) = self.model.predict_batch(&both, 2) else {
-            return self.model.landmarks(gray, lb);
+        let Ok(out) = model.predict_batch(&both, 2) else {
+            return single(&input);
         };
         let n = self.scheme().len();
         let (a, b) = out.split_at(2 * n);
@@ -208,7 +282,7 @@ impl Detector {
                 ]
             })
             .collect();
-        self.model.to_photo(&uv, &t)
+        model.to_photo(&uv, t)
     }
 }
 
@@ -240,5 +314,114 @@ impl Landmarker for Detector {
     }
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
         self.face_in_box(image, face_box).points
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facemark_core::CropSpec;
+    use facemark_model::{ArchConfig, ModelMeta};
+
+    /// Finds nothing: these tests give boxes by hand.
+    struct NoFaces;
+    impl FaceDetector for NoFaces {
+        fn detect(&self, _: &GrayImage) -> Vec<Detection> {
+            Vec::new()
+        }
+        fn name(&self) -> String {
+            "none".into()
+        }
+    }
+
+    /// A 68-point model that always answers `uv` (normalised crop coordinates): its head has
+    /// zero weights and `uv` as bias.
+    fn constant_model(uv: &[f32], align: bool) -> KeypointModel {
+        let arch = ArchConfig {
+            input_size: 32,
+            ..ArchConfig::mobile(68)
+        };
+        let mut net = arch.build(3).unwrap();
+        let shape = net.param("head.weight").unwrap().shape.clone();
+        let n: usize = shape.iter().product();
+        net.set("head.weight", &shape, &vec![0.0; n]).unwrap();
+        net.set("head.bias", &[uv.len()], uv).unwrap();
+        let crop = CropSpec {
+            align,
+            ..CropSpec::default()
+        };
+        KeypointModel::new(ModelMeta::new(arch, Scheme::ibug68(), crop), net)
+    }
+
+    /// The mean shape turned by 25° (normalised [-1, 1] crop coordinates, within the crop).
+    fn turned_mean_uv() -> Vec<f32> {
+        let r = Affine2::rotate(25f32.to_radians());
+        facemark_core::scheme::IBUG68_MEAN
+            .iter()
+            .flat_map(|&p| r.apply([p[0] * 1.4, p[1] * 1.4]))
+            .collect()
+    }
+
+    #[test]
+    fn refinement_runs_the_refiner_on_the_crop_aligned_on_the_first_points() {
+        let gray = GrayImage::from_fn(200, 160, |x, y| image::Luma([((x * 3 + y) % 251) as u8]));
+        let first = constant_model(&turned_mean_uv(), false);
+        let upright: Vec<f32> = facemark_core::scheme::IBUG68_MEAN
+            .iter()
+            .flat_map(|p| [p[0] * 1.4, p[1] * 1.4])
+            .collect();
+        let refiner = constant_model(&upright, true);
+        let lb = BoxF::new(60.0, 40.0, 80.0, 90.0);
+
+        let one = Detector::new(Box::new(NoFaces), first.clone()).unwrap();
+        let p1 = one.face_in_box(&gray, &lb).points;
+        let refined = Detector::new(Box::new(NoFaces), first)
+            .unwrap()
+            .with_refiner(Some(refiner.clone()))
+            .unwrap()
+            .with_refine(1);
+        let face = refined.face_in_box(&gray, &lb);
+        // the refiner's answer, seen through its crop aligned on the first pass's points
+        let t = refiner.crop_for_points(&p1).unwrap();
+        let expected = refiner.to_photo(&upright, &t);
+        for (a, b) in face.points.iter().zip(&expected) {
+            assert!((a[0] - b[0]).abs() < 1e-3 && (a[1] - b[1]).abs() < 1e-3);
+        }
+        // that crop is turned: the refiner's level eyes come back at the first pass's roll
+        let scheme = Scheme::ibug68();
+        let roll = |p: &[Point]| CropSpec::roll(p, &scheme).unwrap().to_degrees();
+        let own = roll(&facemark_core::scheme::IBUG68_MEAN); // the mean shape is not quite level
+        assert!((roll(&face.points) - roll(&p1) - own).abs() < 0.1);
+        assert!(roll(&p1).abs() > 20.0);
+        assert_eq!(Some(face.landmark_box), BoxF::around(&p1));
+    }
+
+    #[test]
+    fn a_refiner_is_refused_as_the_model_and_a_box_model_as_the_refiner() {
+        let uv = turned_mean_uv();
+        let e = Detector::new(Box::new(NoFaces), constant_model(&uv, true)).err();
+        assert!(e.unwrap().to_string().contains("is a refiner"));
+        let d = Detector::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
+        let e = d.with_refiner(Some(constant_model(&uv, false))).err();
+        assert!(e.unwrap().to_string().contains("not on crops aligned"));
+        // another scheme
+        let arch = ArchConfig {
+            input_size: 32,
+            ..ArchConfig::mobile(5)
+        };
+        let five = KeypointModel::new(
+            ModelMeta::new(
+                arch.clone(),
+                Scheme::five(),
+                CropSpec {
+                    align: true,
+                    ..CropSpec::default()
+                },
+            ),
+            arch.build(1).unwrap(),
+        );
+        let d = Detector::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
+        let e = d.with_refiner(Some(five)).err();
+        assert!(e.unwrap().to_string().contains("must share a scheme"));
     }
 }

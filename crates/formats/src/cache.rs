@@ -346,7 +346,7 @@ mod tests {
     #[test]
     fn build_save_load_round_trip() {
         let samples: Vec<Sample> = (0..3).map(sample).collect();
-        let c = FaceCache::build(&samples, 32, CropSpec { margin: 0.1 }).unwrap();
+        let c = FaceCache::build(&samples, 32, CropSpec::with_margin(0.1)).unwrap();
         assert_eq!(c.len(), 3);
         assert_eq!(c.visible(0), &[true, true, true, false]);
         assert!(c.points(0)[3][0].is_nan());

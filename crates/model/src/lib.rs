@@ -218,6 +218,12 @@ impl KeypointModel {
         Ok(self.infer_net().forward(&x).data)
     }
 
+    /// Whether this model is a refiner: it was trained on roll-normalised crops made from a
+    /// face's points (`CropSpec::align`), so it runs after a first model, never from a box.
+    pub fn is_refiner(&self) -> bool {
+        self.meta.crop.align
+    }
+
     /// The network input for the face whose landmark box is `face_box`, plus the transform
     /// photo pixels → input pixels used to make it.
     pub fn crop_input(
@@ -225,14 +231,29 @@ impl KeypointModel {
         image: &GrayImage,
         face_box: &BoxF,
     ) -> (Vec<f32>, facemark_core::Affine2) {
+        let t = self.meta.crop.transform(face_box, self.meta.input_size);
+        (self.input_through(image, &t), t)
+    }
+
+    /// The crop transform (photo pixels → input pixels) for a face whose points (photo pixels,
+    /// this model's scheme) are known, e.g. from a first model: the model's own crop policy
+    /// (`CropSpec::transform_points`; roll-normalised for a refiner). `None` when no point is
+    /// finite.
+    pub fn crop_for_points(&self, points: &[Point]) -> Option<facemark_core::Affine2> {
+        self.meta
+            .crop
+            .transform_points(points, &self.meta.scheme, self.meta.input_size)
+    }
+
+    /// The network input seen through `t` (photo pixels → input pixels): `size²` values in
+    /// [-1, 1], row-major.
+    pub fn input_through(&self, image: &GrayImage, t: &facemark_core::Affine2) -> Vec<f32> {
         let s = self.meta.input_size;
-        let t = self.meta.crop.transform(face_box, s);
         // warp_gray_f32 gives v/255; the model wants v/127.5 - 1 = 2·(v/255) - 1
-        let input = warp_gray_f32(image, &t, s, s)
+        warp_gray_f32(image, t, s, s)
             .into_iter()
             .map(|v| v * 2.0 - 1.0)
-            .collect();
-        (input, t)
+            .collect()
     }
 
     /// Network outputs (normalised) → photo pixels through the inverse of `t`.

@@ -187,18 +187,38 @@ impl Augmenter {
         }
     }
 
-    /// Draws the geometric transform for one sample (photo pixels → input pixels). With
-    /// `train = false` it is exactly the inference crop and consumes no randomness. The flip
-    /// is only drawn when `points.len()` matches the scheme (so the permutation applies).
+    /// The inference crop of an annotated face (photo pixels → input pixels): the square crop of
+    /// its landmark box ([`Augmenter::landmark_box`]), or with an aligned [`CropSpec`] the
+    /// roll-normalised crop of its visible points ([`CropSpec::transform_points`]), exactly as
+    /// a model or refiner makes it at inference.
+    pub fn base_crop(&self, img: &GrayImage, points: &[Point], visible: &[bool]) -> Affine2 {
+        let size = self.input_size;
+        if self.crop.align {
+            let vis: Vec<Point> = points
+                .iter()
+                .zip(visible.iter().chain(std::iter::repeat(&false)))
+                .map(|(p, v)| if *v { *p } else { [f32::NAN, f32::NAN] })
+                .collect();
+            if let Some(t) = self.crop.transform_points(&vis, &self.scheme, size) {
+                return t;
+            }
+        }
+        self.crop
+            .transform(&Self::landmark_box(img, points, visible), size)
+    }
+
+    /// Draws the geometric transform for one sample (photo pixels → input pixels) on top of
+    /// its inference crop `crop` ([`Augmenter::base_crop`]). With `train = false` it is exactly
+    /// `crop` and consumes no randomness. The flip is only drawn when `n_points` matches the
+    /// scheme (so the permutation applies).
     pub fn geometry(
         &self,
-        landmark_box: &BoxF,
+        crop: Affine2,
         n_points: usize,
         rng: &mut impl Rng,
         train: bool,
     ) -> Geometry {
         let size = self.input_size;
-        let crop = self.crop.transform(landmark_box, size);
         if !train {
             return Geometry {
                 transform: crop,
@@ -282,8 +302,8 @@ impl Augmenter {
         train: bool,
     ) -> (Vec<f32>, Vec<f32>, Vec<bool>) {
         let size = self.input_size;
-        let bx = Self::landmark_box(img, points, visible);
-        let g = self.geometry(&bx, points.len(), rng, train);
+        let crop = self.base_crop(img, points, visible);
+        let g = self.geometry(crop, points.len(), rng, train);
         let mut pix = warp_gray_f32(img, &g.transform, size, size); // [0, 1]
         if train {
             self.photometric(&mut pix, rng);
@@ -480,7 +500,7 @@ mod tests {
             ..AugmentConfig::none()
         };
         let size = 64;
-        let aug = Augmenter::new(cfg, scheme3(), size, CropSpec { margin: 0.4 });
+        let aug = Augmenter::new(cfg, scheme3(), size, CropSpec::with_margin(0.4));
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let (input, targets, mask) = aug.make(&img, &PTS, &[true; 3], &mut rng, true);
         assert_eq!(mask, vec![true; 3]);
@@ -513,12 +533,12 @@ mod tests {
             ..AugmentConfig::none()
         };
         let size = 96;
-        let aug = Augmenter::new(cfg, scheme3(), size, CropSpec { margin: 0.5 });
+        let aug = Augmenter::new(cfg, scheme3(), size, CropSpec::with_margin(0.5));
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut rotated = 0;
         for _ in 0..20 {
             let g = aug.geometry(
-                &Augmenter::landmark_box(&img, &PTS, &[true; 3]),
+                aug.base_crop(&img, &PTS, &[true; 3]),
                 3,
                 &mut rng.clone(),
                 true,
@@ -562,6 +582,40 @@ mod tests {
             assert!((x - (y * 2.0 - 1.0)).abs() < 1e-6);
         }
         assert!(a.0.iter().all(|v| (-1.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn an_aligned_augmenter_trains_on_level_eyes_from_the_points() {
+        // a 68-point face turned 30°: the refiner's inference crop levels its eyes, with or
+        // without a missing point, and the pixels follow (the blob at point 36 stays under it)
+        let turn = Affine2::rotate(30f32.to_radians());
+        let pts: Vec<Point> = facemark_core::scheme::IBUG68_MEAN
+            .iter()
+            .map(|&p| {
+                let q = turn.apply([p[0] * 60.0, p[1] * 60.0]);
+                [q[0] + 64.0, q[1] + 64.0]
+            })
+            .collect();
+        let img = blob_image(128, 128, &pts[36..37], &[250], 2);
+        let scheme = Scheme::ibug68();
+        let crop = CropSpec {
+            align: true,
+            ..CropSpec::default()
+        };
+        let aug = Augmenter::new(AugmentConfig::none(), scheme.clone(), 64, crop);
+        let mut visible = vec![true; 68];
+        visible[10] = false;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (input, targets, _) = aug.make(&img, &pts, &visible, &mut rng, false);
+        let moved = denormalise_points(&targets, 64);
+        let level = CropSpec::roll(&moved, &scheme).unwrap();
+        assert!(level.abs() < 1e-3, "eye line at {}°", level.to_degrees());
+        assert!(value_at(&input, 64, moved[36]) > 100.0);
+        // the same crop as the model-side `crop_for_points` makes from the visible points
+        let mut vis_pts = pts.clone();
+        vis_pts[10] = [f32::NAN, f32::NAN];
+        let t = crop.transform_points(&vis_pts, &scheme, 64).unwrap();
+        assert_eq!(aug.base_crop(&img, &pts, &visible), t);
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct TrainConfig {
     pub scheme: String,
     /// Crop margin around the landmark box (fraction of its longer side), as at inference.
     pub crop_margin: f32,
+    /// Train a refiner: roll-normalised crops made from the face's points
+    /// (`CropSpec::align`), used after a first model at inference (`--refiner`). Its
+    /// augmentation should then mimic the first model's errors (a few degrees, a few per cent).
+    pub crop_align: bool,
     pub epochs: usize,
     pub batch_size: usize,
     pub lr: f32,
@@ -120,6 +124,7 @@ impl Default for TrainConfig {
             repeats: 0,
             scheme: String::new(),
             crop_margin: facemark_core::CropSpec::default().margin,
+            crop_align: false,
             epochs: 30,
             batch_size: 32,
             lr: 1e-3,

@@ -139,11 +139,12 @@ fn prepare(
     margin: f32,
 ) -> Result<Prepared, TrainError> {
     let sub: Vec<facemark_core::Sample> = idx.iter().map(|&i| samples[i].clone()).collect();
-    let cache =
-        FaceCache::build(&sub, size, CropSpec { margin }).map_err(|source| TrainError::Data {
+    let cache = FaceCache::build(&sub, size, CropSpec::with_margin(margin)).map_err(|source| {
+        TrainError::Data {
             path: PathBuf::from("(crop cache)"),
             source,
-        })?;
+        }
+    })?;
     Ok(Prepared {
         images: (0..cache.len()).map(|i| cache.image(i)).collect(),
         points: (0..cache.len()).map(|i| cache.points(i).to_vec()).collect(),
@@ -546,9 +547,11 @@ fn train_inner(
     let size = arch.input_size;
     let crop = CropSpec {
         margin: cfg.crop_margin,
+        align: cfg.crop_align,
     };
-    // crops with extra context so that zoom-out, rotation and shifts find real pixels
-    let ctx = 1.5f32;
+    // crops with extra context so that zoom-out, rotation and shifts find real pixels; an
+    // aligned crop also turns by the face's own roll, which needs more of the photo
+    let ctx = if cfg.crop_align { 1.8f32 } else { 1.5 };
     let cache_margin = ((1.0 + 2.0 * cfg.crop_margin) * ctx - 1.0) / 2.0;
     let cache_size = (size as f32 * ctx).ceil() as u32;
     let train_data = prepare(samples, &train_idx, cache_size, cache_margin)?;
@@ -933,6 +936,32 @@ mod tests {
         let m = KeypointModel::load(&a.path().join("model.safetensors")).unwrap();
         assert_eq!(m.meta.scheme, scheme);
         assert!(m.meta.metrics.contains_key("val_nme"));
+    }
+
+    #[test]
+    fn an_aligned_run_saves_a_refiner() {
+        let data = samples(20);
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = TrainConfig {
+            crop_align: true,
+            ..config(dir.path(), 1)
+        };
+        train_on(&cfg, &data, Scheme::generic(5), &RunOptions::default()).unwrap();
+        let m = KeypointModel::load(&dir.path().join("model.safetensors")).unwrap();
+        assert!(m.is_refiner() && m.meta.crop.align);
+        let plain = tempfile::tempdir().unwrap();
+        train_on(
+            &config(plain.path(), 1),
+            &data,
+            Scheme::generic(5),
+            &RunOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            !KeypointModel::load(&plain.path().join("model.safetensors"))
+                .unwrap()
+                .is_refiner()
+        );
     }
 
     #[test]

@@ -334,7 +334,7 @@ fn convert(
             )
         })?,
     };
-    let spec = CropSpec { margin };
+    let spec = CropSpec::with_margin(margin);
     match out_fmt {
         Format::Cache => {
             let size = cache.context("a cache needs --cache SIZE")?;
@@ -412,7 +412,7 @@ fn show(
     let idx: Vec<usize> = (0..n)
         .map(|k| (start + k * samples.len() / n) % samples.len())
         .collect();
-    let spec = CropSpec { margin };
+    let spec = CropSpec::with_margin(margin);
     let tiles: Vec<image::RgbImage> = idx
         .par_iter()
         .map(|&i| render_tile(&samples[i], tile, numbers, full, &spec))

@@ -17,6 +17,10 @@ pub struct Args {
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Refiner model file (trained with `crop_align`) that `--refine` passes run; default:
+    /// with the embedded model its embedded refiner, with `--model` the model itself again.
+    #[arg(long)]
+    pub refiner: Option<PathBuf>,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
@@ -40,7 +44,8 @@ pub struct Args {
     /// Label each point with its index on the annotated PNG.
     #[arg(long)]
     pub numbers: bool,
-    /// Refinement passes (re-crop on the last points); each costs one more model pass.
+    /// Refinement passes: each runs the refiner (see `--refiner`) on a crop aligned on the last
+    /// points, or the model again on their box; each costs one more model pass.
     #[arg(long, default_value_t = 0)]
     pub refine: usize,
     /// Test-time flip: also run the mirrored crop and average (2× the model time, lower error).
@@ -123,6 +128,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let detector = super::pipeline(
         args.model.as_deref(),
+        args.refiner.as_deref(),
         args.detector.as_deref(),
         args.min_face,
     )?

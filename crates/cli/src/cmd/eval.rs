@@ -51,6 +51,13 @@ pub struct Args {
     /// misses are listed as skipped, and counted.
     #[arg(long, requires = "model")]
     pub detector: Option<String>,
+    /// Refinement passes after the model (as `detect --refine`): the `--refiner` on crops
+    /// aligned on the last points, else the model again. Default: 1 with `--refiner`, else 0.
+    #[arg(long, requires = "model")]
+    pub refine: Option<usize>,
+    /// Refiner model file (trained with `crop_align`) for the refinement passes.
+    #[arg(long, requires = "model")]
+    pub refiner: Option<PathBuf>,
     /// Print the full report as JSON on stdout (instead of the text summary).
     #[arg(long)]
     pub json: bool,
@@ -139,13 +146,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 m.meta.arch.kind,
                 m.input_size()
             );
-            match &args.detector {
-                None => (Box::new(m), label, what),
-                Some(name) => {
-                    let det = facemark_detect::detector_by_name(name)?; // "default" included
-                    let what = format!("{what} behind the {} face detector", det.name());
-                    let pipeline = facemark::Detector::new(det, m);
-                    (Box::new(DetectedFace(pipeline)), label, what)
+            anyhow::ensure!(
+                !m.is_refiner(),
+                "{} is a refiner (trained on crops aligned on a face's points): evaluate it as --refiner behind its first model",
+                path.display()
+            );
+            let refine = args.refine.unwrap_or(usize::from(args.refiner.is_some()));
+            let refiner = match &args.refiner {
+                Some(p) => Some(
+                    KeypointModel::load(p)
+                        .with_context(|| format!("loading refiner {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let what = match (&args.refiner, refine) {
+                (_, 0) => what,
+                (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
+                (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
+            };
+            if args.detector.is_none() && refine == 0 {
+                (Box::new(m), label, what)
+            } else {
+                let name = args.detector.as_deref().unwrap_or("default");
+                let det = facemark_detect::detector_by_name(name)?; // "default" included
+                let pipeline = facemark::Detector::new(det, m)?
+                    .with_refiner(refiner)
+                    .context("--refiner")?
+                    .with_refine(refine);
+                match &args.detector {
+                    // on the `--box` box, with the refinement passes
+                    None => (Box::new(pipeline), label, what),
+                    Some(_) => {
+                        let what = format!(
+                            "{what} behind the {} face detector",
+                            pipeline.face_detector().name()
+                        );
+                        (Box::new(DetectedFace(pipeline)), label, what)
+                    }
                 }
             }
         }

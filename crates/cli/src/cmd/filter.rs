@@ -33,6 +33,10 @@ pub struct Args {
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Refiner model file (trained with `crop_align`) that `--refine` passes run; default:
+    /// with the embedded model its embedded refiner, with `--model` the model itself again.
+    #[arg(long)]
+    pub refiner: Option<PathBuf>,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
@@ -81,7 +85,8 @@ pub struct Args {
     /// Blend in gamma-encoded sRGB instead of linear light.
     #[arg(long)]
     pub no_gamma: bool,
-    /// Photos: refinement passes of the landmark model (re-crop on the last points).
+    /// Photos: refinement passes (the refiner on a crop aligned on the last points, see
+    /// `--refiner`; or the model again on their box).
     #[arg(long, default_value_t = 1)]
     pub refine: usize,
     /// Turn off the test-time flip (each face also run mirrored and averaged): about twice as
@@ -93,6 +98,7 @@ pub struct Args {
 fn build_detector(args: &Args, refine: usize) -> Result<Detector> {
     Ok(super::pipeline(
         args.model.as_deref(),
+        args.refiner.as_deref(),
         args.detector.as_deref(),
         args.min_face,
     )?

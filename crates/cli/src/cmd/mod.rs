@@ -13,17 +13,32 @@ use anyhow::Context;
 /// The landmark pipeline of the photo and video commands: the model file `model` (default:
 /// the embedded model) behind the face detector `detector` (a name for
 /// `facemark_detect::detector_with`; default: the default detector) searching for faces of at
-/// least `min_face` pixels (default: the detector's own).
+/// least `min_face` pixels (default: the detector's own). Refinement passes run the refiner
+/// file `refiner`, else with the embedded model its embedded refiner, else the model again.
 pub(crate) fn pipeline(
     model: Option<&std::path::Path>,
+    refiner: Option<&std::path::Path>,
     detector: Option<&str>,
     min_face: Option<u32>,
 ) -> anyhow::Result<facemark::Detector> {
-    let model = match model {
-        Some(p) => facemark_model::KeypointModel::load(p)
-            .with_context(|| format!("loading model {}", p.display()))?,
-        None => facemark::default_model()?,
+    let load = |p: &std::path::Path, what: &str| {
+        facemark_model::KeypointModel::load(p)
+            .with_context(|| format!("loading {what} {}", p.display()))
+    };
+    let (first, second) = match (model, refiner) {
+        (Some(m), r) => (
+            load(m, "model")?,
+            r.map(|r| load(r, "refiner")).transpose()?,
+        ),
+        (None, Some(r)) => (facemark::default_model()?, Some(load(r, "refiner")?)),
+        (None, None) => (facemark::default_model()?, facemark::default_refiner()?),
     };
     let face_detector = facemark_detect::detector_with(detector, min_face)?;
-    Ok(facemark::Detector::new(face_detector, model))
+    let what = model.map_or("the default model".to_string(), |p| p.display().to_string());
+    let pipeline =
+        facemark::Detector::new(face_detector, first).with_context(|| format!("model {what}"))?;
+    let refiner_name = refiner.map_or("(embedded)".into(), |p| p.display().to_string());
+    pipeline
+        .with_refiner(second)
+        .with_context(|| format!("refiner {refiner_name}"))
 }

@@ -594,6 +594,21 @@ fn train_inner(
         // (or, with folds, test on) faces the first epochs trained on
         let prev = out.join("config.toml");
         if let Ok(old) = TrainConfig::load(&prev) {
+            if old.data != cfg.data {
+                return Err(TrainError::Resume {
+                    path: prev,
+                    msg: "the run trained on another data list (its order and repeats weigh and split the faces); resume with the same `data`".into(),
+                });
+            }
+            if old.crop_align != cfg.crop_align {
+                return Err(TrainError::Resume {
+                    path: prev,
+                    msg: format!(
+                        "the run trained with crop_align = {}; resume with the same crops",
+                        old.crop_align
+                    ),
+                });
+            }
             if (old.fold, old.seed, old.val_fraction) != (cfg.fold, cfg.seed, cfg.val_fraction) {
                 return Err(TrainError::Resume {
                     path: prev,
@@ -1057,6 +1072,19 @@ mod tests {
         };
         let e = train_on(&other, &data, scheme.clone(), &resumed).unwrap_err();
         assert!(e.to_string().contains("same settings"), "{e}");
+        // so would another data list (order and repeats set weights and split) or crop policy
+        let other = TrainConfig {
+            data: vec!["more.csv".into()],
+            ..config(part.path(), 3)
+        };
+        let e = train_on(&other, &data, scheme.clone(), &resumed).unwrap_err();
+        assert!(e.to_string().contains("data list"), "{e}");
+        let other = TrainConfig {
+            crop_align: true,
+            ..config(part.path(), 3)
+        };
+        let e = train_on(&other, &data, scheme.clone(), &resumed).unwrap_err();
+        assert!(e.to_string().contains("crop_align"), "{e}");
         let s = train_on(&config(part.path(), 3), &data, scheme, &resumed).unwrap();
         assert_eq!(s.history.len(), 3);
         assert!(

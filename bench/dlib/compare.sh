@@ -7,8 +7,8 @@
 # and for each evaluation set (YouTube person-disjoint validation split of the default model's
 # training run, its 300-W HELEN part, YouTube test) prints faces found and NME for facemark
 # (its detector; ground-truth box; default and --flip) and dlib (its HOG detector), then ms per
-# face. Environment: FACEMARK_REFINE=N adds refinement passes (FACEMARK_REFINER=FILE|none picks
-# their model; default: the embedded refiner with the embedded model, the model itself with MODEL).
+# face. Environment: FACEMARK_REFINE=N adds refinement passes (FACEMARK_REFINER=FILE runs a
+# refiner, a model trained with `crop_align`, in them; default: the model again).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}

@@ -1,6 +1,5 @@
-//! Embeds the default landmark model (`models/default.safetensors`), its refiner
-//! (`models/refiner.safetensors`) and the detector box calibrations
-//! (`models/calibration.json`) into the library when they exist, so a built
+//! Embeds the default landmark model (`models/default.safetensors`) and the detector box
+//! calibrations (`models/calibration.json`) into the library when they exist, so a built
 //! binary works offline with no files beside it. When absent, empty bytes are embedded and
 //! `Pipeline::default()` returns a clear error.
 use std::path::PathBuf;
@@ -8,11 +7,7 @@ use std::path::PathBuf;
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../models");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for (name, fallback) in [
-        ("default.safetensors", ""),
-        ("refiner.safetensors", ""),
-        ("calibration.json", "{}"),
-    ] {
+    for (name, fallback) in [("default.safetensors", ""), ("calibration.json", "{}")] {
         let src = root.join(name);
         println!("cargo:rerun-if-changed={}", src.display());
         let bytes = std::fs::read(&src).unwrap_or_else(|_| fallback.as_bytes().to_vec());

@@ -100,14 +100,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("wrote {} faces to {}", samples.len(), path.display());
         return Ok(());
     }
-    // FACEMARK_REFINER: a refiner file, or `none`; unset: the embedded refiner with the
-    // embedded model, none with --model (refinement passes then re-run the model)
-    let refiner = match (std::env::var("FACEMARK_REFINER").ok().as_deref(), &model) {
-        (Some("none"), _) | (None, Some(_)) => None,
-        (Some(p), _) => Some(facemark_model::KeypointModel::load(std::path::Path::new(
+    // FACEMARK_REFINER: a refiner file (`crop_align` model) for the refinement passes; unset
+    // or `none`: they re-run the model
+    let refiner = match std::env::var("FACEMARK_REFINER").ok().as_deref() {
+        None | Some("none") | Some("") => None,
+        Some(p) => Some(facemark_model::KeypointModel::load(std::path::Path::new(
             p,
         ))?),
-        (None, None) => facemark::default_refiner()?,
     };
     let model = match &model {
         Some(p) => facemark_model::KeypointModel::load(p)?,

@@ -14,9 +14,7 @@ pub mod calibration;
 pub mod pipeline;
 
 pub use calibration::BoxCalibration;
-pub use pipeline::{
-    calibration_for, default_model, default_refiner, CalibratedDetector, Detector, Error, Face,
-};
+pub use pipeline::{calibration_for, default_model, CalibratedDetector, Detector, Error, Face};
 
 pub use facemark_apps as apps;
 pub use facemark_core as core;

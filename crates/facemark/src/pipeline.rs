@@ -9,9 +9,6 @@ use std::collections::BTreeMap;
 
 /// Default landmark model bytes (safetensors with metadata), embedded at build time.
 static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.safetensors"));
-/// The default model's refiner (aligned crops from its points), embedded at build time; empty
-/// when models/refiner.safetensors was missing.
-static DEFAULT_REFINER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/refiner.safetensors"));
 /// Detector → landmark box calibrations (JSON map by detector name), embedded at build time.
 static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.json"));
 
@@ -44,8 +41,8 @@ pub struct Face {
 ///
 /// By default one model pass per face (fastest); [`Detector::with_flip`] and
 /// [`Detector::with_refine`] trade time for accuracy (figures in README). Refinement passes
-/// run the refiner when there is one ([`Detector::with_refiner`]; the default pipeline has the
-/// embedded one), else the model again on the box around its last points.
+/// run the refiner when there is one ([`Detector::with_refiner`]), else the model again on the
+/// box around its last points.
 pub struct Detector {
     detector: Box<dyn FaceDetector>,
     calibration: BoxCalibration,
@@ -66,14 +63,6 @@ pub fn default_model() -> Result<KeypointModel, Error> {
     Ok(KeypointModel::from_bytes(DEFAULT_MODEL)?)
 }
 
-/// The embedded default refiner, decoded once per call; `None` when this build has none.
-pub fn default_refiner() -> Result<Option<KeypointModel>, Error> {
-    if DEFAULT_REFINER.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(KeypointModel::from_bytes(DEFAULT_REFINER)?))
-}
-
 /// The embedded calibration for a detector name (identity when none was measured).
 pub fn calibration_for(detector_name: &str) -> BoxCalibration {
     let map: BTreeMap<String, BoxCalibration> =
@@ -82,12 +71,10 @@ pub fn calibration_for(detector_name: &str) -> BoxCalibration {
 }
 
 impl Detector {
-    /// The built-in face detector, the embedded default model and its refiner (used when
-    /// [`Detector::with_refine`] asks for passes).
+    /// The built-in face detector and the embedded default model.
     #[allow(clippy::should_implement_trait)]
     pub fn default() -> Result<Detector, Error> {
-        Detector::new(facemark_detect::default_detector()?, default_model()?)?
-            .with_refiner(default_refiner()?)
+        Detector::new(facemark_detect::default_detector()?, default_model()?)
     }
 
     /// Any detector and model; the calibration is the embedded one for this detector.

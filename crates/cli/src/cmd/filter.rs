@@ -33,8 +33,8 @@ pub struct Args {
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Refiner model file (trained with `crop_align`) that `--refine` passes run; default:
-    /// with the embedded model its embedded refiner, with `--model` the model itself again.
+    /// Refiner model file (trained with `crop_align`) that `--refine` passes run; default: the
+    /// model itself again, on the box around its last points.
     #[arg(long)]
     pub refiner: Option<PathBuf>,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.

@@ -14,7 +14,7 @@ use anyhow::Context;
 /// the embedded model) behind the face detector `detector` (a name for
 /// `facemark_detect::detector_with`; default: the default detector) searching for faces of at
 /// least `min_face` pixels (default: the detector's own). Refinement passes run the refiner
-/// file `refiner`, else with the embedded model its embedded refiner, else the model again.
+/// file `refiner` (a model trained with `crop_align`), else the model again.
 pub(crate) fn pipeline(
     model: Option<&std::path::Path>,
     refiner: Option<&std::path::Path>,
@@ -25,19 +25,16 @@ pub(crate) fn pipeline(
         facemark_model::KeypointModel::load(p)
             .with_context(|| format!("loading {what} {}", p.display()))
     };
-    let (first, second) = match (model, refiner) {
-        (Some(m), r) => (
-            load(m, "model")?,
-            r.map(|r| load(r, "refiner")).transpose()?,
-        ),
-        (None, Some(r)) => (facemark::default_model()?, Some(load(r, "refiner")?)),
-        (None, None) => (facemark::default_model()?, facemark::default_refiner()?),
+    let first = match model {
+        Some(m) => load(m, "model")?,
+        None => facemark::default_model()?,
     };
+    let second = refiner.map(|r| load(r, "refiner")).transpose()?;
     let face_detector = facemark_detect::detector_with(detector, min_face)?;
     let what = model.map_or("the default model".to_string(), |p| p.display().to_string());
     let pipeline =
         facemark::Detector::new(face_detector, first).with_context(|| format!("model {what}"))?;
-    let refiner_name = refiner.map_or("(embedded)".into(), |p| p.display().to_string());
+    let refiner_name = refiner.map_or(String::new(), |p| p.display().to_string());
     pipeline
         .with_refiner(second)
         .with_context(|| format!("refiner {refiner_name}"))

@@ -108,10 +108,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p,
         ))?),
     };
+    // FACEMARK_PRECISION: auto (default), f32 or int8
+    let precision: facemark_model::Precision = std::env::var("FACEMARK_PRECISION")
+        .unwrap_or_else(|_| "auto".into())
+        .parse()?;
     let model = match &model {
         Some(p) => facemark_model::KeypointModel::load(p)?,
         None => facemark::default_model()?,
-    };
+    }
+    .with_precision(precision);
     let refine: usize = std::env::var("FACEMARK_REFINE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -126,7 +131,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_refiner(refiner)?
         .with_refine(refine)
         .with_flip(flip);
-    println!("refinement passes {refine} ({refiner_name}), test-time flip {flip}");
+    println!(
+        "refinement passes {refine} ({refiner_name}), test-time flip {flip}, {}",
+        if precision.uses_int8() { "int8" } else { "f32" }
+    );
     let scheme = detector.scheme().clone();
 
     // facemark end to end: detector → calibrated box → model (+ refinement); the detection

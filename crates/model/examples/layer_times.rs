@@ -1,5 +1,6 @@
 //! Per-layer inference time of a model file (one face, one thread, fused network):
-//! `cargo run --release -p facemark-model --example layer_times -- MODEL.safetensors [REPS]`.
+//! `cargo run --release -p facemark-model --example layer_times -- MODEL.safetensors [REPS] [--int8]`
+//! (`--int8`: pointwise and dense layers fed by a ReLU in int8, `facemark_nn::quant`).
 //! Where the forward pass spends its time, to aim speed work; not a benchmark against a peer.
 
 use facemark_model::KeypointModel;
@@ -9,7 +10,8 @@ use std::path::Path;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let int8 = std::env::args().any(|a| a == "--int8");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--int8");
     let path = args
         .next()
         .ok_or("usage: layer_times MODEL.safetensors [REPS]")?;
@@ -21,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max(1);
     let model = KeypointModel::load(Path::new(&path))?;
     let net = model.net.fused();
+    let quant = facemark_nn::QuantNetwork::from_fused(&net);
     let s = model.meta.arch.input_size as usize;
     let x = Tensor::new(
         vec![1, 1, s, s],
@@ -33,7 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut t = x.clone();
             for (i, l) in net.layers.iter().enumerate() {
                 let t0 = Instant::now();
-                t = l.forward(&t);
+                t = if int8 {
+                    quant.forward_layer(i, &t)
+                } else {
+                    l.forward(&t)
+                };
                 if rep >= 50 {
                     times[i].push(t0.elapsed().as_secs_f64() * 1e6);
                 }
@@ -47,6 +54,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{:>10} {:8.1} µs", label(l), med);
         }
         println!("{:>10} {:8.1} µs (sum of medians)", "total", total);
+        if int8 {
+            println!("({} layers in int8)", quant.n_int8());
+        }
     });
     Ok(())
 }

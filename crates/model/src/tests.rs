@@ -155,11 +155,7 @@ fn truncated_or_mismatched_files_fail_clearly() {
     // metadata claims another architecture than the tensors
     let mut other = m.meta.clone();
     other.arch.width = 0.5;
-    let wrong = KeypointModel {
-        meta: other,
-        net: m.net.clone(),
-        fused: OnceLock::new(),
-    };
+    let wrong = KeypointModel::new(other, m.net.clone());
     let err = KeypointModel::from_bytes(&wrong.to_bytes()).unwrap_err();
     assert!(err.to_string().contains("shape"), "{err}");
 

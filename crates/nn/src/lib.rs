@@ -24,6 +24,7 @@ pub mod loss;
 pub mod network;
 pub mod ops;
 pub mod optim;
+pub mod quant;
 pub mod tensor;
 
 pub use device::{set_device, Device};
@@ -33,6 +34,7 @@ pub use layers::{
 pub use loss::{masked_loss, LossKind};
 pub use network::Network;
 pub use optim::{Adam, AdamConfig};
+pub use quant::QuantNetwork;
 pub use tensor::{Param, Tensor};
 
 /// Errors of the engine: shape mismatches between data and a network or a parameter file.

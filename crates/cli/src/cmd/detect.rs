@@ -21,6 +21,10 @@ pub struct Args {
     /// model itself again, on the box around its last points.
     #[arg(long)]
     pub refiner: Option<PathBuf>,
+    /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
+    /// `int8` (same results on every CPU; slow without VNNI). README "Speed" has the figures.
+    #[arg(long, default_value = "auto")]
+    pub precision: facemark_model::Precision,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
@@ -131,6 +135,7 @@ pub fn run(args: Args) -> Result<()> {
         args.refiner.as_deref(),
         args.detector.as_deref(),
         args.min_face,
+        args.precision,
     )?
     .with_refine(args.refine)
     .with_flip(args.flip);

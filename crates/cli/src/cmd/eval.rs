@@ -58,6 +58,10 @@ pub struct Args {
     /// Refiner model file (trained with `crop_align`) for the refinement passes.
     #[arg(long, requires = "model")]
     pub refiner: Option<PathBuf>,
+    /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
+    /// `int8` (same results on every CPU; slow without VNNI). README "Speed" has the figures.
+    #[arg(long, default_value = "auto")]
+    pub precision: facemark_model::Precision,
     /// Print the full report as JSON on stdout (instead of the text summary).
     #[arg(long)]
     pub json: bool,
@@ -127,7 +131,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (landmarker, label, what): (Box<dyn Landmarker>, String, String) = match &args.model {
         Some(path) => {
             let m = KeypointModel::load(path)
-                .with_context(|| format!("loading model {}", path.display()))?;
+                .with_context(|| format!("loading model {}", path.display()))?
+                .with_precision(args.precision);
             // "run/model" rather than just "model" for the usual `run/model.safetensors`.
             let label = path
                 .with_extension("")
@@ -141,10 +146,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join("/");
             let what = format!(
-                "model {} ({}, {}² input)",
+                "model {} ({}, {}² input, {})",
                 path.display(),
                 m.meta.arch.kind,
-                m.input_size()
+                m.input_size(),
+                if m.precision().uses_int8() {
+                    "int8"
+                } else {
+                    "f32"
+                }
             );
             anyhow::ensure!(
                 !m.is_refiner(),
@@ -155,7 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let refiner = match &args.refiner {
                 Some(p) => Some(
                     KeypointModel::load(p)
-                        .with_context(|| format!("loading refiner {}", p.display()))?,
+                        .with_context(|| format!("loading refiner {}", p.display()))?
+                        .with_precision(args.precision),
                 ),
                 None => None,
             };

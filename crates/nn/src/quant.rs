@@ -407,8 +407,8 @@ mod vnni {
         // y = sums · scale + bias, then ReLU (mul then add, as the portable path)
         let relu = q.act == Some(super::ActKind::Relu);
         let fzero = _mm512_setzero_ps();
-        for oc in 0..cout {
-            let (s, b) = (_mm512_set1_ps(scale[oc]), _mm512_set1_ps(q.bias[oc]));
+        for (oc, (&sc, &bi)) in scale.iter().zip(&q.bias).take(cout).enumerate() {
+            let (s, b) = (_mm512_set1_ps(sc), _mm512_set1_ps(bi));
             for q0 in (0..p).step_by(16) {
                 let n = (p - q0).min(16);
                 let m: __mmask16 = if n == 16 {

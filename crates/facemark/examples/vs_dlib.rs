@@ -206,6 +206,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t0.elapsed().as_secs_f64() * 1e3 / images.len().max(1) as f64,
         )
     });
+    // int8 against f32 on the same faces, same thread, alternating rounds (this machine's speed
+    // drifts between runs): crop + network + points back, best round of each
+    let (q8, f32m) = (
+        detector
+            .model()
+            .clone()
+            .with_precision(facemark_model::Precision::Int8),
+        detector
+            .model()
+            .clone()
+            .with_precision(facemark_model::Precision::F32),
+    );
+    let (t8, t32) = one.install(|| {
+        let time = |m: &facemark_model::KeypointModel| {
+            let t0 = std::time::Instant::now();
+            for (g, b) in &images {
+                std::hint::black_box(m.landmarks(g, b));
+            }
+            t0.elapsed().as_secs_f64() * 1e3 / images.len().max(1) as f64
+        };
+        let (mut a, mut b) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..3 {
+            a = a.min(time(&q8));
+            b = b.min(time(&f32m));
+        }
+        (a, b)
+    });
+    println!(
+        "one model pass per face, 1 thread, best of 3 alternating rounds: int8 {t8:.3} ms, f32 {t32:.3} ms (f32 / int8 = {:.2}; int8 kernel: {})",
+        t32 / t8,
+        if facemark_nn::quant::vnni_available() { "AVX-512 VNNI" } else { "portable" }
+    );
     let t0 = std::time::Instant::now();
     images.par_iter().for_each(|(g, b)| {
         std::hint::black_box(detector.face_in_box(g, b));

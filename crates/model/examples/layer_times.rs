@@ -55,7 +55,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!("{:>10} {:8.1} µs (sum of medians)", "total", total);
         if int8 {
-            println!("({} layers in int8)", quant.n_int8());
+            println!(
+                "({} layers with int8 weights; pointwise ones on maps under {} pixels run in f32; kernel: {})",
+                quant.n_int8(),
+                facemark_nn::quant::MIN_INT8_PIXELS,
+                if facemark_nn::quant::vnni_available() {
+                    "AVX-512 VNNI"
+                } else {
+                    "portable"
+                }
+            );
         }
     });
     Ok(())

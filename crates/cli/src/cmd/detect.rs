@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     pub refiner: Option<PathBuf>,
     /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
-    /// `int8` (same results on every CPU; slow without VNNI). README "Speed" has the figures.
+    /// `int8` (same results on every CPU; slow without VNNI). README "int8 inference" has the figures.
     #[arg(long, default_value = "auto")]
     pub precision: facemark_model::Precision,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.

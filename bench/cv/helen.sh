@@ -5,8 +5,6 @@
 #   bash bench/cv/helen.sh [FOLDS]        # FOLDS defaults to 5
 #   JOBS=2 bash bench/cv/helen.sh         # train 2 folds at a time, 1 thread each (default:
 #                                         # one fold per 2 cores; 1 = one fold on all cores)
-#   REFINE=1 bash bench/cv/helen.sh       # also each fold's refiner (models/refiner.toml, same
-#                                         # fold held out), scoring the pipeline with `--refine 1`
 #
 # For each fold K/N: `facemark train --config models/default.toml --fold K/N` (the fold's
 # identities — HELEN photos and YouTube people alike — are held out of training *and* of the
@@ -14,8 +12,9 @@
 # the ground-truth landmark box (`facemark eval --split test --fold K/N`) and end to end with
 # facemark's detector beside dlib's detector + shape predictor (bench/dlib, same faces, same
 # NME). Runs resume: a finished fold is skipped, an interrupted one continues from its
-# checkpoint. Results: runs/cv/fold-K/{helen-test.json,vs_dlib.txt} and runs/cv/summary.txt;
-# with REFINE=1 the refiners in runs/cv/fold-K/refiner and the same files suffixed -refined.
+# checkpoint; deleting a fold's helen-test.json and vs_dlib.txt re-evaluates it (e.g. in another
+# --precision: FACEMARK_PRECISION=f32). Results: runs/cv/fold-K/{helen-test.json,vs_dlib.txt}
+# and runs/cv/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}   # for the evaluations; training reads the config's paths
@@ -25,16 +24,6 @@ CONFIG=models/default.toml
 # use the same seed and fraction, or "held-out" faces would be trained-on ones.
 SEED=$(sed -n 's/^seed *= *\([0-9]*\).*/\1/p' "$CONFIG"); SEED=${SEED:-1}
 VALF=$(sed -n 's/^val_fraction *= *\([0-9.]*\).*/\1/p' "$CONFIG"); VALF=${VALF:-0.15}
-REFINE=${REFINE:-0}
-REFINER_CONFIG=models/refiner.toml
-SUF=""
-if [ "$REFINE" = 1 ]; then
-  SUF=-refined
-  for KEY in seed val_fraction; do   # the refiner must hold out the same fold and split
-    A=$(sed -n "s/^$KEY *= *\([0-9.]*\).*/\1/p" "$CONFIG"); B=$(sed -n "s/^$KEY *= *\([0-9.]*\).*/\1/p" "$REFINER_CONFIG")
-    [ "$A" = "$B" ] || { echo "$REFINER_CONFIG: $KEY '$B' differs from $CONFIG's '$A'" >&2; exit 1; }
-  done
-fi
 OUT=runs/cv
 DL=target/bench-dlib
 mkdir -p "$OUT" "$DL"
@@ -54,23 +43,18 @@ fi
 CORES=$(nproc)
 JOBS=${JOBS:-$(( CORES >= 2 ? CORES / 2 : 1 ))}
 THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))
-train_run() {  # CONFIG K DIR: trains CONFIG with fold K/N held out into DIR (resumes a checkpoint)
-  local C="$1" F="$2/$N" D="$3" R=()
+train_fold() {  # K: trains fold K/N into runs/cv/fold-K (resumes a checkpoint)
+  local F="$1/$N" D="$OUT/fold-$1" R=()
   [ -f "$D/trained" ] && return 0
   [ -f "$D/checkpoint.safetensors" ] && R=(--resume)
-  echo "== fold $F: training $C → $D ($THREADS threads)" >&2
-  "$FM" train --config "$C" --fold "$F" --out "$D" --threads "$THREADS" --quiet ${R[@]+"${R[@]}"} 2> "$D.log" \
+  echo "== fold $F: training → $D ($THREADS threads)" >&2
+  "$FM" train --config "$CONFIG" --fold "$F" --out "$D" --threads "$THREADS" --quiet ${R[@]+"${R[@]}"} 2> "$D.log" \
     || { echo "fold $F failed:" >&2; tail "$D.log" >&2; return 1; }
   touch "$D/trained"
 }
-train_fold() {  # K: the fold's model, and with REFINE=1 its refiner
-  train_run "$CONFIG" "$1" "$OUT/fold-$1" || return 1
-  [ "$REFINE" = 1 ] || return 0
-  train_run "$REFINER_CONFIG" "$1" "$OUT/fold-$1/refiner"
-}
 PIDS=()
 for K in $(seq 1 "$N"); do
-  [ -f "$OUT/fold-$K/helen-test$SUF.json" ] && continue
+  [ -f "$OUT/fold-$K/helen-test.json" ] && continue
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
   train_fold "$K" & PIDS+=($!)
 done
@@ -80,36 +64,37 @@ for P in ${PIDS[@]+"${PIDS[@]}"}; do wait "$P" || RC=1; done
 [ "$RC" = 0 ] || { echo "a fold failed (see runs/cv/fold-*.log)" >&2; exit 1; }
 for K in $(seq 1 "$N"); do
   F="$K/$N"; D="$OUT/fold-$K"
-  REF=(); [ "$REFINE" = 1 ] && REF=(--refiner "$D/refiner/model.safetensors")
-  if [ ! -f "$D/helen-test$SUF.json" ]; then
-    "$FM" eval --model "$D/model.safetensors" ${REF[@]+"${REF[@]}"} --data "$DATA/300w-helen-train" --split test --fold "$F" --seed "$SEED" \
-      --report "$D/helen-test$SUF.json.tmp" --quiet > "$D/helen-test$SUF.txt"
-    mv "$D/helen-test$SUF.json.tmp" "$D/helen-test$SUF.json"
+  if [ ! -f "$D/helen-test.json" ]; then
+    "$FM" eval --model "$D/model.safetensors" --data "$DATA/300w-helen-train" --split test --fold "$F" --seed "$SEED" \
+      --report "$D/helen-test.json.tmp" --quiet > "$D/helen-test.txt"
+    mv "$D/helen-test.json.tmp" "$D/helen-test.json"
   fi
   SEL=(--data "$DATA/300w-helen-train" --split test --fold "$F" --seed "$SEED" --val-fraction "$VALF")
-  if [ "$HAVE_DLIB" = 1 ] && [ ! -f "$D/vs_dlib$SUF.txt" ]; then
-    if [ ! -s "$DL/helen-fold-$K.dlib.csv" ]; then
-      $VS "${SEL[@]}" --list-out "$DL/helen-fold-$K.list"
-      "$DL/dlib_landmarks" detect "$DL/helen-fold-$K.list" > "$DL/helen-fold-$K.dlib.csv" 2> /dev/null
+  if [ "$HAVE_DLIB" = 1 ] && [ ! -f "$D/vs_dlib.txt" ]; then
+    # dlib's answers for a fold depend only on its faces (fold, folds, seed): kept between runs
+    DC="$DL/helen-fold-$K-of-$N-seed$SEED"
+    if [ ! -s "$DC.dlib.csv" ]; then
+      $VS "${SEL[@]}" --list-out "$DC.list"
+      "$DL/dlib_landmarks" detect "$DC.list" > "$DC.dlib.csv.tmp" 2> /dev/null
+      mv "$DC.dlib.csv.tmp" "$DC.dlib.csv"
     fi
-    FACEMARK_REFINE=$REFINE FACEMARK_REFINER="${REF[1]:-none}" \
-      $VS "${SEL[@]}" --model "$D/model.safetensors" --dlib "$DL/helen-fold-$K.dlib.csv" > "$D/vs_dlib$SUF.txt.tmp"
-    mv "$D/vs_dlib$SUF.txt.tmp" "$D/vs_dlib$SUF.txt"
+    $VS "${SEL[@]}" --model "$D/model.safetensors" --dlib "$DC.dlib.csv" > "$D/vs_dlib.txt.tmp"
+    mv "$D/vs_dlib.txt.tmp" "$D/vs_dlib.txt"
   fi
 done
-python3 - "$OUT" "$N" "$SUF" <<'PY' | tee "$OUT/summary$SUF.txt"
+python3 - "$OUT" "$N" <<'PY' | tee "$OUT/summary.txt"
 import json, re, sys, pathlib
-out, n, suf = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+out, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 faces, rows, fold_means = [], [], []
 for k in range(1, n + 1):
-    r = json.loads((out / f"fold-{k}/helen-test{suf}.json").read_text())
+    r = json.loads((out / f"fold-{k}/helen-test.json").read_text())
     nme = [f["nme_outer"] for f in r["faces"] if f.get("nme_outer") is not None]
     if not nme:
         print(f"fold {k}/{n}: no scored faces"); continue
     faces += nme
     fold_means.append(sum(nme) / len(nme))
     line = f"fold {k}/{n}: {len(nme):4d} faces, NME {100*sum(nme)/len(nme):.2f} % (ground-truth box)"
-    v = out / f"fold-{k}/vs_dlib{suf}.txt"
+    v = out / f"fold-{k}/vs_dlib.txt"
     if v.exists():
         t = v.read_text()
         for who in ["facemark (its detector)", "dlib (its detector)"]:

@@ -63,12 +63,25 @@ fn refiner_runs_behind_a_model_and_is_refused_in_its_place() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json[0]["faces"][0]["points"].as_array().unwrap().len(), 68);
-    // a refiner as the model, a box model as the refiner: clear errors, exit 1
+    // a refiner as the model, a box model as the refiner, a refiner on a video: clear errors,
+    // exit 1
+    let clip = dir.path().join("clip.mp4");
+    std::fs::write(&clip, b"not read").unwrap();
     for (args, expect) in [
         (vec![os("--model"), refiner.as_os_str()], "is a refiner"),
         (
             vec![os("--refiner"), model.as_os_str()],
             "not on crops aligned",
+        ),
+        (
+            vec![
+                os("--model"),
+                model.as_os_str(),
+                os("--refiner"),
+                refiner.as_os_str(),
+                clip.as_os_str(),
+            ],
+            "is for photos",
         ),
     ] {
         let o = run(&args);

@@ -46,10 +46,12 @@ impl CropSpec {
         }
     }
 
-    /// The roll of a face in radians: the angle of its eye line (from the scheme's
-    /// `norm_pair`, e.g. outer eye corners 36 → 45, else the eye centres) against the photo's
-    /// +x axis, positive clockwise on screen. `None` when the scheme names no eyes or they are
-    /// missing (non-finite) or coincide.
+    /// The roll of a face in radians, in `(-π/2, π/2]`: the angle of its eye line (from the
+    /// scheme's `norm_pair`, e.g. outer eye corners 36 → 45, else the eye centres) against the
+    /// photo's +x axis, positive clockwise on screen. Schemes list the pair in either order
+    /// (68: image-left eye first; Kaggle 15: image-right first), so the line is taken without
+    /// its direction: a face is assumed less than 90° from upright. `None` when the scheme
+    /// names no eyes or they are missing (non-finite) or coincide.
     pub fn roll(points: &[Point], scheme: &Scheme) -> Option<f32> {
         let (a, b) = match scheme.norm_pair {
             Some((i, j)) => (*points.get(i)?, *points.get(j)?),
@@ -57,7 +59,17 @@ impl CropSpec {
         };
         let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
         let ok = dx.is_finite() && dy.is_finite() && dx.hypot(dy) > 1e-3;
-        ok.then(|| dy.atan2(dx))
+        ok.then(|| {
+            let r = dy.atan2(dx);
+            let half = std::f32::consts::FRAC_PI_2;
+            if r > half {
+                r - std::f32::consts::PI
+            } else if r <= -half {
+                r + std::f32::consts::PI
+            } else {
+                r
+            }
+        })
     }
 
     /// Photo pixels → input pixels for the face whose landmarks (photo pixels; non-finite
@@ -165,6 +177,11 @@ mod tests {
                 Some(plain.transform(&b, 80))
             );
         }
+        // a scheme listing its eye pair image-right first (Kaggle 15) is not turned over
+        let k15 = Scheme::kaggle15();
+        let face15 = crate::scheme::ibug68_to_kaggle15(&turned_face(10.0));
+        let r15 = CropSpec::roll(&face15, &k15).unwrap().to_degrees();
+        assert!((r15 - 10.0).abs() < 3.0, "kaggle15 roll {r15}°");
         // no eyes known (generic scheme): an axis-aligned crop; no finite point: none
         let generic = Scheme::generic(68);
         let face = turned_face(20.0);

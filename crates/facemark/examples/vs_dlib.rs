@@ -100,18 +100,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("wrote {} faces to {}", samples.len(), path.display());
         return Ok(());
     }
-    // FACEMARK_REFINER: a refiner file (`crop_align` model) for the refinement passes; unset
-    // or `none`: they re-run the model
-    let refiner = match std::env::var("FACEMARK_REFINER").ok().as_deref() {
-        None | Some("none") | Some("") => None,
-        Some(p) => Some(facemark_model::KeypointModel::load(std::path::Path::new(
-            p,
-        ))?),
-    };
     // FACEMARK_PRECISION: auto (default), f32 or int8
     let precision: facemark_model::Precision = std::env::var("FACEMARK_PRECISION")
         .unwrap_or_else(|_| "auto".into())
         .parse()?;
+    // FACEMARK_REFINER: a refiner file (`crop_align` model) for the refinement passes; unset
+    // or `none`: they re-run the model
+    let refiner = match std::env::var("FACEMARK_REFINER").ok().as_deref() {
+        None | Some("none") | Some("") => None,
+        Some(p) => Some(
+            facemark_model::KeypointModel::load(std::path::Path::new(p))?.with_precision(precision),
+        ),
+    };
     let model = match &model {
         Some(p) => facemark_model::KeypointModel::load(p)?,
         None => facemark::default_model()?,
@@ -133,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_flip(flip);
     println!(
         "refinement passes {refine} ({refiner_name}), test-time flip {flip}, {}",
-        if precision.uses_int8() { "int8" } else { "f32" }
+        precision.arithmetic()
     );
     let scheme = detector.scheme().clone();
 

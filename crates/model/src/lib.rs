@@ -112,7 +112,8 @@ pub enum Precision {
     /// f32 throughout (the training arithmetic).
     F32,
     /// The 1×1 convolutions and dense layers fed by a ReLU in int8
-    /// ([`facemark_nn::quant`]); same outputs on every CPU, fast only with AVX-512 VNNI.
+    /// ([`facemark_nn::quant`]); those layers give the same bits with or without AVX-512 VNNI,
+    /// but are fast only with it.
     Int8,
 }
 
@@ -123,6 +124,17 @@ impl Precision {
             Precision::Auto => facemark_nn::quant::vnni_available(),
             Precision::F32 => false,
             Precision::Int8 => true,
+        }
+    }
+}
+
+impl Precision {
+    /// What this setting runs on this machine, for reports: "int8" or "f32".
+    pub fn arithmetic(self) -> &'static str {
+        if self.uses_int8() {
+            "int8"
+        } else {
+            "f32"
         }
     }
 }

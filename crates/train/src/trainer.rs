@@ -593,19 +593,32 @@ fn train_inner(
         // the split is re-made from the config: resuming with another one would validate on
         // (or, with folds, test on) faces the first epochs trained on
         let prev = out.join("config.toml");
-        if let Ok(old) = TrainConfig::load(&prev) {
+        let old = match TrainConfig::load(&prev) {
+            Ok(old) => Some(old),
+            // a run killed before it wrote its config has nothing to compare with
+            Err(_) if !prev.exists() => None,
+            Err(e) => {
+                return Err(TrainError::Resume {
+                    path: prev,
+                    msg: format!(
+                        "the run's config cannot be read ({e}), so its split cannot be checked"
+                    ),
+                })
+            }
+        };
+        if let Some(old) = old {
             if old.data != cfg.data {
                 return Err(TrainError::Resume {
                     path: prev,
                     msg: "the run trained on another data list (its order and repeats weigh and split the faces); resume with the same `data`".into(),
                 });
             }
-            if old.crop_align != cfg.crop_align {
+            if (old.crop_align, old.crop_margin) != (cfg.crop_align, cfg.crop_margin) {
                 return Err(TrainError::Resume {
                     path: prev,
                     msg: format!(
-                        "the run trained with crop_align = {}; resume with the same crops",
-                        old.crop_align
+                        "the run trained with crop_align = {}, crop_margin = {}; resume with the same crops",
+                        old.crop_align, old.crop_margin
                     ),
                 });
             }

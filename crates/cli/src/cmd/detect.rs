@@ -17,14 +17,8 @@ pub struct Args {
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Refiner model file (trained with `crop_align`) that `--refine` passes run; default: the
-    /// model itself again, on the box around its last points.
-    #[arg(long)]
-    pub refiner: Option<PathBuf>,
-    /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
-    /// `int8` (same results on every CPU; slow without VNNI). README "int8 inference" has the figures.
-    #[arg(long, default_value = "auto")]
-    pub precision: facemark_model::Precision,
+    #[command(flatten)]
+    pub opts: super::ModelOpts,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
@@ -49,9 +43,10 @@ pub struct Args {
     #[arg(long)]
     pub numbers: bool,
     /// Refinement passes: each runs the refiner (see `--refiner`) on a crop aligned on the last
-    /// points, or the model again on their box; each costs one more model pass.
-    #[arg(long, default_value_t = 0)]
-    pub refine: usize,
+    /// points, or the model again on their box; each costs one more model pass [default: 1
+    /// with `--refiner`, else 0].
+    #[arg(long)]
+    pub refine: Option<usize>,
     /// Test-time flip: also run the mirrored crop and average (2× the model time, lower error).
     #[arg(long)]
     pub flip: bool,
@@ -132,18 +127,23 @@ pub fn run(args: Args) -> Result<()> {
     }
     let detector = super::pipeline(
         args.model.as_deref(),
-        args.refiner.as_deref(),
+        &args.opts,
         args.detector.as_deref(),
         args.min_face,
-        args.precision,
     )?
-    .with_refine(args.refine)
+    .with_refine(args.opts.passes(args.refine))
     .with_flip(args.flip);
     let videos: Vec<&PathBuf> = args
         .inputs
         .iter()
         .filter(|p| facemark_apps::video::is_video_path(p))
         .collect();
+    if !videos.is_empty() && args.opts.refiner.is_some() {
+        anyhow::bail!(
+            "--refiner is for photos; videos are tracked (each crop comes from the last frame's points): {}",
+            videos[0].display()
+        );
+    }
     let files = collect_inputs(&args.inputs)?;
     if !videos.is_empty() {
         std::fs::create_dir_all(&args.out)

@@ -55,13 +55,8 @@ pub struct Args {
     /// aligned on the last points, else the model again. Default: 1 with `--refiner`, else 0.
     #[arg(long, requires = "model")]
     pub refine: Option<usize>,
-    /// Refiner model file (trained with `crop_align`) for the refinement passes.
-    #[arg(long, requires = "model")]
-    pub refiner: Option<PathBuf>,
-    /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
-    /// `int8` (same results on every CPU; slow without VNNI). README "int8 inference" has the figures.
-    #[arg(long, default_value = "auto")]
-    pub precision: facemark_model::Precision,
+    #[command(flatten)]
+    pub opts: super::ModelOpts,
     /// Print the full report as JSON on stdout (instead of the text summary).
     #[arg(long)]
     pub json: bool,
@@ -132,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => {
             let m = KeypointModel::load(path)
                 .with_context(|| format!("loading model {}", path.display()))?
-                .with_precision(args.precision);
+                .with_precision(args.opts.precision);
             // "run/model" rather than just "model" for the usual `run/model.safetensors`.
             let label = path
                 .with_extension("")
@@ -150,32 +145,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 path.display(),
                 m.meta.arch.kind,
                 m.input_size(),
-                if m.precision().uses_int8() {
-                    "int8"
-                } else {
-                    "f32"
-                }
+                m.precision().arithmetic()
             );
             anyhow::ensure!(
                 !m.is_refiner(),
                 "{} is a refiner (trained on crops aligned on a face's points): evaluate it as --refiner behind its first model",
                 path.display()
             );
-            let refine = args.refine.unwrap_or(usize::from(args.refiner.is_some()));
-            let refiner = match &args.refiner {
+            let refine = args.opts.passes(args.refine);
+            let refiner = match &args.opts.refiner {
                 Some(p) => Some(
                     KeypointModel::load(p)
                         .with_context(|| format!("loading refiner {}", p.display()))?
-                        .with_precision(args.precision),
+                        .with_precision(args.opts.precision),
                 ),
                 None => None,
             };
-            let what = match (&args.refiner, refine) {
+            let what = match (&args.opts.refiner, refine) {
                 (_, 0) => what,
                 (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
                 (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
             };
-            if args.detector.is_none() && refine == 0 {
+            if args.detector.is_none() && refine == 0 && refiner.is_none() {
                 (Box::new(m), label, what)
             } else {
                 let name = args.detector.as_deref().unwrap_or("default");

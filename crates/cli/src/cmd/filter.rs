@@ -33,14 +33,8 @@ pub struct Args {
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Refiner model file (trained with `crop_align`) that `--refine` passes run; default: the
-    /// model itself again, on the box around its last points.
-    #[arg(long)]
-    pub refiner: Option<PathBuf>,
-    /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
-    /// `int8` (same results on every CPU; slow without VNNI). README "int8 inference" has the figures.
-    #[arg(long, default_value = "auto")]
-    pub precision: facemark_model::Precision,
+    #[command(flatten)]
+    pub opts: super::ModelOpts,
     /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
@@ -102,10 +96,9 @@ pub struct Args {
 fn build_detector(args: &Args, refine: usize) -> Result<Detector> {
     Ok(super::pipeline(
         args.model.as_deref(),
-        args.refiner.as_deref(),
+        &args.opts,
         args.detector.as_deref(),
         args.min_face,
-        args.precision,
     )?
     .with_refine(refine)
     .with_flip(!args.no_flip))
@@ -161,6 +154,9 @@ fn run_photo(args: &Args, filter: &Filter) -> Result<()> {
 fn run_video(args: &Args, filter: &Filter) -> Result<()> {
     if args.points.is_some() {
         bail!("--points is for photos; videos are tracked");
+    }
+    if args.opts.refiner.is_some() {
+        bail!("--refiner is for photos; videos are tracked (each crop comes from the last frame's points)");
     }
     if !video::is_video_path(&args.output) {
         bail!(

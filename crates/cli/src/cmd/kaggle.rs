@@ -98,6 +98,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let lm =
         KeypointModel::load(model).with_context(|| format!("loading model {}", model.display()))?;
+    anyhow::ensure!(
+        !lm.is_refiner(),
+        "{} is a refiner (trained on crops aligned on a face's points): it cannot start from a box",
+        model.display()
+    );
     let start = match &args.box_from {
         Some(p) => {
             let all = facemark_formats::load_any(p)

@@ -9,6 +9,29 @@ pub mod kaggle;
 pub mod train;
 
 use anyhow::Context;
+use std::path::PathBuf;
+
+/// Landmark-model options shared by `detect`, `filter` and `eval`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelOpts {
+    /// Refiner model file (trained with `crop_align`) that refinement passes run (photos; one
+    /// pass unless `--refine` says otherwise); without it they run the model again on the box
+    /// around its last points.
+    #[arg(long)]
+    pub refiner: Option<PathBuf>,
+    /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
+    /// `int8` (its int8 layers give the same bits with or without VNNI; slow without). README
+    /// "int8 inference" has the figures.
+    #[arg(long, default_value = "auto")]
+    pub precision: facemark_model::Precision,
+}
+
+impl ModelOpts {
+    /// Refinement passes: `refine` when given, else one with a refiner and none without.
+    pub fn passes(&self, refine: Option<usize>) -> usize {
+        refine.unwrap_or(usize::from(self.refiner.is_some()))
+    }
+}
 
 /// The landmark pipeline of the photo and video commands: the model file `model` (default:
 /// the embedded model) behind the face detector `detector` (a name for
@@ -18,11 +41,11 @@ use anyhow::Context;
 /// `precision`.
 pub(crate) fn pipeline(
     model: Option<&std::path::Path>,
-    refiner: Option<&std::path::Path>,
+    opts: &ModelOpts,
     detector: Option<&str>,
     min_face: Option<u32>,
-    precision: facemark_model::Precision,
 ) -> anyhow::Result<facemark::Detector> {
+    let (refiner, precision) = (opts.refiner.as_deref(), opts.precision);
     let load = |p: &std::path::Path, what: &str| {
         facemark_model::KeypointModel::load(p)
             .with_context(|| format!("loading {what} {}", p.display()))

@@ -294,6 +294,42 @@ pub fn vnni_available() -> bool {
 mod vnni {
     use std::arch::x86_64::*;
 
+    /// Covers an `na × nb` grid with tiles of up to 4 × 4: calls `f::<A, B>(args…, a0, b0)`
+    /// with the tile's sizes `A`, `B` as constants (so its sums stay in registers).
+    macro_rules! tiles_4x4 {
+        ($na:expr, $nb:expr, $f:ident, ($($arg:expr),*)) => {{
+            let (na, nb) = ($na, $nb);
+            let mut a0 = 0;
+            while a0 < na {
+                let a = (na - a0).min(4);
+                let mut b0 = 0;
+                while b0 < nb {
+                    let b = (nb - b0).min(4);
+                    match (a, b) {
+                        (4, 4) => $f::<4, 4>($($arg,)* a0, b0),
+                        (4, 3) => $f::<4, 3>($($arg,)* a0, b0),
+                        (4, 2) => $f::<4, 2>($($arg,)* a0, b0),
+                        (4, _) => $f::<4, 1>($($arg,)* a0, b0),
+                        (3, 4) => $f::<3, 4>($($arg,)* a0, b0),
+                        (3, 3) => $f::<3, 3>($($arg,)* a0, b0),
+                        (3, 2) => $f::<3, 2>($($arg,)* a0, b0),
+                        (3, _) => $f::<3, 1>($($arg,)* a0, b0),
+                        (2, 4) => $f::<2, 4>($($arg,)* a0, b0),
+                        (2, 3) => $f::<2, 3>($($arg,)* a0, b0),
+                        (2, 2) => $f::<2, 2>($($arg,)* a0, b0),
+                        (2, _) => $f::<2, 1>($($arg,)* a0, b0),
+                        (_, 4) => $f::<1, 4>($($arg,)* a0, b0),
+                        (_, 3) => $f::<1, 3>($($arg,)* a0, b0),
+                        (_, 2) => $f::<1, 2>($($arg,)* a0, b0),
+                        (_, _) => $f::<1, 1>($($arg,)* a0, b0),
+                    }
+                    b0 += b;
+                }
+                a0 += a;
+            }
+        }};
+    }
+
     /// Tiles of `PQ` pixels × `NO` blocks of 16 outputs, summed over all inputs in registers.
     #[target_feature(enable = "avx512f,avx512vnni")]
     unsafe fn tile<const PQ: usize, const NO: usize>(
@@ -383,35 +419,9 @@ mod vnni {
                 _mm_storeu_si128(dst.add(3), _mm_unpackhi_epi16(ab_hi, cd_hi));
             }
         }
-        // products: tiles of 4 output rows × up to 4 registers of 16 pixels
-        let nv = p16 / 16;
+        // products: tiles of up to 4 output rows × 4 registers of 16 pixels
         let (xp, wp, ap) = (xq.as_ptr(), q.w.as_ptr(), acc.as_mut_ptr());
-        macro_rules! run {
-            ($r:literal, $v:expr, $o0:expr, $v0:expr) => {
-                match $v {
-                    4 => conv_tile::<$r, 4>(xp, wp, ap, cin4, p16, $o0, $v0),
-                    3 => conv_tile::<$r, 3>(xp, wp, ap, cin4, p16, $o0, $v0),
-                    2 => conv_tile::<$r, 2>(xp, wp, ap, cin4, p16, $o0, $v0),
-                    _ => conv_tile::<$r, 1>(xp, wp, ap, cin4, p16, $o0, $v0),
-                }
-            };
-        }
-        let mut o0 = 0;
-        while o0 < cout {
-            let r = (cout - o0).min(4);
-            let mut v0 = 0;
-            while v0 < nv {
-                let v = (nv - v0).min(4);
-                match r {
-                    4 => run!(4, v, o0, v0),
-                    3 => run!(3, v, o0, v0),
-                    2 => run!(2, v, o0, v0),
-                    _ => run!(1, v, o0, v0),
-                }
-                v0 += v;
-            }
-            o0 += r;
-        }
+        tiles_4x4!(cout, p16 / 16, conv_tile, (xp, wp, ap, cin4, p16));
         // y = sums · scale + bias, then ReLU (mul then add, as the portable path)
         let relu = q.act == Some(super::ActKind::Relu);
         for (oc, (&sc, &bi)) in scale.iter().zip(&q.bias).take(cout).enumerate() {
@@ -485,34 +495,9 @@ mod vnni {
     /// See `super::gemm_u8i8`. Requires AVX-512F + VNNI and the sizes it checks.
     #[target_feature(enable = "avx512f,avx512vnni")]
     pub unsafe fn gemm(x: &[u8], p: usize, w: &[i8], cin4: usize, cout16: usize, acc: &mut [i32]) {
+        // tiles of up to 4 pixels × 4 blocks of 16 outputs
         let (xp, wp, ap) = (x.as_ptr(), w.as_ptr(), acc.as_mut_ptr());
-        let nob = cout16 / 16;
-        macro_rules! run {
-            ($pq:literal, $no:expr, $q0:expr, $ob0:expr) => {
-                match $no {
-                    4 => tile::<$pq, 4>(xp, wp, ap, cin4, cout16, $q0, $ob0),
-                    3 => tile::<$pq, 3>(xp, wp, ap, cin4, cout16, $q0, $ob0),
-                    2 => tile::<$pq, 2>(xp, wp, ap, cin4, cout16, $q0, $ob0),
-                    _ => tile::<$pq, 1>(xp, wp, ap, cin4, cout16, $q0, $ob0),
-                }
-            };
-        }
-        let mut q0 = 0;
-        while q0 < p {
-            let pq = (p - q0).min(4);
-            let mut ob0 = 0;
-            while ob0 < nob {
-                let no = (nob - ob0).min(4);
-                match pq {
-                    4 => run!(4, no, q0, ob0),
-                    3 => run!(3, no, q0, ob0),
-                    2 => run!(2, no, q0, ob0),
-                    _ => run!(1, no, q0, ob0),
-                }
-                ob0 += no;
-            }
-            q0 += pq;
-        }
+        tiles_4x4!(p, cout16 / 16, tile, (xp, wp, ap, cin4, cout16));
     }
 }
 

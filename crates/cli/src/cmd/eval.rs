@@ -189,6 +189,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         None => {
+            anyhow::ensure!(
+                args.opts.refiner.is_none(),
+                "--refiner runs behind a model: give --model too"
+            );
             let name = data_scheme.name.clone();
             let m = MeanShape::new(data_scheme)
                 .with_context(|| format!("scheme {name} has no mean shape"))?;

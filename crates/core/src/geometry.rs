@@ -298,13 +298,60 @@ pub fn warp_rgba(src: &RgbaImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) 
 
 /// Gray crop of `src` in float form, for networks: `out × out` values in `[0, 1]` (pixel/255),
 /// row-major, sampled bilinearly through `src_to_dst`.
+///
+/// The same values as [`sample_bilinear`] at every pixel (test `warp_gray_f32_fast_path`):
+/// where the four source pixels lie inside the image (nearly all of a face crop) they are read
+/// without the border checks, and on AVX2 machines the loop is compiled with `floor` inline.
+/// Measured (`cargo run --release -p facemark-core --example warp_bench`, 16:53 UTC): the 80×80
+/// crop of a 640×480 photo, 94–99 → 57–61 µs.
 pub fn warp_gray_f32(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { warp_gray_f32_avx2(src, src_to_dst, out_w, out_h) };
+    }
+    warp_gray_f32_body(src, src_to_dst, out_w, out_h)
+}
+
+/// [`warp_gray_f32_body`] compiled for AVX2 (which has SSE4.1's `roundss`: `floor` inline
+/// instead of a libm call). Same operations, no FMA contraction: the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn warp_gray_f32_avx2(
+    src: &GrayImage,
+    src_to_dst: &Affine2,
+    out_w: u32,
+    out_h: u32,
+) -> Vec<f32> {
+    warp_gray_f32_body(src, src_to_dst, out_w, out_h)
+}
+
+#[inline(always)]
+fn warp_gray_f32_body(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> Vec<f32> {
     let inv = src_to_dst.inverse().unwrap_or(Affine2::IDENTITY);
+    let (w, h) = (src.width() as i64, src.height() as i64);
+    let raw = src.as_raw();
     let mut out = Vec::with_capacity(out_w as usize * out_h as usize);
     for j in 0..out_h {
         for i in 0..out_w {
             let p = inv.apply([i as f32 + 0.5, j as f32 + 0.5]);
-            out.push(sample_bilinear::<image::Luma<u8>, 1>(src, p[0], p[1], [0.0])[0] / 255.0);
+            let (fx, fy) = (p[0] - 0.5, p[1] - 0.5);
+            let (x0, y0) = (fx.floor(), fy.floor());
+            let (xi, yi) = (x0 as i64, y0 as i64);
+            let v = if xi >= 0 && yi >= 0 && xi + 1 < w && yi + 1 < h {
+                let o = (yi * w + xi) as usize;
+                let wu = w as usize;
+                let (p00, p10) = (raw[o] as f32, raw[o + 1] as f32);
+                let (p01, p11) = (raw[o + wu] as f32, raw[o + wu + 1] as f32);
+                let (wx, wy) = (fx - x0, fy - y0);
+                // `sample_bilinear`'s formula, operation for operation
+                let top = p00 + (p10 - p00) * wx;
+                let bot = p01 + (p11 - p01) * wx;
+                top + (bot - top) * wy
+            } else {
+                sample_bilinear::<image::Luma<u8>, 1>(src, p[0], p[1], [0.0])[0]
+            };
+            out.push(v / 255.0);
         }
     }
     out
@@ -313,6 +360,37 @@ pub fn warp_gray_f32(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warp_gray_f32_fast_path() {
+        // the crop reaches past every border, turned and scaled: each value must equal the
+        // generic sampler's bit for bit
+        let img = GrayImage::from_fn(37, 23, |x, y| image::Luma([((x * 13 + y * 7) % 256) as u8]));
+        let t = Affine2::translate(-18.0, -11.0)
+            .then(&Affine2::rotate(0.4))
+            .then(&Affine2::scale(1.3, 1.3))
+            .then(&Affine2::translate(24.0, 20.0));
+        let got = warp_gray_f32(&img, &t, 48, 40);
+        let inv = t.inverse().unwrap();
+        let mut inside = 0;
+        for j in 0..40 {
+            for i in 0..48 {
+                let p = inv.apply([i as f32 + 0.5, j as f32 + 0.5]);
+                let want =
+                    sample_bilinear::<image::Luma<u8>, 1>(&img, p[0], p[1], [0.0])[0] / 255.0;
+                assert_eq!(
+                    got[j * 48 + i].to_bits(),
+                    want.to_bits(),
+                    "pixel ({i}, {j})"
+                );
+                inside += usize::from(want > 0.0);
+            }
+        }
+        assert!(
+            inside > 500 && inside < 48 * 40,
+            "both paths exercised: {inside}"
+        );
+    }
 
     #[test]
     fn inverse_round_trips() {

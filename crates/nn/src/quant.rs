@@ -12,8 +12,13 @@
 //!   (inputs are ≥ 0: only layers fed by a ReLU are quantised);
 //! - products summed exactly in i32, then `y = s_x · s_w[o] · Σ q_x q_w + bias[o]`, activation.
 //!
-//! The integer sums are exact, so the VNNI kernel and the portable fallback give bit-identical
-//! outputs on every machine; only the speed differs.
+//! Before quantising, the network is equalised ([`QuantNetwork::from_fused`]), and pointwise
+//! layers on maps under [`MIN_INT8_PIXELS`] run in f32. Accuracy and speed: README "int8
+//! inference".
+//!
+//! The integer sums are exact and the f32 steps around them are the same operations in the
+//! same order, so for these layers the VNNI kernels and the portable fallback give
+//! bit-identical outputs; only the speed differs. (The f32 layers are as in the f32 network.)
 
 use crate::layers::{ActKind, Conv2d, Dense, Layer};
 use crate::{Network, Tensor};

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// landmarks), side `max(w, h) · (1 + 2·margin)`.
 ///
 /// With `align`, the crop is also turned so that the face's eye line is level (an *aligned*
-/// crop, [`CropSpec::aligned_transform`]). It needs the face's points, not only a box, so an
+/// crop, [`CropSpec::transform_points`]). It needs the face's points, not only a box, so an
 /// aligned model is a refinement stage: it takes a first model's points and returns better ones
 /// from a crop with roll removed, the variation a single regression finds hardest.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -299,9 +299,10 @@ pub fn warp_rgba(src: &RgbaImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) 
 /// Gray crop of `src` in float form, for networks: `out × out` values in `[0, 1]` (pixel/255),
 /// row-major, sampled bilinearly through `src_to_dst`.
 ///
-/// The same values as [`sample_bilinear`] at every pixel (test `warp_gray_f32_fast_path`):
-/// where the four source pixels lie inside the image (nearly all of a face crop) they are read
-/// without the border checks, and on AVX2 machines the loop is compiled with `floor` inline.
+/// The same values as the border-checked bilinear sampler at every pixel (test
+/// `warp_gray_f32_fast_path`): where the four source pixels lie inside the image (nearly all of
+/// a face crop) they are read without the border checks, and on AVX2 machines the loop is
+/// compiled with `floor` inline.
 /// Measured (`cargo run --release -p facemark-core --example warp_bench`, 16:53 UTC): the 80×80
 /// crop of a 640×480 photo, 94–99 → 57–61 µs.
 pub fn warp_gray_f32(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u32) -> Vec<f32> {

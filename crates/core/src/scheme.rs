@@ -21,7 +21,7 @@ pub struct Group {
 /// A landmark scheme. Indices are 0-based.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scheme {
-    /// Short id used in files and on the CLI: "ibug68", "kaggle15", "helen194", "five", "n<N>".
+    /// Short id used in files and on the CLI: "ibug68", "kaggle15", "helen194", "five", `n<N>`.
     pub name: String,
     /// One name per point.
     pub point_names: Vec<String>,

@@ -566,7 +566,7 @@ pub struct QuantNetwork {
 }
 
 impl QuantNetwork {
-    /// Quantise a *fused* network ([`Network::fused`]) after equalising it ([`equalise`]):
+    /// Quantise a *fused* network ([`Network::fused`]) after cross-layer equalisation (`equalise`):
     /// each pointwise convolution and dense layer whose input comes straight out of a ReLU
     /// (fused into the layer before it, across a flatten) becomes int8, except pointwise
     /// layers on maps below [`MIN_INT8_PIXELS`]; everything else stays f32.

@@ -290,7 +290,7 @@ impl Scheme {
     }
 
     /// A scheme by its CLI/file name: "ibug68" (also "68", "300w", "ibug"), "kaggle15" ("15",
-    /// "kaggle"), "helen194" ("194", "helen"), "five" ("5"), "n<N>" (generic).
+    /// "kaggle"), "helen194" ("194", "helen"), "five" ("5"), `n<N>` (generic).
     pub fn by_name(name: &str) -> Option<Scheme> {
         match name.trim().to_ascii_lowercase().as_str() {
             "ibug68" | "68" | "300w" | "ibug" => Some(Scheme::ibug68()),

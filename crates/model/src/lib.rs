@@ -126,9 +126,7 @@ impl Precision {
             Precision::Int8 => true,
         }
     }
-}
 
-impl Precision {
     /// What this setting runs on this machine, for reports: "int8" or "f32".
     pub fn arithmetic(self) -> &'static str {
         if self.uses_int8() {

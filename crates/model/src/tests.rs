@@ -203,3 +203,39 @@ fn transfer_copies_matching_tensors_and_keeps_a_new_head() {
     );
     assert_eq!(b.param("head.bias").unwrap().shape, vec![30]);
 }
+
+#[test]
+fn precision_parses_and_int8_tracks_f32() {
+    use crate::Precision;
+    assert_eq!("int8".parse::<Precision>(), Ok(Precision::Int8));
+    assert!("fp16"
+        .parse::<Precision>()
+        .unwrap_err()
+        .contains("auto, f32 or int8"));
+    assert!(!Precision::F32.uses_int8() && Precision::Int8.uses_int8());
+    let arch = ArchConfig {
+        input_size: 32,
+        ..ArchConfig::mobile(5)
+    };
+    let m = KeypointModel::new(
+        ModelMeta::new(arch.clone(), Scheme::generic(5), CropSpec::default()),
+        arch.build(2).unwrap(),
+    );
+    let x: Vec<f32> = (0..2 * 32 * 32)
+        .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+        .collect();
+    let f = m
+        .clone()
+        .with_precision(Precision::F32)
+        .predict_batch(&x, 2)
+        .unwrap();
+    let q = m
+        .with_precision(Precision::Int8)
+        .predict_batch(&x, 2)
+        .unwrap();
+    let scale = f.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    for (a, b) in f.iter().zip(&q) {
+        assert!((a - b).abs() < 0.05 * scale, "{a} vs {b}");
+    }
+    assert_ne!(f, q, "int8 ran");
+}

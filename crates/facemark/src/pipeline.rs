@@ -203,21 +203,17 @@ impl Detector {
     /// started from (the given box when there was no pass).
     pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {
         let mut lb = *landmark_box;
-        let first = self.model.meta.crop.transform(&lb, self.model.input_size());
-        let mut points = self.model_points(&self.model, gray, &first);
+        let mut points = self.model_points(&self.model, gray, &self.model.crop_for_box(&lb));
+        // a pass crops on the last points by its model's own policy: the refiner's turned
+        // crop, or the model's box crop (`crop_for_points` of a box model is the crop of the
+        // points' box)
+        let model = self.refiner.as_ref().unwrap_or(&self.model);
         for _ in 0..self.refine {
             let Some(b) = BoxF::around(&points).filter(|b| b.w > 2.0 && b.h > 2.0) else {
                 break;
             };
-            let (model, t) = match &self.refiner {
-                Some(r) => match r.crop_for_points(&points) {
-                    Some(t) => (r, t),
-                    None => break,
-                },
-                None => (
-                    &self.model,
-                    self.model.meta.crop.transform(&b, self.model.input_size()),
-                ),
+            let Some(t) = model.crop_for_points(&points) else {
+                break;
             };
             lb = b;
             points = self.model_points(model, gray, &t);
@@ -236,16 +232,10 @@ impl Detector {
     /// prediction is mapped back (normalised x negated, points permuted by the scheme's
     /// mirror) and averaged in.
     fn model_points(&self, model: &KeypointModel, gray: &GrayImage, t: &Affine2) -> Vec<Point> {
-        let input = model.input_through(gray, t);
-        let single = |input: &[f32]| {
-            let uv = model
-                .predict_batch(input, 1)
-                .expect("crop has the model's input size");
-            model.to_photo(&uv, t)
-        };
         if !self.flip {
-            return single(&input);
+            return model.points_through(gray, t);
         }
+        let input = model.input_through(gray, t);
         let s = model.input_size() as usize;
         let mut both = Vec::with_capacity(2 * input.len());
         both.extend_from_slice(&input);
@@ -255,7 +245,7 @@ impl Detector {
                 .flat_map(|row| row.iter().rev().copied()),
         );
         let Ok(out) = model.predict_batch(&both, 2) else {
-            return single(&input);
+            return model.points_through(gray, t);
         };
         let n = self.scheme().len();
         let (a, b) = out.split_at(2 * n);

@@ -296,15 +296,10 @@ impl KeypointModel {
         self.meta.crop.align
     }
 
-    /// The network input for the face whose landmark box is `face_box`, plus the transform
-    /// photo pixels → input pixels used to make it.
-    pub fn crop_input(
-        &self,
-        image: &GrayImage,
-        face_box: &BoxF,
-    ) -> (Vec<f32>, facemark_core::Affine2) {
-        let t = self.meta.crop.transform(face_box, self.meta.input_size);
-        (self.input_through(image, &t), t)
+    /// The crop transform (photo pixels → input pixels) for the face whose landmark box is
+    /// `face_box`: the model's crop policy (`CropSpec::transform`).
+    pub fn crop_for_box(&self, face_box: &BoxF) -> facemark_core::Affine2 {
+        self.meta.crop.transform(face_box, self.meta.input_size)
     }
 
     /// The crop transform (photo pixels → input pixels) for a face whose points (photo pixels,
@@ -328,6 +323,14 @@ impl KeypointModel {
             .collect()
     }
 
+    /// One pass on the crop `t` (photo pixels → input pixels): the landmarks in photo pixels.
+    pub fn points_through(&self, image: &GrayImage, t: &facemark_core::Affine2) -> Vec<Point> {
+        let uv = self
+            .predict_batch(&self.input_through(image, t), 1)
+            .expect("crop has the model's input size");
+        self.to_photo(&uv, t)
+    }
+
     /// Network outputs (normalised) → photo pixels through the inverse of `t`.
     pub fn to_photo(&self, uv: &[f32], t: &facemark_core::Affine2) -> Vec<Point> {
         let inv = t.inverse().unwrap_or(facemark_core::Affine2::IDENTITY);
@@ -343,11 +346,7 @@ impl Landmarker for KeypointModel {
         &self.meta.scheme
     }
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
-        let (input, t) = self.crop_input(image, face_box);
-        let uv = self
-            .predict_batch(&input, 1)
-            .expect("crop has the model's input size");
-        self.to_photo(&uv, &t)
+        self.points_through(image, &self.crop_for_box(face_box))
     }
 }
 

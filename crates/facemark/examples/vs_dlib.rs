@@ -236,7 +236,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "one model pass per face, 1 thread, best of 3 alternating rounds: int8 {t8:.3} ms, f32 {t32:.3} ms (f32 / int8 = {:.2}; int8 kernel: {})",
         t32 / t8,
-        if facemark_nn::quant::vnni_available() { "AVX-512 VNNI" } else { "portable" }
+        facemark_nn::quant::kernel_name()
     );
     let t0 = std::time::Instant::now();
     images.par_iter().for_each(|(g, b)| {

@@ -82,11 +82,7 @@ impl Detector {
     /// Requires a model that finds points from a box: a refiner (`is_refiner`) is refused,
     /// it belongs in [`Detector::with_refiner`].
     pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Result<Detector, Error> {
-        if model.is_refiner() {
-            return Err(Error::Refiner(
-                "this model is a refiner (trained on crops aligned on a face's points): it cannot place points from a face box; use it as the refiner (--refiner) behind a first model".into(),
-            ));
-        }
+        model.require_box_model()?;
         let calibration = calibration_for(&detector.name());
         Ok(Detector {
             detector,

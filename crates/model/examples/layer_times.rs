@@ -59,11 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "({} layers with int8 weights; pointwise ones on maps under {} pixels run in f32; kernel: {})",
                 quant.n_int8(),
                 facemark_nn::quant::MIN_INT8_PIXELS,
-                if facemark_nn::quant::vnni_available() {
-                    "AVX-512 VNNI"
-                } else {
-                    "portable"
-                }
+                facemark_nn::quant::kernel_name()
             );
         }
     });

@@ -49,6 +49,8 @@ pub enum ModelError {
     },
     #[error(transparent)]
     Arch(#[from] ArchError),
+    #[error("this model is a refiner (trained on crops aligned on a face's points): it cannot place points from a face box; use or evaluate it as --refiner behind a first model")]
+    IsRefiner,
     #[error("input has {got} values, expected {n} × {size}² = {expected}")]
     Input {
         got: usize,
@@ -294,6 +296,15 @@ impl KeypointModel {
     /// face's points (`CropSpec::align`), so it runs after a first model, never from a box.
     pub fn is_refiner(&self) -> bool {
         self.meta.crop.align
+    }
+
+    /// Requires a model that places points from a face box: a refiner is refused
+    /// ([`ModelError::IsRefiner`]).
+    pub fn require_box_model(&self) -> Result<(), ModelError> {
+        if self.is_refiner() {
+            return Err(ModelError::IsRefiner);
+        }
+        Ok(())
     }
 
     /// The crop transform (photo pixels → input pixels) for the face whose landmark box is

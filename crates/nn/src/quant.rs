@@ -280,6 +280,15 @@ fn gemm_portable(x: &[u8], p: usize, w: &[i8], cin4: usize, cout16: usize, acc: 
     }
 }
 
+/// Which int8 kernel runs here, for reports: "AVX-512 VNNI" or "portable".
+pub fn kernel_name() -> &'static str {
+    if vnni_available() {
+        "AVX-512 VNNI"
+    } else {
+        "portable"
+    }
+}
+
 /// Whether the VNNI kernel runs here (checked once).
 pub fn vnni_available() -> bool {
     #[cfg(target_arch = "x86_64")]

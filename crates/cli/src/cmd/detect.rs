@@ -138,11 +138,8 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .filter(|p| facemark_apps::video::is_video_path(p))
         .collect();
-    if !videos.is_empty() && args.opts.refiner.is_some() {
-        anyhow::bail!(
-            "--refiner is for photos; videos are tracked (each crop comes from the last frame's points): {}",
-            videos[0].display()
-        );
+    if let Some(v) = videos.first() {
+        args.opts.for_photos_only(v)?;
     }
     let files = collect_inputs(&args.inputs)?;
     if !videos.is_empty() {

@@ -147,20 +147,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 m.input_size(),
                 m.precision().arithmetic()
             );
-            anyhow::ensure!(
-                !m.is_refiner(),
-                "{} is a refiner (trained on crops aligned on a face's points): evaluate it as --refiner behind its first model",
-                path.display()
-            );
+            m.require_box_model()
+                .with_context(|| path.display().to_string())?;
             let refine = args.opts.passes(args.refine);
-            let refiner = match &args.opts.refiner {
-                Some(p) => Some(
-                    KeypointModel::load(p)
-                        .with_context(|| format!("loading refiner {}", p.display()))?
-                        .with_precision(args.opts.precision),
-                ),
-                None => None,
-            };
+            let refiner = args.opts.load_refiner()?;
             let what = match (&args.opts.refiner, refine) {
                 (_, 0) => what,
                 (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),

@@ -155,9 +155,7 @@ fn run_video(args: &Args, filter: &Filter) -> Result<()> {
     if args.points.is_some() {
         bail!("--points is for photos; videos are tracked");
     }
-    if args.opts.refiner.is_some() {
-        bail!("--refiner is for photos; videos are tracked (each crop comes from the last frame's points)");
-    }
+    args.opts.for_photos_only(&args.input)?;
     if !video::is_video_path(&args.output) {
         bail!(
             "{}: a video input needs a video output (.mp4, .mkv, .mov, .webm)",

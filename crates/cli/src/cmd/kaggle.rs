@@ -98,11 +98,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let lm =
         KeypointModel::load(model).with_context(|| format!("loading model {}", model.display()))?;
-    anyhow::ensure!(
-        !lm.is_refiner(),
-        "{} is a refiner (trained on crops aligned on a face's points): it cannot start from a box",
-        model.display()
-    );
+    lm.require_box_model()
+        .with_context(|| model.display().to_string())?;
     let start = match &args.box_from {
         Some(p) => {
             let all = facemark_formats::load_any(p)

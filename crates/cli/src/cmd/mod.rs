@@ -31,6 +31,29 @@ impl ModelOpts {
     pub fn passes(&self, refine: Option<usize>) -> usize {
         refine.unwrap_or(usize::from(self.refiner.is_some()))
     }
+
+    /// The `--refiner` file, loaded to run in `--precision`; `None` without one.
+    pub fn load_refiner(&self) -> anyhow::Result<Option<facemark_model::KeypointModel>> {
+        self.refiner
+            .as_deref()
+            .map(|p| {
+                facemark_model::KeypointModel::load(p)
+                    .with_context(|| format!("loading refiner {}", p.display()))
+                    .map(|m| m.with_precision(self.precision))
+            })
+            .transpose()
+    }
+
+    /// Refuses `--refiner` for `video`: videos are tracked, each crop placed from the last
+    /// frame's points, so no refinement pass runs there.
+    pub fn for_photos_only(&self, video: &std::path::Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.refiner.is_none(),
+            "--refiner is for photos; videos are tracked (each crop comes from the last frame's points): {}",
+            video.display()
+        );
+        Ok(())
+    }
 }
 
 /// The landmark pipeline of the photo and video commands: the model file `model` (default:
@@ -45,24 +68,21 @@ pub(crate) fn pipeline(
     detector: Option<&str>,
     min_face: Option<u32>,
 ) -> anyhow::Result<facemark::Detector> {
-    let (refiner, precision) = (opts.refiner.as_deref(), opts.precision);
-    let load = |p: &std::path::Path, what: &str| {
-        facemark_model::KeypointModel::load(p)
-            .with_context(|| format!("loading {what} {}", p.display()))
-    };
     let first = match model {
-        Some(m) => load(m, "model")?,
+        Some(m) => facemark_model::KeypointModel::load(m)
+            .with_context(|| format!("loading model {}", m.display()))?,
         None => facemark::default_model()?,
     }
-    .with_precision(precision);
-    let second = refiner
-        .map(|r| load(r, "refiner").map(|m| m.with_precision(precision)))
-        .transpose()?;
+    .with_precision(opts.precision);
+    let second = opts.load_refiner()?;
     let face_detector = facemark_detect::detector_with(detector, min_face)?;
     let what = model.map_or("the default model".to_string(), |p| p.display().to_string());
     let pipeline =
         facemark::Detector::new(face_detector, first).with_context(|| format!("model {what}"))?;
-    let refiner_name = refiner.map_or(String::new(), |p| p.display().to_string());
+    let refiner_name = opts
+        .refiner
+        .as_deref()
+        .map_or(String::new(), |p| p.display().to_string());
     pipeline
         .with_refiner(second)
         .with_context(|| format!("refiner {refiner_name}"))

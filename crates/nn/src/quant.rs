@@ -627,13 +627,6 @@ impl QuantNetwork {
         self.layer_forward(&self.layers[i], x)
     }
 
-    pub fn len(&self) -> usize {
-        self.layers.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.layers.is_empty()
-    }
-
     fn layer_forward(&self, l: &QLayer, x: &Tensor) -> Tensor {
         match l {
             QLayer::F32(l) => l.forward(x),

@@ -376,6 +376,29 @@ fn load_checkpoint(
     Ok(meta)
 }
 
+/// Why a run configured as `old` cannot be resumed as `cfg`, if it cannot: another data list
+/// (its order and repeats weigh and split the faces), other crops, or another split.
+fn resume_mismatch(old: &TrainConfig, cfg: &TrainConfig) -> Option<String> {
+    if old.data != cfg.data {
+        return Some("the run trained on another data list (its order and repeats weigh and split the faces); resume with the same `data`".into());
+    }
+    if (old.crop_align, old.crop_margin) != (cfg.crop_align, cfg.crop_margin) {
+        return Some(format!(
+            "the run trained with crop_align = {}, crop_margin = {}; resume with the same crops",
+            old.crop_align, old.crop_margin
+        ));
+    }
+    if (old.fold, old.seed, old.val_fraction) != (cfg.fold, cfg.seed, cfg.val_fraction) {
+        return Some(format!(
+            "the run split its data with fold {:?}, seed {}, val_fraction {}; resume with the same settings",
+            old.fold.map(|f| f.to_string()),
+            old.seed,
+            old.val_fraction
+        ));
+    }
+    None
+}
+
 /// Mean normalised target per coordinate over the training faces' inference crops (missing
 /// points skipped; 0 where a coordinate is never present).
 fn mean_targets(aug: &Augmenter, data: &Prepared, k: usize) -> Vec<f32> {
@@ -606,33 +629,8 @@ fn train_inner(
                 })
             }
         };
-        if let Some(old) = old {
-            if old.data != cfg.data {
-                return Err(TrainError::Resume {
-                    path: prev,
-                    msg: "the run trained on another data list (its order and repeats weigh and split the faces); resume with the same `data`".into(),
-                });
-            }
-            if (old.crop_align, old.crop_margin) != (cfg.crop_align, cfg.crop_margin) {
-                return Err(TrainError::Resume {
-                    path: prev,
-                    msg: format!(
-                        "the run trained with crop_align = {}, crop_margin = {}; resume with the same crops",
-                        old.crop_align, old.crop_margin
-                    ),
-                });
-            }
-            if (old.fold, old.seed, old.val_fraction) != (cfg.fold, cfg.seed, cfg.val_fraction) {
-                return Err(TrainError::Resume {
-                    path: prev,
-                    msg: format!(
-                        "the run split its data with fold {:?}, seed {}, val_fraction {}; resume with the same settings",
-                        old.fold.map(|f| f.to_string()),
-                        old.seed,
-                        old.val_fraction
-                    ),
-                });
-            }
+        if let Some(msg) = old.and_then(|old| resume_mismatch(&old, cfg)) {
+            return Err(TrainError::Resume { path: prev, msg });
         }
         state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam)?;
         // A run that its patience stopped goes on when resumed with a longer patience (or

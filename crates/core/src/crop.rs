@@ -42,7 +42,7 @@ impl CropSpec {
     pub fn with_margin(margin: f32) -> CropSpec {
         CropSpec {
             margin,
-            align: false,
+            ..CropSpec::default()
         }
     }
 

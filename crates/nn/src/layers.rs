@@ -267,44 +267,135 @@ macro_rules! avx2_dispatch {
     };
 }
 
+/// Runs `f` with this thread's scratch buffer for the depthwise kernels (contents
+/// unspecified; resize it). Reusing it matters: an allocation per call cost about as much as
+/// the arithmetic of a 5×5 map. Fetch it *outside* an AVX2 function: a closure run by
+/// `LocalKey::with` is compiled for the baseline, not for its caller's features.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(f)
+}
+
+/// Does [`dw3_flat_image`] take this window? (3×3, padding 1, stride 1 or 2: every depthwise
+/// layer of the `mobile` net.)
+fn dw3_flat_fits(win: Window) -> bool {
+    win.k == 3 && win.pad == 1 && (win.stride == 1 || win.stride == 2)
+}
+
+/// 3×3 depthwise convolution of one image (`x`: `[c, h, w]`, `wk`: `[c, 3, 3]`, `out`:
+/// `[c, oh, ow]`, `oh = ⌈h / stride⌉`), padding 1, stride 1 or 2, then bias and activation.
+///
+/// Each plane is computed on a zero-padded copy laid out flat and split by stride phase (for
+/// stride 2 the four planes of even/odd padded rows × even/odd padded columns), so that every
+/// tap is one contiguous shifted slice and the output one run of `oh · wp` positions (`wp`:
+/// the padded phase width; the `wp − ow` positions past each row's end are computed and
+/// discarded). No border cases and no short rows in the inner loop, where the earlier
+/// row-wise kernels spent much of their time on the edges of 3-to-40-pixel rows (and ran
+/// their stride-2 loops inside a `LocalKey::with` closure, so compiled for the baseline, not
+/// AVX2). Default model, one face, one thread, `layer_times --int8`: the seven depthwise
+/// layers 379–384 → 205–215 µs (the two with 5×5 and 3×3 outputs stay channels last, whose
+/// scratch was fetched the same way). The sums are formed in the row-wise kernels' order, the
+/// padding adding exact zeros: the same bits as before.
+fn dw3_flat_image(
+    x: &[f32],
+    chw: (usize, usize, usize),
+    stride: usize,
+    wk: &[f32],
+    bias: &[f32],
+    act: Option<ActKind>,
+    out: &mut [f32],
+) {
+    with_scratch(|buf| dw3_flat_run(x, chw, stride, wk, bias, act, buf, out))
+}
+
 avx2_dispatch!(
-    /// 3×3, stride 1, padding 1 (the common case): the three taps of a kernel row fused in one
-    /// pass over the output row (measured: the generic loop made depthwise layers ~30 % of a
-    /// mobile training step).
-    dw3_plane, dw3_plane_avx2, dw3_plane_body,
-    (x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]));
+    /// [`dw3_flat_image`] with its scratch.
+    dw3_flat_run, dw3_flat_run_avx2, dw3_flat_body,
+    (x: &[f32], chw: (usize, usize, usize), stride: usize, wk: &[f32], bias: &[f32],
+     act: Option<ActKind>, buf: &mut Vec<f32>, out: &mut [f32]));
 
 #[inline(always)]
-fn dw3_plane_body(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
-    out.iter_mut().for_each(|v| *v = b);
-    for oy in 0..h {
-        let orow = &mut out[oy * w..(oy + 1) * w];
+#[allow(clippy::too_many_arguments)]
+fn dw3_flat_body(
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    stride: usize,
+    wk: &[f32],
+    bias: &[f32],
+    act: Option<ActKind>,
+    buf: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    debug_assert!(stride == 1 || stride == 2);
+    let s = stride;
+    let (oh, ow) = (h.div_ceil(s), w.div_ceil(s));
+    if c == 0 || oh * ow == 0 {
+        return;
+    }
+    // phase plane (a, b) holds padded pixel (s·i + a, s·j + b) at row i, column j; one guard
+    // row at the bottom keeps the discarded positions' reads inside
+    let (wp, hp) = ((w + 2).div_ceil(s), (h + 2).div_ceil(s) + 1);
+    let plane = wp * hp;
+    let n = oh * wp;
+    // zeroed once per image: every channel writes the same interior positions, so the
+    // padding stays zero
+    buf.clear();
+    buf.resize(s * s * plane + n, 0.0);
+    let (phases, acc) = buf.split_at_mut(s * s * plane);
+    for ((xc, kc), (oc, &b)) in x
+        .chunks_exact(h * w)
+        .zip(wk.chunks_exact(9))
+        .zip(out.chunks_exact_mut(oh * ow).zip(bias))
+        .take(c)
+    {
+        for (y, row) in xc.chunks_exact(w).enumerate() {
+            let py = y + 1;
+            let base = (py % s) * s * plane + (py / s) * wp;
+            if s == 1 {
+                phases[base + 1..base + 1 + w].copy_from_slice(row);
+            } else {
+                // padded column px = x + 1: even x → odd phase, odd x → even phase
+                let (even, odd) = phases[base..].split_at_mut(plane);
+                let pairs = row.chunks_exact(2);
+                if let [last] = pairs.remainder() {
+                    odd[w / 2] = *last;
+                }
+                for ((p, e), o) in pairs.zip(&mut even[1..]).zip(odd.iter_mut()) {
+                    *o = p[0];
+                    *e = p[1];
+                }
+            }
+        }
         for ky in 0..3 {
-            let iy = oy + ky;
-            if iy < 1 || iy > h {
-                continue;
+            let tap = |kx: usize| {
+                let start = ((ky % s) * s + kx % s) * plane + (ky / s) * wp + kx / s;
+                &phases[start..start + n]
+            };
+            let (t0, t1, t2) = (tap(0), tap(1), tap(2));
+            let (w0, w1, w2) = (kc[ky * 3], kc[ky * 3 + 1], kc[ky * 3 + 2]);
+            let taps = acc.iter_mut().zip(t0).zip(t1).zip(t2);
+            if ky == 0 {
+                taps.for_each(|(((o, a), m), c)| *o = b + (w0 * a + w1 * m + w2 * c));
+            } else {
+                taps.for_each(|(((o, a), m), c)| *o += w0 * a + w1 * m + w2 * c);
             }
-            let row = &x[(iy - 1) * w..iy * w];
-            let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
-            if w == 1 {
-                orow[0] += w1 * row[0];
-                continue;
-            }
-            orow[0] += w1 * row[0] + w2 * row[1];
-            orow[w - 1] += w0 * row[w - 2] + w1 * row[w - 1];
-            for (((o, a), m), c) in orow[1..w - 1]
-                .iter_mut()
-                .zip(&row[..w - 2])
-                .zip(&row[1..w - 1])
-                .zip(&row[2..])
-            {
-                *o += w0 * a + w1 * m + w2 * c;
+        }
+        for (orow, arow) in oc.chunks_exact_mut(ow).zip(acc.chunks_exact(wp)) {
+            match act {
+                Some(ActKind::Relu) => orow.iter_mut().zip(arow).for_each(|(o, a)| *o = a.max(0.0)),
+                Some(a) => orow
+                    .iter_mut()
+                    .zip(arow)
+                    .for_each(|(o, v)| *o = a.apply(*v)),
+                None => orow.copy_from_slice(&arow[..ow]),
             }
         }
     }
 }
 
-/// Backward of [`dw3_plane`]: adds `dx` (when given) and returns `[dw (9), db]`.
+/// Backward of [`dw3_flat_image`] at stride 1, one plane: adds `dx` (when given) and returns `[dw (9), db]`.
 fn dw3_plane_backward(
     x: &[f32],
     g: &[f32],
@@ -358,79 +449,6 @@ fn dw3_plane_backward(
     acc
 }
 
-avx2_dispatch!(
-    /// 3×3, stride 2, padding 1 (the mobile net's down-sampling blocks). Each input row is split
-    /// once into its even and odd columns, so that output column `o` reads `odd[o−1]`, `even[o]`
-    /// and `odd[o]`: contiguous slices the compiler vectorises. Measured on the default model (one
-    /// face, one thread): the generic loop (nine strided passes) made these layers 204 µs of
-    /// 757 µs; reading the row at stride 2 directly still cost 7.5 instructions per
-    /// multiply-add (callgrind), this about 1.
-    dw3s2_plane, dw3s2_plane_avx2, dw3s2_plane_body,
-    (x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]));
-
-#[inline(always)]
-fn dw3s2_plane_body(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut [f32]) {
-    let win = Window {
-        k: 3,
-        stride: 2,
-        pad: 1,
-    };
-    let (oh, ow) = (win.out(h), win.out(w));
-    let (ne, no) = (w.div_ceil(2), w / 2); // ne == ow
-    thread_local! {
-        // per-thread scratch for the split rows: an allocation per plane cost more than the
-        // arithmetic of the small late planes (8×8 → 4×4)
-        static SPLIT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    SPLIT.with_borrow_mut(|buf| {
-        buf.resize(h * ne + h * no, 0.0);
-        let (even, odd) = buf.split_at_mut(h * ne);
-        for (y, r) in x.chunks_exact(w).take(h).enumerate() {
-            let (e, o) = (
-                &mut even[y * ne..(y + 1) * ne],
-                &mut odd[y * no..(y + 1) * no],
-            );
-            for ((ev, ov), p) in e.iter_mut().zip(o.iter_mut()).zip(r.chunks_exact(2)) {
-                *ev = p[0];
-                *ov = p[1];
-            }
-            if ne > no {
-                e[ne - 1] = r[w - 1];
-            }
-        }
-        out.fill(b);
-        for oy in 0..oh {
-            let orow = &mut out[oy * ow..(oy + 1) * ow];
-            for ky in 0..3 {
-                let iy = 2 * oy + ky;
-                if iy < 1 || iy > h {
-                    continue;
-                }
-                let e = &even[(iy - 1) * ne..iy * ne];
-                let o = &odd[(iy - 1) * no..iy * no];
-                let (w0, w1, w2) = (wk[ky * 3], wk[ky * 3 + 1], wk[ky * 3 + 2]);
-                // column 0: its left tap is padding
-                orow[0] += w1 * e[0] + if no > 0 { w2 * o[0] } else { 0.0 };
-                // columns 1..no: all three taps inside
-                if no > 1 {
-                    for (((r, a), m), c) in orow[1..no]
-                        .iter_mut()
-                        .zip(&o[..no - 1])
-                        .zip(&e[1..no])
-                        .zip(&o[1..no])
-                    {
-                        *r += w0 * a + w1 * m + w2 * c;
-                    }
-                }
-                // odd width: the last column's right tap is padding
-                if ne > no && ne > 1 {
-                    orow[ne - 1] += w0 * o[no - 1] + w1 * e[ne - 1];
-                }
-            }
-        }
-    })
-}
-
 /// Layers whose output planes have at most this many pixels take [`dw_image_channels_last`].
 /// Per-plane kernels run their vector loops along a row, and 5- or 3-pixel rows are nearly all
 /// loop overhead; channels last, the loops run along 192–384 channels instead, at the price of
@@ -440,85 +458,82 @@ fn dw3s2_plane_body(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, out: &mut
 /// 12–14 µs; this machine is noisy.)
 const CHANNELS_LAST_MAX_OUT_PLANE: usize = 5 * 5;
 
-avx2_dispatch!(
-    /// Depthwise convolution of one image (`x`: `[c, h, w]`, `wk`: `[c, k, k]`, `out`:
-    /// `[c, oh, ow]`) computed channels last: transpose in, for each output pixel and tap one
-    /// multiply-add over all channels, activation, transpose out. Any window.
-    dw_image_channels_last, dw_image_channels_last_avx2, dw_image_channels_last_body,
-    (x: &[f32], chw: (usize, usize, usize), wk: &[f32], bias: &[f32], win: Window,
-     act: Option<ActKind>, out: &mut [f32]));
-
-#[inline(always)]
-fn dw_image_channels_last_body(
+/// Depthwise convolution of one image (`x`: `[c, h, w]`, `wk`: `[c, k, k]`, `out`:
+/// `[c, oh, ow]`) computed channels last: transpose in, for each output pixel and tap one
+/// multiply-add over all channels, activation, transpose out. Any window.
+fn dw_image_channels_last(
     x: &[f32],
-    (c, h, w): (usize, usize, usize),
+    chw: (usize, usize, usize),
     wk: &[f32],
     bias: &[f32],
     win: Window,
     act: Option<ActKind>,
     out: &mut [f32],
 ) {
+    with_scratch(|buf| dw_channels_last_run(x, chw, wk, bias, win, act, buf, out))
+}
+
+avx2_dispatch!(
+    /// [`dw_image_channels_last`] with its scratch.
+    dw_channels_last_run, dw_channels_last_run_avx2, dw_channels_last_body,
+    (x: &[f32], chw: (usize, usize, usize), wk: &[f32], bias: &[f32], win: Window,
+     act: Option<ActKind>, buf: &mut Vec<f32>, out: &mut [f32]));
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dw_channels_last_body(
+    x: &[f32],
+    (c, h, w): (usize, usize, usize),
+    wk: &[f32],
+    bias: &[f32],
+    win: Window,
+    act: Option<ActKind>,
+    buf: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     let (oh, ow) = (win.out(h), win.out(w));
     let kk = win.k * win.k;
-    thread_local! {
-        // per-thread scratch (input, weights and output channels last): allocating them per
-        // call costs about as much as the arithmetic of a 5×5 plane
-        static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    buf.resize((h * w + kk + oh * ow) * c, 0.0);
+    let (xt, rest) = buf.split_at_mut(h * w * c);
+    let (wt, ot) = rest.split_at_mut(kk * c);
+    for (ch, plane) in x.chunks_exact(h * w).take(c).enumerate() {
+        for (p, v) in plane.iter().enumerate() {
+            xt[p * c + ch] = *v;
+        }
+        for (t, v) in wk[ch * kk..(ch + 1) * kk].iter().enumerate() {
+            wt[t * c + ch] = *v;
+        }
     }
-    SCRATCH.with_borrow_mut(|buf| {
-        buf.resize((h * w + kk + oh * ow) * c, 0.0);
-        let (xt, rest) = buf.split_at_mut(h * w * c);
-        let (wt, ot) = rest.split_at_mut(kk * c);
-        for (ch, plane) in x.chunks_exact(h * w).take(c).enumerate() {
-            for (p, v) in plane.iter().enumerate() {
-                xt[p * c + ch] = *v;
-            }
-            for (t, v) in wk[ch * kk..(ch + 1) * kk].iter().enumerate() {
-                wt[t * c + ch] = *v;
-            }
-        }
-        for o in ot.chunks_exact_mut(c) {
-            o.copy_from_slice(bias);
-        }
-        // input coordinate of output `o`, tap `t` along an axis of `n` pixels (None: padding)
-        let tap = |o: usize, t: usize, n: usize| {
-            (o * win.stride + t).checked_sub(win.pad).filter(|&v| v < n)
-        };
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let o = &mut ot[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
-                for ky in 0..win.k {
-                    let Some(iy) = tap(oy, ky, h) else { continue };
-                    for kx in 0..win.k {
-                        let Some(ix) = tap(ox, kx, w) else { continue };
-                        let xi = &xt[(iy * w + ix) * c..(iy * w + ix + 1) * c];
-                        let wi = &wt[(ky * win.k + kx) * c..(ky * win.k + kx + 1) * c];
-                        for ((o, a), b) in o.iter_mut().zip(wi).zip(xi) {
-                            *o += a * b;
-                        }
+    for o in ot.chunks_exact_mut(c) {
+        o.copy_from_slice(bias);
+    }
+    // input coordinate of output `o`, tap `t` along an axis of `n` pixels (None: padding)
+    let tap =
+        |o: usize, t: usize, n: usize| (o * win.stride + t).checked_sub(win.pad).filter(|&v| v < n);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let o = &mut ot[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
+            for ky in 0..win.k {
+                let Some(iy) = tap(oy, ky, h) else { continue };
+                for kx in 0..win.k {
+                    let Some(ix) = tap(ox, kx, w) else { continue };
+                    let xi = &xt[(iy * w + ix) * c..(iy * w + ix + 1) * c];
+                    let wi = &wt[(ky * win.k + kx) * c..(ky * win.k + kx + 1) * c];
+                    for ((o, a), b) in o.iter_mut().zip(wi).zip(xi) {
+                        *o += a * b;
                     }
                 }
             }
         }
-        if let Some(a) = act {
-            ot.iter_mut().for_each(|v| *v = a.apply(*v));
-        }
-        for (ch, plane) in out.chunks_exact_mut(oh * ow).take(c).enumerate() {
-            for (p, v) in plane.iter_mut().enumerate() {
-                *v = ot[p * c + ch];
-            }
-        }
-    })
-}
-
-fn dw_plane(x: &[f32], h: usize, w: usize, wk: &[f32], b: f32, win: Window, out: &mut [f32]) {
-    if win.k == 3 && win.stride == 1 && win.pad == 1 {
-        return dw3_plane(x, h, w, wk, b, out);
     }
-    if win.k == 3 && win.stride == 2 && win.pad == 1 && h > 0 && w > 0 {
-        return dw3s2_plane(x, h, w, wk, b, out);
+    if let Some(a) = act {
+        ot.iter_mut().for_each(|v| *v = a.apply(*v));
     }
-    dw_plane_generic(x, h, w, wk, b, win, out)
+    for (ch, plane) in out.chunks_exact_mut(oh * ow).take(c).enumerate() {
+        for (p, v) in plane.iter_mut().enumerate() {
+            *v = ot[p * c + ch];
+        }
+    }
 }
 
 /// Any window: one strided pass per kernel tap.
@@ -589,17 +604,17 @@ impl DepthwiseConv2d {
         let (oh, ow) = (self.win.out(h), self.win.out(w));
         let kk = self.win.k * self.win.k;
         let mut out = vec![0.0; n * c * oh * ow];
-        if oh * ow <= CHANNELS_LAST_MAX_OUT_PLANE && c > 1 {
+        // whole-image kernels: channels last for small output planes, else the flat 3×3 one
+        let channels_last = oh * ow <= CHANNELS_LAST_MAX_OUT_PLANE && c > 1;
+        if channels_last || dw3_flat_fits(self.win) {
             let image = |(i, o): (usize, &mut [f32])| {
-                dw_image_channels_last(
-                    &x.data[i * c * h * w..(i + 1) * c * h * w],
-                    (c, h, w),
-                    &self.weight.value,
-                    &self.bias.value,
-                    self.win,
-                    self.act,
-                    o,
-                )
+                let xi = &x.data[i * c * h * w..(i + 1) * c * h * w];
+                let (wk, bias) = (&self.weight.value, &self.bias.value);
+                if channels_last {
+                    dw_image_channels_last(xi, (c, h, w), wk, bias, self.win, self.act, o)
+                } else {
+                    dw3_flat_image(xi, (c, h, w), self.win.stride, wk, bias, self.act, o)
+                }
             };
             if n == 1 {
                 out.chunks_mut(c * oh * ow).enumerate().for_each(image);
@@ -610,7 +625,7 @@ impl DepthwiseConv2d {
         }
         let go = |(i, o): (usize, &mut [f32])| {
             let ch = i % c;
-            dw_plane(
+            dw_plane_generic(
                 &x.data[i * h * w..(i + 1) * h * w],
                 h,
                 w,
@@ -1426,29 +1441,50 @@ mod tests {
         }
     }
 
-    /// The specialised 3×3 depthwise kernels (stride 1 and 2) agree with the generic loop on
-    /// every plane size, odd and even, down to 1×1.
+    /// The flat 3×3 depthwise kernel (stride 1 and 2) agrees with the generic loop on every
+    /// plane size, odd and even, down to 1×1, and on the default model's sizes; several
+    /// channels per call (the scratch's padding must stay zero between channels), bias and
+    /// ReLU applied.
     #[test]
-    fn depthwise_fast_paths_match_the_generic_loop() {
-        let wk: Vec<f32> = (0..9).map(|i| i as f32 * 0.25 - 1.0).collect();
-        for stride in [1, 2] {
-            let win = Window {
-                k: 3,
-                stride,
-                pad: 1,
-            };
-            for h in 1..=9 {
-                for w in 1..=9 {
-                    let x: Vec<f32> = (0..h * w).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
-                    let n = win.out(h) * win.out(w);
-                    let (mut fast, mut slow) = (vec![9.0; n], vec![-9.0; n]);
-                    dw_plane(&x, h, w, &wk, 0.5, win, &mut fast);
-                    dw_plane_generic(&x, h, w, &wk, 0.5, win, &mut slow);
-                    for (a, b) in fast.iter().zip(&slow) {
-                        assert!(
-                            (a - b).abs() < 1e-4,
-                            "stride {stride} {h}×{w}: {fast:?} vs {slow:?}"
+    fn depthwise_flat_kernel_matches_the_generic_loop() {
+        let c = 3;
+        let wk: Vec<f32> = (0..9 * c)
+            .map(|i| (i % 9) as f32 * 0.25 - 1.0 + (i / 9) as f32 * 0.1)
+            .collect();
+        let bias = [0.5, -0.25, 2.0];
+        let sizes = (1..=9).flat_map(|h| (1..=9).map(move |w| (h, w)));
+        for (h, w) in sizes.chain([(40, 40), (20, 20), (21, 13), (10, 10)]) {
+            for stride in [1, 2] {
+                let win = Window {
+                    k: 3,
+                    stride,
+                    pad: 1,
+                };
+                let x: Vec<f32> = (0..c * h * w)
+                    .map(|i| ((i * 7) % 11) as f32 - 5.0)
+                    .collect();
+                let n = win.out(h) * win.out(w);
+                for act in [None, Some(ActKind::Relu)] {
+                    let mut fast = vec![f32::NAN; c * n];
+                    dw3_flat_image(&x, (c, h, w), stride, &wk, &bias, act, &mut fast);
+                    for ch in 0..c {
+                        let mut slow = vec![-9.0; n];
+                        dw_plane_generic(
+                            &x[ch * h * w..(ch + 1) * h * w],
+                            h,
+                            w,
+                            &wk[ch * 9..(ch + 1) * 9],
+                            bias[ch],
+                            win,
+                            &mut slow,
                         );
+                        for (a, b) in fast[ch * n..(ch + 1) * n].iter().zip(&slow) {
+                            let b = if act.is_some() { b.max(0.0) } else { *b };
+                            assert!(
+                                (a - b).abs() < 1e-4,
+                                "stride {stride} {h}×{w} channel {ch} {act:?}: {a} vs {b}"
+                            );
+                        }
                     }
                 }
             }

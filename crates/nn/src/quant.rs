@@ -156,10 +156,12 @@ impl QLinear {
             let (xq, acc) = &mut *cell.borrow_mut();
             if self.dense {
                 // one pixel: the input is already the `[1][cin4]` row the kernel wants
-                xq.clear();
-                xq.extend(xs.iter().map(|&v| quantise(v, inv)));
-                xq.resize(self.cin4, 0);
-                acc.resize(self.cout16, 0);
+                let (xq, acc) = (grown(xq, self.cin4), grown(acc, self.cout16));
+                let (x, pad) = xq.split_at_mut(self.cin);
+                x.iter_mut()
+                    .zip(xs)
+                    .for_each(|(q, &v)| *q = quantise(v, inv));
+                pad.fill(0);
                 gemm_u8i8(xq, 1, &self.w, self.cin4, self.cout16, acc, fast);
                 for (oc, y) in o.iter_mut().enumerate() {
                     *y = self.activate(acc[oc] as f32 * scale[oc] + self.bias[oc]);
@@ -167,8 +169,7 @@ impl QLinear {
                 return;
             }
             let p16 = p.div_ceil(16) * 16;
-            xq.resize(self.cin4 * p16, 0);
-            acc.resize(self.cout * p16, 0);
+            let (xq, acc) = (grown(xq, self.cin4 * p16), grown(acc, self.cout * p16));
             #[cfg(target_arch = "x86_64")]
             if fast && vnni_available() && matches!(self.act, None | Some(ActKind::Relu)) {
                 // SAFETY: AVX-512F/BW + VNNI present (checked); sizes as documented there.
@@ -193,6 +194,16 @@ impl QLinear {
             None => y,
         }
     }
+}
+
+/// The first `n` elements of a scratch buffer, grown (never shrunk) to hold them: the kernels
+/// write every element they later read, and re-zeroing on each layer's resize showed in
+/// profiles.
+fn grown<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    if v.len() < n {
+        v.resize(n, T::default());
+    }
+    &mut v[..n]
 }
 
 /// The largest value of `xs`, at least 0 (NaN ignored): exact, so the same with or without

@@ -25,6 +25,7 @@ pub mod network;
 pub mod ops;
 pub mod optim;
 pub mod quant;
+pub mod small_pw;
 pub mod tensor;
 
 pub use device::{set_device, Device};

@@ -21,8 +21,10 @@
 //! bit-identical outputs; only the speed differs. (The f32 layers are as in the f32 network.)
 
 use crate::layers::{ActKind, Conv2d, Dense, Layer};
+use crate::small_pw::SmallPointwise;
 use crate::{Network, Tensor};
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 /// An int8 1×1 convolution (`NCHW` in and out) or dense layer (`[n, in]` → `[n, out]`).
 ///
@@ -590,8 +592,9 @@ fn equalise(net: &mut Network) {
 #[derive(Debug, Clone)]
 enum QLayer {
     F32(Layer),
-    /// The int8 layer and its f32 original, which runs on maps below [`MIN_INT8_PIXELS`].
-    Int8(QLinear, Layer),
+    /// The int8 layer and its f32 original, which runs on maps below [`MIN_INT8_PIXELS`]
+    /// (through [`SmallPointwise`] where the CPU has AVX-512F; made on first use).
+    Int8(QLinear, Layer, OnceLock<Option<SmallPointwise>>),
 }
 
 /// Pointwise layers on smaller maps run in f32: a register holds 16 pixels, so the int8 kernel
@@ -632,7 +635,7 @@ impl QuantNetwork {
                 _ => false,
             };
             layers.push(match q {
-                Some(q) => QLayer::Int8(q, l.clone()),
+                Some(q) => QLayer::Int8(q, l.clone(), OnceLock::new()),
                 None => QLayer::F32(l.clone()),
             });
         }
@@ -663,12 +666,18 @@ impl QuantNetwork {
     fn layer_forward(&self, l: &QLayer, x: &Tensor) -> Tensor {
         match l {
             QLayer::F32(l) => l.forward(x),
-            QLayer::Int8(q, f) => {
+            QLayer::Int8(q, f, small) => {
                 if q.dense || x.per_sample() / q.cin >= MIN_INT8_PIXELS {
-                    q.forward(x)
-                } else {
-                    f.forward(x)
+                    return q.forward(x);
                 }
+                let small = small.get_or_init(|| match f {
+                    Layer::Conv2d(c) => SmallPointwise::from_conv(c),
+                    _ => None,
+                });
+                small
+                    .as_ref()
+                    .and_then(|s| s.forward(x))
+                    .unwrap_or_else(|| f.forward(x))
             }
         }
     }

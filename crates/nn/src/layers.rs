@@ -420,15 +420,14 @@ fn dw3_flat_body(
                 taps.for_each(|(((o, a), m), c)| *o += w0 * a + w1 * m + w2 * c);
             }
         }
+        // the activation over the flat run (full-width vectors), then the rows out
+        match act {
+            Some(ActKind::Relu) => acc.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Some(a) => acc.iter_mut().for_each(|v| *v = a.apply(*v)),
+            None => {}
+        }
         for (orow, arow) in oc.chunks_exact_mut(ow).zip(acc.chunks_exact(wp)) {
-            match act {
-                Some(ActKind::Relu) => orow.iter_mut().zip(arow).for_each(|(o, a)| *o = a.max(0.0)),
-                Some(a) => orow
-                    .iter_mut()
-                    .zip(arow)
-                    .for_each(|(o, v)| *o = a.apply(*v)),
-                None => orow.copy_from_slice(&arow[..ow]),
-            }
+            copy_short(&arow[..ow], orow);
         }
     }
 }

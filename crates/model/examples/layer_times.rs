@@ -54,6 +54,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{:>10} {:8.1} µs", label(l), med);
         }
         println!("{:>10} {:8.1} µs (sum of medians)", "total", total);
+        // the whole pass as the library runs it (no per-layer clocks; the int8 engine reuses
+        // its per-layer outputs between calls)
+        let mut whole: Vec<f64> = (0..reps + 50)
+            .map(|_| {
+                let t0 = Instant::now();
+                std::hint::black_box(if int8 { quant.forward(&x) } else { net.forward(&x) });
+                t0.elapsed().as_secs_f64() * 1e6
+            })
+            .skip(50)
+            .collect();
+        whole.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!("{:>10} {:8.1} µs (median of whole passes)", "forward", whole[whole.len() / 2]);
         if int8 {
             println!(
                 "({} layers with int8 weights; pointwise ones on maps under {} pixels run in f32; kernel: {})",

@@ -104,11 +104,18 @@ impl Conv2d {
         );
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        let mut out = Tensor::zeros(vec![0]);
+        self.forward_into(x, &mut out);
+        out
+    }
+    /// [`Conv2d::forward`] into `out`, whose buffer is reused when its size fits
+    /// ([`Tensor::reuse_as`]).
+    pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) {
         let (n, oc, oh, ow) = self.out_shape(x);
         let (_, c, h, w) = dims4(x);
         let p = oh * ow;
         let ick = c * self.win.k * self.win.k;
-        let mut out = vec![0.0; n * oc * p];
+        let out = out.reuse_as(vec![n, oc, oh, ow]);
         if c == 1 && dw3_flat_fits(self.win) {
             // one input channel: the depthwise kernel, every output channel reading it
             out.par_chunks_mut(oc * p).enumerate().for_each(|(b, o)| {
@@ -116,7 +123,7 @@ impl Conv2d {
                 let xs = &x.data[b * h * w..(b + 1) * h * w];
                 dw3_flat_image(xs, (oc, h, w), self.win.stride, wk, bias, self.act, o)
             });
-            return Tensor::new(vec![n, oc, oh, ow], out);
+            return;
         }
         let pw = self.pointwise();
         // big single-sample convolutions: let the GEMM use the threads the batch cannot
@@ -140,7 +147,6 @@ impl Conv2d {
                 }
             },
         );
-        Tensor::new(vec![n, oc, oh, ow], out)
     }
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
         assert!(self.act.is_none(), "fused layers are inference-only");
@@ -636,11 +642,18 @@ impl DepthwiseConv2d {
         }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        let mut out = Tensor::zeros(vec![0]);
+        self.forward_into(x, &mut out);
+        out
+    }
+    /// [`DepthwiseConv2d::forward`] into `out`, whose buffer is reused when its size fits
+    /// ([`Tensor::reuse_as`]).
+    pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) {
         let (n, c, h, w) = dims4(x);
         assert_eq!(c, self.c, "depthwise {}: channels", self.weight.name);
         let (oh, ow) = (self.win.out(h), self.win.out(w));
         let kk = self.win.k * self.win.k;
-        let mut out = vec![0.0; n * c * oh * ow];
+        let out = out.reuse_as(vec![n, c, oh, ow]);
         // whole-image kernels: channels last for small output planes, else the flat 3×3 one
         let channels_last = oh * ow <= CHANNELS_LAST_MAX_OUT_PLANE && c > 1;
         if channels_last || dw3_flat_fits(self.win) {
@@ -658,7 +671,7 @@ impl DepthwiseConv2d {
             } else {
                 out.par_chunks_mut(c * oh * ow).enumerate().for_each(image);
             }
-            return Tensor::new(vec![n, c, oh, ow], out);
+            return;
         }
         let go = |(i, o): (usize, &mut [f32])| {
             let ch = i % c;
@@ -680,7 +693,6 @@ impl DepthwiseConv2d {
         } else {
             out.par_chunks_mut(oh * ow).enumerate().for_each(go);
         }
-        Tensor::new(vec![n, c, oh, ow], out)
     }
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
         assert!(self.act.is_none(), "fused layers are inference-only");
@@ -1322,6 +1334,16 @@ impl Layer {
             Layer::MaxPool(l) => l.forward(x),
             Layer::Dropout(_) => x.clone(),
             Layer::Flatten => Tensor::new(vec![x.batch(), x.per_sample()], x.data.clone()),
+        }
+    }
+    /// [`Layer::forward`] into `out`, reusing its buffer where the layer can (the
+    /// convolutions; [`Tensor::reuse_as`]): inference engines that run the same network again
+    /// and again keep one output per layer and skip an allocation and its zeroing per layer.
+    pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) {
+        match self {
+            Layer::Conv2d(l) => l.forward_into(x, out),
+            Layer::Depthwise(l) => l.forward_into(x, out),
+            _ => *out = self.forward(x),
         }
     }
     /// Training forward pass; keeps what [`Layer::backward`] needs.

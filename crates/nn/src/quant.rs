@@ -121,14 +121,18 @@ impl QLinear {
     /// [`QLinear::forward`] with the AVX-512 kernels (`fast`, where the CPU has them) or the
     /// portable loops: the outputs are the same bits either way.
     fn forward_with(&self, x: &Tensor, fast: bool) -> Tensor {
+        let mut out = Tensor::zeros(vec![0]);
+        self.forward_into(x, &mut out, fast);
+        out
+    }
+
+    /// [`QLinear::forward_with`] into `out`, whose buffer is reused when its size fits
+    /// ([`Tensor::reuse_as`]; every value is written).
+    fn forward_into(&self, x: &Tensor, out: &mut Tensor, fast: bool) {
         let n = x.batch();
         let per = x.per_sample();
         let p = per / self.cin;
         assert_eq!(p * self.cin, per, "int8 layer: input channels");
-        let mut out = vec![0.0f32; n * self.cout * p];
-        out.par_chunks_mut(self.cout * p)
-            .zip(x.data.par_chunks(per))
-            .for_each(|(o, xs)| self.sample(xs, p, o, fast));
         let shape = if self.dense {
             vec![n, self.cout]
         } else {
@@ -136,7 +140,10 @@ impl QLinear {
             s[1] = self.cout;
             s
         };
-        Tensor::new(shape, out)
+        out.reuse_as(shape)
+            .par_chunks_mut(self.cout * p)
+            .zip(x.data.par_chunks(per))
+            .for_each(|(o, xs)| self.sample(xs, p, o, fast));
     }
 
     /// One sample: `xs` channel-major `[cin][p]`, `o` channel-major `[cout][p]` (a dense
@@ -650,34 +657,49 @@ impl QuantNetwork {
             .count()
     }
 
+    /// The network on `x`. Each layer writes into an output kept per thread from call to call
+    /// (one per layer), so repeated single-face calls allocate and zero nothing: the fresh
+    /// output of every layer had cost about 7 % of a forward pass in memset (`perf`, the
+    /// default model).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let mut h = x.clone();
-        for l in &self.layers {
-            h = self.layer_forward(l, &h);
+        thread_local! {
+            static OUTPUTS: std::cell::Cell<Vec<Tensor>> = const { std::cell::Cell::new(Vec::new()) };
         }
-        h
+        // taken out, not borrowed: a rayon wait inside a layer may run another face's forward
+        // on this thread, which then finds an empty list and makes its own
+        let mut outs = OUTPUTS.take();
+        outs.resize_with(self.layers.len(), || Tensor::zeros(vec![0]));
+        for (i, l) in self.layers.iter().enumerate() {
+            let (done, rest) = outs.split_at_mut(i);
+            self.layer_into(l, done.last().unwrap_or(x), &mut rest[0]);
+        }
+        let y = outs.last().cloned().unwrap_or_else(|| x.clone());
+        OUTPUTS.set(outs);
+        y
     }
 
     /// Forward through layer `i` alone (for per-layer timing).
     pub fn forward_layer(&self, i: usize, x: &Tensor) -> Tensor {
-        self.layer_forward(&self.layers[i], x)
+        let mut out = Tensor::zeros(vec![0]);
+        self.layer_into(&self.layers[i], x, &mut out);
+        out
     }
 
-    fn layer_forward(&self, l: &QLayer, x: &Tensor) -> Tensor {
+    fn layer_into(&self, l: &QLayer, x: &Tensor, out: &mut Tensor) {
         match l {
-            QLayer::F32(l) => l.forward(x),
+            QLayer::F32(l) => l.forward_into(x, out),
             QLayer::Int8(q, f, small) => {
                 if q.dense || x.per_sample() / q.cin >= MIN_INT8_PIXELS {
-                    return q.forward(x);
+                    return q.forward_into(x, out, vnni_available());
                 }
                 let small = small.get_or_init(|| match f {
                     Layer::Conv2d(c) => SmallPointwise::from_conv(c),
                     _ => None,
                 });
-                small
-                    .as_ref()
-                    .and_then(|s| s.forward(x))
-                    .unwrap_or_else(|| f.forward(x))
+                match small.as_ref().and_then(|s| s.forward(x)) {
+                    Some(y) => *out = y,
+                    None => f.forward_into(x, out),
+                }
             }
         }
     }

@@ -26,6 +26,18 @@ impl Tensor {
             data: vec![0.0; n],
         }
     }
+    /// This tensor made `shape`, its values to be overwritten: the buffer is kept as it is
+    /// (no zeroing) when the element count is unchanged, else resized with zeros. For
+    /// inference outputs reused from call to call; the caller must write every value.
+    pub fn reuse_as(&mut self, shape: Vec<usize>) -> &mut [f32] {
+        let n = shape.iter().product();
+        if self.data.len() != n {
+            self.data.clear();
+            self.data.resize(n, 0.0);
+        }
+        self.shape = shape;
+        &mut self.data
+    }
     /// Number of samples (first dimension).
     pub fn batch(&self) -> usize {
         self.shape[0]

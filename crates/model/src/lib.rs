@@ -247,7 +247,8 @@ impl KeypointModel {
                 ),
             });
         }
-        let mut net = meta.arch.build(0)?;
+        // every parameter comes from the file (`assign` refuses a missing one): no random init
+        let mut net = facemark_nn::layers::skip_init(|| meta.arch.build(0))?;
         st::assign(&mut net, &file, what, &meta.arch.kind.to_string())?;
         Ok(KeypointModel::new(meta, net))
     }

@@ -610,6 +610,10 @@ enum QLayer {
 /// in int8 it raised cross-validation fold 5's NME from 5.74 to 6.04 % (README "int8 inference").
 pub const MIN_INT8_PIXELS: usize = 16;
 
+/// [`QuantNetwork::forward`] keeps its per-layer outputs for the next call while they hold at
+/// most this many values (16 MB).
+const KEEP_OUTPUTS_MAX_VALUES: usize = 4 << 20;
+
 /// An inference network with its eligible layers in int8 (see the module docs); the others run
 /// as in the f32 network they came from.
 #[derive(Debug, Clone)]
@@ -674,7 +678,11 @@ impl QuantNetwork {
             self.layer_into(l, done.last().unwrap_or(x), &mut rest[0]);
         }
         let y = outs.last().cloned().unwrap_or_else(|| x.clone());
-        OUTPUTS.set(outs);
+        // kept for small batches only: a library call with a thousand faces must not leave
+        // gigabytes behind on the thread (one face of the default model: 1.5 MB)
+        if outs.iter().map(|t| t.data.len()).sum::<usize>() <= KEEP_OUTPUTS_MAX_VALUES {
+            OUTPUTS.set(outs);
+        }
         y
     }
 
@@ -767,6 +775,40 @@ mod tests {
         }
         if !vnni_available() {
             eprintln!("no AVX-512 VNNI here: the portable path was compared with itself");
+        }
+    }
+
+    /// The whole pass (outputs kept per thread between calls) equals a layer-by-layer pass
+    /// on fresh outputs, bit for bit, also when calls alternate batch and map sizes, so a
+    /// kept buffer is reused, resized, or left over from another shape.
+    #[test]
+    fn kept_outputs_change_nothing() {
+        use crate::layers::DepthwiseConv2d;
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let relu = |mut c: Conv2d| {
+            c.act = Some(ActKind::Relu);
+            Layer::Conv2d(c)
+        };
+        let mut dw = DepthwiseConv2d::new("dw", 8, 3, 2, 1, &mut rng);
+        dw.act = Some(ActKind::Relu);
+        let net = Network::new(vec![
+            relu(Conv2d::new("c1", 1, 8, 3, 2, 1, &mut rng)),
+            Layer::Depthwise(dw),
+            relu(Conv2d::new("pw", 8, 12, 1, 1, 0, &mut rng)),
+        ]);
+        let q = QuantNetwork::from_fused(&net);
+        let input = |n: usize, s: usize, rng: &mut ChaCha8Rng| {
+            Tensor::new(
+                vec![n, 1, s, s],
+                (0..n * s * s)
+                    .map(|_| rng.gen_range(-1.0..1.0f32))
+                    .collect(),
+            )
+        };
+        let fresh = |x: &Tensor| (0..3).fold(x.clone(), |t, i| q.forward_layer(i, &t));
+        for (n, s) in [(1, 20), (1, 20), (3, 20), (1, 12), (1, 20), (2, 9)] {
+            let x = input(n, s, &mut rng);
+            assert_eq!(q.forward(&x), fresh(&x), "batch {n}, {s}×{s}");
         }
     }
 

@@ -18,7 +18,9 @@
 //!
 //! The integer sums are exact and the f32 steps around them are the same operations in the
 //! same order, so for these layers the VNNI kernels and the portable fallback give
-//! bit-identical outputs; only the speed differs. (The f32 layers are as in the f32 network.)
+//! bit-identical outputs; only the speed differs. (The f32 layers are as in the f32 network,
+//! except the pointwise ones on tiny maps, which run [`SmallPointwise`] where the CPU has
+//! AVX-512F: the same products summed in another order.)
 
 use crate::layers::{ActKind, Conv2d, Dense, Layer};
 use crate::small_pw::SmallPointwise;

@@ -102,7 +102,8 @@ impl Conv2d {
             in_shape: Vec::new(),
         }
     }
-    fn pointwise(&self) -> bool {
+    /// A 1×1 convolution, stride 1, no padding: a matrix product per pixel.
+    pub fn pointwise(&self) -> bool {
         self.win.k == 1 && self.win.stride == 1 && self.win.pad == 0
     }
     fn out_shape(&self, x: &Tensor) -> (usize, usize, usize, usize) {

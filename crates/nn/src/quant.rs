@@ -97,7 +97,7 @@ impl QLinear {
 
     /// A pointwise convolution (1×1, stride 1, no padding); `None` for any other.
     pub fn from_conv(c: &Conv2d) -> Option<QLinear> {
-        (c.win.k == 1 && c.win.stride == 1 && c.win.pad == 0).then(|| {
+        c.pointwise().then(|| {
             QLinear::new(
                 &c.weight.value,
                 &c.bias.value,

@@ -35,8 +35,7 @@ impl SmallPointwise {
     /// `None` unless `c` is a pointwise convolution (1×1, stride 1, no padding) with no
     /// activation or a ReLU.
     pub fn from_conv(c: &Conv2d) -> Option<SmallPointwise> {
-        let pointwise = c.win.k == 1 && c.win.stride == 1 && c.win.pad == 0;
-        if !pointwise || !matches!(c.act, None | Some(ActKind::Relu)) {
+        if !c.pointwise() || !matches!(c.act, None | Some(ActKind::Relu)) {
             return None;
         }
         let (cin, cout) = (c.in_c, c.out_c);

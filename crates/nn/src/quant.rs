@@ -706,9 +706,8 @@ impl QuantNetwork {
                     Layer::Conv2d(c) => SmallPointwise::from_conv(c),
                     _ => None,
                 });
-                match small.as_ref().and_then(|s| s.forward(x)) {
-                    Some(y) => *out = y,
-                    None => f.forward_into(x, out),
+                if !small.as_ref().is_some_and(|s| s.forward_into(x, out)) {
+                    f.forward_into(x, out);
                 }
             }
         }

@@ -10,14 +10,14 @@
 //! FMA per cycle, which is this core's rate; the default model's validation NME moved by at
 //! most 5·10⁻⁷ per face.
 //!
-//! Requires AVX-512F (checked at run time; [`SmallPointwise::forward`] returns `None` without
-//! it, and the caller runs the layer as it was). The sums run in a different order than the
+//! Requires AVX-512F (checked at run time; [`SmallPointwise::forward_into`] returns `false`
+//! without it, and the caller runs the layer as it was). The sums run in a different order than the
 //! GEMM's, so results differ from the f32 network's in the last bits.
 
 use crate::layers::{ActKind, Conv2d};
 use crate::Tensor;
 
-/// A 1×1 convolution's weights transposed for [`SmallPointwise::forward`].
+/// A 1×1 convolution's weights transposed for [`SmallPointwise::forward_into`].
 #[derive(Debug, Clone)]
 pub struct SmallPointwise {
     cin: usize,
@@ -58,28 +58,29 @@ impl SmallPointwise {
         })
     }
 
-    /// The layer on `x` (`NCHW`, `cin` channels); `None` where the CPU lacks AVX-512F.
-    pub fn forward(&self, x: &Tensor) -> Option<Tensor> {
+    /// The layer on `x` (`NCHW`, `cin` channels) into `out`, whose buffer is reused when its
+    /// size fits ([`Tensor::reuse_as`]); `false`, and `out` untouched, where the CPU lacks
+    /// AVX-512F.
+    pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx512f") {
-            let n = x.batch();
             let p = x.per_sample() / self.cin;
             assert_eq!(p * self.cin, x.per_sample(), "pointwise: input channels");
-            let mut out = vec![0.0f32; n * self.cout * p];
+            let mut shape = x.shape.clone();
+            shape[1] = self.cout;
+            let ys = out.reuse_as(shape);
             for (xs, ys) in x
                 .data
                 .chunks_exact(self.cin * p)
-                .zip(out.chunks_exact_mut(self.cout * p))
+                .zip(ys.chunks_exact_mut(self.cout * p))
             {
                 // SAFETY: AVX-512F present (checked); the sizes are those `sample` documents.
                 unsafe { avx512::sample(self, xs, p, ys) };
             }
-            let mut shape = x.shape.clone();
-            shape[1] = self.cout;
-            return Some(Tensor::new(shape, out));
+            return true;
         }
-        let _ = x;
-        None
+        let _ = (x, out);
+        false
     }
 }
 
@@ -184,10 +185,11 @@ mod tests {
                                 .collect(),
                         );
                         let want = c.forward(&x);
-                        let Some(got) = s.forward(&x) else {
+                        let mut got = Tensor::zeros(vec![0]);
+                        if !s.forward_into(&x, &mut got) {
                             println!("no AVX-512F here: kernel not exercised");
                             return;
-                        };
+                        }
                         assert_eq!(got.shape, want.shape);
                         for (a, b) in got.data.iter().zip(&want.data) {
                             assert!(

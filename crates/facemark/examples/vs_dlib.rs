@@ -192,24 +192,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    // ms per face of one round of `f` over the faces
+    let ms_per_face = |f: &dyn Fn(&image::GrayImage, &BoxF)| {
+        let t0 = std::time::Instant::now();
+        for (g, b) in &images {
+            f(g, b);
+        }
+        t0.elapsed().as_secs_f64() * 1e3 / images.len().max(1) as f64
+    };
     let (lm_ms, e2e_ms) = one.install(|| {
         let lm = (0..3)
             .map(|_| {
-                let t0 = std::time::Instant::now();
-                for (g, b) in &images {
+                ms_per_face(&|g, b| {
                     std::hint::black_box(detector.face_in_box(g, b));
-                }
-                t0.elapsed().as_secs_f64() * 1e3 / images.len().max(1) as f64
+                })
             })
             .fold(f64::INFINITY, f64::min);
-        let t0 = std::time::Instant::now();
-        for (g, _) in &images {
+        let e2e = ms_per_face(&|g, _| {
             std::hint::black_box(detector.detect_gray(g));
-        }
-        (
-            lm,
-            t0.elapsed().as_secs_f64() * 1e3 / images.len().max(1) as f64,
-        )
+        });
+        (lm, e2e)
     });
     // int8 against f32 on the same faces, same thread, alternating rounds (this machine's speed
     // drifts between runs): crop + network + points back, best round of each
@@ -225,11 +227,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let (t8, t32) = one.install(|| {
         let time = |m: &facemark_model::KeypointModel| {
-            let t0 = std::time::Instant::now();
-            for (g, b) in &images {
+            ms_per_face(&|g, b| {
                 std::hint::black_box(m.landmarks(g, b));
-            }
-            t0.elapsed().as_secs_f64() * 1e3 / images.len().max(1) as f64
+            })
         };
         let (mut a, mut b) = (f64::INFINITY, f64::INFINITY);
         for _ in 0..3 {

@@ -89,6 +89,66 @@ fn mobile_repeats_add_stride_one_blocks_at_the_small_maps_only() {
         serde_json::from_str(r#"{"kind":"mobile","input_size":80,"n_points":68,"width":1.5}"#)
             .unwrap();
     assert_eq!(old.repeats, 0);
+    assert_eq!(old.head_hidden, 0);
+}
+
+#[test]
+fn mobile_head_hidden_adds_a_dense_layer_that_saves_loads_and_runs_in_int8() {
+    use crate::Precision;
+    let mut arch = ArchConfig::mobile(5);
+    arch.input_size = 32;
+    arch.width = 0.5;
+    arch.head_hidden = 24;
+    let net = arch.build(4).unwrap();
+    let flat = net.param("fc1.weight").unwrap().value.len() / 24;
+    assert_eq!(net.param("fc1.bias").unwrap().value.len(), 24);
+    assert_eq!(net.param("head.weight").unwrap().value.len(), 24 * 10);
+    assert_eq!(
+        flat,
+        ArchConfig {
+            head_hidden: 0,
+            ..arch.clone()
+        }
+        .build(4)
+        .unwrap()
+        .param("head.weight")
+        .unwrap()
+        .value
+        .len()
+            / 10,
+        "fc1 reads what the plain head read"
+    );
+    let m = KeypointModel::new(
+        ModelMeta::new(arch, Scheme::generic(5), CropSpec::default()),
+        net,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    m.save(&path).unwrap();
+    let back = KeypointModel::load(&path).unwrap();
+    assert_eq!(back.meta.arch.head_hidden, 24);
+    let x: Vec<f32> = (0..2 * 32 * 32)
+        .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+        .collect();
+    let f = m
+        .with_precision(Precision::F32)
+        .predict_batch(&x, 2)
+        .unwrap();
+    assert_eq!(
+        f,
+        back.clone()
+            .with_precision(Precision::F32)
+            .predict_batch(&x, 2)
+            .unwrap()
+    );
+    let q = back
+        .with_precision(Precision::Int8)
+        .predict_batch(&x, 2)
+        .unwrap();
+    let scale = f.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    for (a, b) in f.iter().zip(&q) {
+        assert!((a - b).abs() < 0.05 * scale, "{a} vs {b}");
+    }
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub use device::{set_device, Device};
 pub use layers::{
     Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
 };
-pub use loss::{masked_loss, LossKind};
+pub use loss::{masked_loss, weighted_masked_loss, LossKind};
 pub use network::Network;
 pub use optim::{Adam, AdamConfig};
 pub use quant::QuantNetwork;

@@ -62,6 +62,13 @@ pub struct TrainConfig {
     pub width: f32,
     /// Extra stride-1 blocks at the smallest maps (mobile; `ArchConfig::repeats`).
     pub repeats: usize,
+    /// Hidden units of a dense layer (+ ReLU) before the head (mobile; 0 = the head reads the
+    /// flattened last map directly; `ArchConfig::head_hidden`).
+    pub head_hidden: usize,
+    /// Weigh each face's loss by 1 / its outer-eye-corner distance (normalised to mean 1 per
+    /// batch), so training counts errors the way NME does: a profile face, whose eye corners are
+    /// close, counts more. Faces without both corners (or schemes without them) weigh 1.
+    pub nme_weighted: bool,
     /// Landmark scheme name (`ibug68`, `kaggle15`, …); empty = the usual one for the point
     /// count of the data.
     pub scheme: String,
@@ -122,6 +129,8 @@ impl Default for TrainConfig {
             input_size: 0,
             width: 1.0,
             repeats: 0,
+            head_hidden: 0,
+            nme_weighted: false,
             scheme: String::new(),
             crop_margin: facemark_core::CropSpec::default().margin,
             crop_align: false,
@@ -243,6 +252,9 @@ impl TrainConfig {
         }
         if !(self.width > 0.0 && self.width <= 8.0) {
             return bad("width", "must be in (0, 8]");
+        }
+        if self.head_hidden > 4096 {
+            return bad("head_hidden", "must be at most 4096");
         }
         if self.repeats > 8 {
             return bad("repeats", "must be at most 8");

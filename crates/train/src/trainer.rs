@@ -20,7 +20,7 @@ use crate::metrics;
 use facemark_core::{CropSpec, Point, Scheme};
 use facemark_formats::FaceCache;
 use facemark_model::{st, transfer, ArchConfig, KeypointModel, ModelError, ModelMeta};
-use facemark_nn::{masked_loss, Adam, AdamConfig, Network, Tensor};
+use facemark_nn::{masked_loss, weighted_masked_loss, Adam, AdamConfig, Network, Tensor};
 use image::GrayImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -432,6 +432,30 @@ fn mean_targets(aug: &Augmenter, data: &Prepared, k: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Per-face loss weights for [`TrainConfig::nme_weighted`]: `1 / d` for each face of
+/// `targets` (normalised crop coordinates, `[n, 2N]`, x before y; `mask` per coordinate) with
+/// `d` its outer-eye-corner distance in those units (floored at 0.1, a tenth of the crop's
+/// half-side, so a face with nearly coincident corners cannot take over the batch), scaled so
+/// the faces that have the distance average 1; faces without it weigh 1.
+fn nme_weights(targets: &[f32], mask: &[bool], scheme: &Scheme) -> Vec<f32> {
+    let k = 2 * scheme.len();
+    let inv: Vec<Option<f32>> = targets
+        .chunks(k)
+        .zip(mask.chunks(k))
+        .map(|(t, m)| {
+            let (a, b) = scheme.norm_pair?;
+            if !(m[2 * a] && m[2 * a + 1] && m[2 * b] && m[2 * b + 1]) {
+                return None;
+            }
+            let d = (t[2 * a] - t[2 * b]).hypot(t[2 * a + 1] - t[2 * b + 1]);
+            Some(1.0 / d.max(0.1))
+        })
+        .collect();
+    let have: Vec<f32> = inv.iter().flatten().copied().collect();
+    let mean = have.iter().sum::<f32>() / have.len().max(1) as f32;
+    inv.iter().map(|v| v.map_or(1.0, |v| v / mean)).collect()
+}
+
 /// Head bias := `mean`, head weights scaled by 0.1.
 fn init_head(net: &mut Network, mean: &[f32]) {
     for p in net.params_mut() {
@@ -508,6 +532,7 @@ pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
     }
     arch.width = cfg.width;
     arch.repeats = cfg.repeats;
+    arch.head_hidden = cfg.head_hidden;
     arch
 }
 
@@ -766,7 +791,8 @@ fn train_inner(
                 Tensor::new(vec![n, 1, size as usize, size as usize], x),
                 &mut rng,
             );
-            let (loss, g) = masked_loss(loss_kind, &y.data, &t, &m);
+            let weights = cfg.nme_weighted.then(|| nme_weights(&t, &m, &scheme));
+            let (loss, g) = weighted_masked_loss(loss_kind, &y.data, &t, &m, weights.as_deref());
             if !loss.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch: epoch + 1,
@@ -863,6 +889,34 @@ fn train_inner(
 mod tests {
     use super::*;
     use facemark_core::{ImageSource, Sample};
+
+    #[test]
+    fn nme_weights_follow_the_inverse_eye_distance() {
+        let scheme = Scheme::ibug68();
+        let (a, b) = scheme.norm_pair.unwrap();
+        let k = 2 * scheme.len();
+        // three faces: eye corners 0.5 apart, 0.25 apart, and one corner missing
+        let mut t = vec![0.0f32; 3 * k];
+        let mut m = vec![true; 3 * k];
+        for (f, d) in [(0, 0.5f32), (1, 0.25), (2, 0.4)] {
+            t[f * k + 2 * a] = -d / 2.0;
+            t[f * k + 2 * b] = d / 2.0;
+        }
+        m[2 * k + 2 * b + 1] = false;
+        let w = nme_weights(&t, &m, &scheme);
+        // 1/0.5 = 2 and 1/0.25 = 4, scaled to mean 1 over the two faces that have both
+        assert!((w[0] - 2.0 / 3.0).abs() < 1e-6, "{w:?}");
+        assert!((w[1] - 4.0 / 3.0).abs() < 1e-6, "{w:?}");
+        assert_eq!(w[2], 1.0);
+        // nearly coincident corners are floored at 0.1: no face takes over the batch
+        t[k + 2 * a] = -0.001;
+        t[k + 2 * b] = 0.001;
+        let w = nme_weights(&t, &m, &scheme);
+        assert!((w[1] / w[0] - 5.0).abs() < 1e-4, "{w:?}");
+        // a scheme without eye corners weighs every face 1
+        let g = Scheme::generic(68);
+        assert_eq!(nme_weights(&t, &m, &g), vec![1.0; 3]);
+    }
 
     /// Synthetic faces: a bright square on a dark 48×48 image, 5 points = its corners and
     /// centre; the square moves and changes size from face to face.

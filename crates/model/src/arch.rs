@@ -63,7 +63,7 @@ pub struct ArchConfig {
     /// is cheap and sees the whole face, as MobileNet's repeated 14×14 blocks.
     #[serde(default)]
     pub repeats: usize,
-    /// Hidden units of a dense layer `fc1` (+ ReLU) between the flattened last map and the
+    /// Hidden units of a dense layer `fc1` (+ batch norm `bn_fc1` and ReLU) between the flattened last map and the
     /// head (`mobile` only; 0 = the head reads the map directly, the original net). Capacity
     /// where the points are regressed, for a few per cent more multiply-adds.
     #[serde(default)]
@@ -122,7 +122,7 @@ impl ArchConfig {
     /// Layer names are stable (model files and `--freeze` use them):
     /// seed001 `conv1 conv2 bn2 conv3 fc1 bn_fc1 head`; naimish `conv1..conv4 fc1 fc2 head`;
     /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6 (more above 64² input;
-    /// `repeats` copies of block i are `dw{i}r{j} …`), `fc1` when `head_hidden > 0`, `head`.
+    /// `repeats` copies of block i are `dw{i}r{j} …`), `fc1 bn_fc1` when `head_hidden > 0`, `head`.
     pub fn build(&self, seed: u64) -> Result<Network, ArchError> {
         if self.n_points == 0 {
             return Err(ArchError::NoPoints(self.kind));
@@ -275,6 +275,9 @@ impl ArchConfig {
                 l.push(Layer::Flatten);
                 let mut features = cin * size * size;
                 if self.head_hidden > 0 {
+                    // batch norm as seed001's fc1: without it Adam's first steps, summed
+                    // over thousands of non-negative inputs, pushed every unit below zero and
+                    // the layer died (training loss flat from epoch 1)
                     l.push(Layer::Dense(Dense::new(
                         "fc1",
                         features,
@@ -282,6 +285,7 @@ impl ArchConfig {
                         2f32.sqrt(),
                         rng,
                     )));
+                    l.push(Layer::BatchNorm(BatchNorm::new("bn_fc1", self.head_hidden)));
                     l.push(relu());
                     features = self.head_hidden;
                 }

@@ -69,6 +69,11 @@ pub struct TrainConfig {
     /// batch), so training counts errors the way NME does: a profile face, whose eye corners are
     /// close, counts more. Faces without both corners (or schemes without them) weigh 1.
     pub nme_weighted: bool,
+    /// Polyak averaging: validate and save an exponential moving average of the weights (and
+    /// batch-norm statistics), updated after every optimiser step with this decay (0 = off;
+    /// e.g. 0.998: a time constant of 500 steps). Smooths the epoch-to-epoch jitter of the
+    /// last weights; costs nothing at inference.
+    pub ema_decay: f32,
     /// Landmark scheme name (`ibug68`, `kaggle15`, …); empty = the usual one for the point
     /// count of the data.
     pub scheme: String,
@@ -131,6 +136,7 @@ impl Default for TrainConfig {
             repeats: 0,
             head_hidden: 0,
             nme_weighted: false,
+            ema_decay: 0.0,
             scheme: String::new(),
             crop_margin: facemark_core::CropSpec::default().margin,
             crop_align: false,
@@ -252,6 +258,9 @@ impl TrainConfig {
         }
         if !(self.width > 0.0 && self.width <= 8.0) {
             return bad("width", "must be in (0, 8]");
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad("ema_decay", "must be in [0, 1) (0 = off)");
         }
         if self.head_hidden > 4096 {
             return bad("head_hidden", "must be at most 4096");

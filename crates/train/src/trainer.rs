@@ -317,6 +317,7 @@ fn save_checkpoint(
     path: &Path,
     net: &Network,
     adam: &Adam,
+    ema: Option<&Ema>,
     meta: &CheckpointMeta,
 ) -> Result<(), TrainError> {
     let mut tensors: Vec<(String, Vec<usize>, &[f32])> = net
@@ -328,6 +329,11 @@ fn save_checkpoint(
         tensors.push((format!("optim.m.{name}"), vec![m.len()], &m[..]));
         tensors.push((format!("optim.v.{name}"), vec![v.len()], &v[..]));
     }
+    if let Some(ema) = ema {
+        for (p, v) in net.params().into_iter().zip(&ema.values) {
+            tensors.push((format!("optim.ema.{}", p.name), p.shape.clone(), &v[..]));
+        }
+    }
     let json = serde_json::to_string(meta).expect("checkpoint metadata serialises");
     let bytes = st::write(&tensors, &[(CKPT_KEY, json)]);
     facemark_core::io::write_atomic(path, &bytes).map_err(io_err(path))
@@ -338,6 +344,7 @@ fn load_checkpoint(
     arch: &ArchConfig,
     net: &mut Network,
     adam: &mut Adam,
+    ema: Option<&mut Ema>,
 ) -> Result<CheckpointMeta, TrainError> {
     let rerr = |msg: String| TrainError::Resume {
         path: path.to_path_buf(),
@@ -373,7 +380,56 @@ fn load_checkpoint(
             adam.state.push((p.name.clone(), m.clone(), v.clone()));
         }
     }
+    if let Some(ema) = ema {
+        // a checkpoint from a run without averaging starts the average at its weights
+        ema.values = net
+            .params()
+            .into_iter()
+            .map(
+                |p| match file.tensors.get(&format!("optim.ema.{}", p.name)) {
+                    Some((_, v)) if v.len() == p.value.len() => v.clone(),
+                    _ => p.value.clone(),
+                },
+            )
+            .collect();
+    }
     Ok(meta)
+}
+
+/// An exponential moving average of every parameter and buffer of a network, in
+/// [`Network::params`] order ([`TrainConfig::ema_decay`]).
+struct Ema {
+    decay: f32,
+    values: Vec<Vec<f32>>,
+}
+
+impl Ema {
+    fn new(net: &Network, decay: f32) -> Ema {
+        Ema {
+            decay,
+            values: net.params().iter().map(|p| p.value.clone()).collect(),
+        }
+    }
+    /// Average in `net`'s values after optimiser step `step` (1-based). The decay ramps up as
+    /// `(1 + step) / (10 + step)` (TensorFlow's `num_updates`), so the first steps do not keep
+    /// the random initial weights in the average for thousands of steps.
+    fn update(&mut self, net: &Network, step: u64) {
+        let d = self.decay.min((1.0 + step as f32) / (10.0 + step as f32));
+        for (avg, p) in self.values.iter_mut().zip(net.params()) {
+            for (a, v) in avg.iter_mut().zip(&p.value) {
+                *a = d * *a + (1.0 - d) * v;
+            }
+        }
+    }
+    /// A copy of `net` holding the averaged values.
+    fn averaged(&self, net: &Network) -> Network {
+        let mut out = net.clone();
+        for (p, avg) in out.params_mut().into_iter().zip(&self.values) {
+            p.value.copy_from_slice(avg);
+        }
+        out.clear_cache();
+        out
+    }
 }
 
 /// Why a run configured as `old` cannot be resumed as `cfg`, if it cannot: another data list
@@ -624,6 +680,7 @@ fn train_inner(
         eps: cfg.eps,
         weight_decay: cfg.weight_decay,
     });
+    let mut ema = (cfg.ema_decay > 0.0).then(|| Ema::new(&net, cfg.ema_decay));
     let ckpt_path = out.join("checkpoint.safetensors");
     let model_path = out.join("model.safetensors");
     let mut state = CheckpointMeta {
@@ -657,7 +714,7 @@ fn train_inner(
         if let Some(msg) = old.and_then(|old| resume_mismatch(&old, cfg)) {
             return Err(TrainError::Resume { path: prev, msg });
         }
-        state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam)?;
+        state = load_checkpoint(&ckpt_path, &arch, &mut net, &mut adam, ema.as_mut())?;
         // A run that its patience stopped goes on when resumed with a longer patience (or
         // none), exactly as it would have run without the stop.
         state.stopped_early = cfg.patience > 0 && state.bad_epochs >= cfg.patience;
@@ -802,6 +859,9 @@ fn train_inner(
             net.backward(Tensor::new(y.shape.clone(), g), false);
             let mut params = net.params_mut();
             adam.step(&mut params, lr);
+            if let Some(ema) = ema.as_mut() {
+                ema.update(&net, adam.t);
+            }
             loss_sum += loss as f64;
             loss_n += 1;
             seen += n;
@@ -815,7 +875,10 @@ fn train_inner(
         }
         let train_secs = t0.elapsed().as_secs_f32();
         bar.finish_and_clear();
-        let (val_loss, val_nme, norm) = validate(&net, &val, cfg, &scheme, size);
+        // with averaging, the average is what is validated and saved
+        let averaged = ema.as_ref().map(|e| e.averaged(&net));
+        let scored = averaged.as_ref().unwrap_or(&net);
+        let (val_loss, val_nme, norm) = validate(scored, &val, cfg, &scheme, size);
         if !norm.is_empty() {
             nme_norm = norm;
         }
@@ -855,7 +918,7 @@ fn train_inner(
             meta.metrics.insert("val_loss".into(), val_loss as f64);
             meta.metrics
                 .insert("train_loss".into(), rec.train_loss as f64);
-            let model = KeypointModel::new(meta.clone(), net.clone());
+            let model = KeypointModel::new(meta.clone(), scored.clone());
             model.save(&model_path)?;
         } else {
             state.bad_epochs += 1;
@@ -867,7 +930,7 @@ fn train_inner(
                 );
             }
         }
-        save_checkpoint(&ckpt_path, &net, &adam, &state)?;
+        save_checkpoint(&ckpt_path, &net, &adam, ema.as_ref(), &state)?;
         write_csv(&out.join("metrics.csv"), &state.history)?;
         plot(&out, &state.history);
     }
@@ -1156,6 +1219,49 @@ mod tests {
             ckpt_tensors(full.path()) == ckpt_tensors(part.path()),
             "resumed run differs from the uninterrupted one"
         );
+    }
+
+    #[test]
+    fn weight_averaging_is_what_is_saved_and_resumes_exactly() {
+        let data = samples(32);
+        let scheme = Scheme::generic(5);
+        let (full, part, plain) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let cfg = |out: &Path| TrainConfig {
+            ema_decay: 0.9,
+            ..config(out, 3)
+        };
+        let opts = RunOptions::default();
+        let s = train_on(&cfg(full.path()), &data, scheme.clone(), &opts).unwrap();
+        assert_eq!(s.history.len(), 3);
+        // the checkpoint holds the average next to the last weights
+        let ck = ckpt_tensors(full.path());
+        let (_, last) = &ck["head.weight"];
+        assert_ne!(last, &ck["optim.ema.head.weight"].1);
+        // the same steps: averaging changes what is validated, not the training itself
+        train_on(&config(plain.path(), 3), &data, scheme.clone(), &opts).unwrap();
+        assert_eq!(&ckpt_tensors(plain.path())["head.weight"].1, last);
+        // killed after epoch 1 and resumed: the same average as the uninterrupted run
+        let killed = RunOptions {
+            stop_after: Some(1),
+            ..RunOptions::default()
+        };
+        let one = train_on(&cfg(part.path()), &data, scheme.clone(), &killed).unwrap();
+        // after one epoch (the best so far) the model file holds the average, not the weights
+        let saved = weights(&one.model_path);
+        let head = &saved.iter().find(|(n, _)| n == "head.weight").unwrap().1;
+        let ck1 = ckpt_tensors(part.path());
+        assert_eq!(head, &ck1["optim.ema.head.weight"].1);
+        assert_ne!(head, &ck1["head.weight"].1);
+        let resumed = RunOptions {
+            resume: true,
+            ..RunOptions::default()
+        };
+        train_on(&cfg(part.path()), &data, scheme, &resumed).unwrap();
+        assert!(ck == ckpt_tensors(part.path()), "resumed average differs");
     }
 
     #[test]

@@ -412,7 +412,9 @@ impl Ema {
     }
     /// Average in `net`'s values after optimiser step `step` (1-based). The decay ramps up as
     /// `(1 + step) / (10 + step)` (TensorFlow's `num_updates`), so the first steps do not keep
-    /// the random initial weights in the average for thousands of steps.
+    /// the random initial weights in the average for thousands of steps. Until the ramp
+    /// reaches `decay` (after `(10·decay − 1) / (1 − decay)` steps: about 4 500 for 0.998)
+    /// the average spans roughly the last tenth of the steps so far.
     fn update(&mut self, net: &Network, step: u64) {
         let d = self.decay.min((1.0 + step as f32) / (10.0 + step as f32));
         for (avg, p) in self.values.iter_mut().zip(net.params()) {

@@ -68,6 +68,11 @@ pub struct ArchConfig {
     /// where the points are regressed, for a few per cent more multiply-adds.
     #[serde(default)]
     pub head_hidden: usize,
+    /// Channel multiplier of the last stage, the 256-channel blocks on the smallest maps
+    /// (`mobile` only; 0 = [`ArchConfig::width`]). Those maps are a few pixels, so their
+    /// channels cost little time for many weights: capacity where it is cheap.
+    #[serde(default)]
+    pub late_width: f32,
 }
 
 fn one() -> f32 {
@@ -99,6 +104,7 @@ impl ArchConfig {
             width: 1.0,
             repeats: 0,
             head_hidden: 0,
+            late_width: 0.0,
         }
     }
     pub fn seed001(n_points: usize) -> ArchConfig {
@@ -243,8 +249,17 @@ impl ArchConfig {
                             .chain((1..=extra).map(move |r| (format!("{n}r{r}"), c, 1)))
                     })
                     .collect();
+                let late = if self.late_width > 0.0 {
+                    self.late_width
+                } else {
+                    self.width
+                };
                 for (n, cout, stride) in &blocks {
-                    let cout = ch(*cout);
+                    let cout = if *cout == 256 {
+                        ((*cout as f32 * late).round() as usize).max(4)
+                    } else {
+                        ch(*cout)
+                    };
                     l.push(Layer::Depthwise(DepthwiseConv2d::new(
                         &format!("dw{n}"),
                         cin,

@@ -93,6 +93,34 @@ fn mobile_repeats_add_stride_one_blocks_at_the_small_maps_only() {
 }
 
 #[test]
+fn mobile_late_width_widens_the_last_stage_only() {
+    let out_channels = |late: f32| {
+        let mut arch = ArchConfig::mobile(68);
+        arch.input_size = 80;
+        arch.width = 1.5;
+        arch.late_width = late;
+        let net = arch.build(0).unwrap();
+        let x = Tensor::new(vec![1, 1, 80, 80], vec![0.1; 80 * 80]);
+        assert_eq!(net.forward(&x).shape, vec![1, 136]);
+        let pw: Vec<usize> = (1..=7)
+            .map(|i| net.param(&format!("pw{i}.bias")).unwrap().value.len())
+            .collect();
+        (pw, net.param("head.weight").unwrap().value.len() / 136)
+    };
+    let (same, head) = out_channels(0.0);
+    assert_eq!(same, [48, 96, 96, 192, 192, 384, 384]);
+    assert_eq!(head, 384 * 3 * 3);
+    assert_eq!(
+        out_channels(1.5),
+        (same, head),
+        "late_width = width: the same net"
+    );
+    let (wide, head) = out_channels(2.0);
+    assert_eq!(wide, [48, 96, 96, 192, 192, 512, 512]);
+    assert_eq!(head, 512 * 3 * 3);
+}
+
+#[test]
 fn mobile_head_hidden_adds_a_dense_layer_that_saves_loads_and_runs_in_int8() {
     use crate::Precision;
     let mut arch = ArchConfig::mobile(5);

@@ -60,6 +60,8 @@ pub struct TrainConfig {
     pub input_size: u32,
     /// Channel width multiplier (mobile).
     pub width: f32,
+    /// Channel width multiplier of the last stage (mobile; 0 = `width`; `ArchConfig::late_width`).
+    pub late_width: f32,
     /// Extra stride-1 blocks at the smallest maps (mobile; `ArchConfig::repeats`).
     pub repeats: usize,
     /// Hidden units of a dense layer (+ ReLU) before the head (mobile; 0 = the head reads the
@@ -133,6 +135,7 @@ impl Default for TrainConfig {
             arch: ArchKind::Mobile,
             input_size: 0,
             width: 1.0,
+            late_width: 0.0,
             repeats: 0,
             head_hidden: 0,
             nme_weighted: false,
@@ -261,6 +264,9 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad("ema_decay", "must be in [0, 1) (0 = off)");
+        }
+        if !(self.late_width >= 0.0 && self.late_width <= 8.0) {
+            return bad("late_width", "must be in [0, 8] (0 = width)");
         }
         if self.head_hidden > 4096 {
             return bad("head_hidden", "must be at most 4096");

@@ -591,6 +591,7 @@ pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
     arch.width = cfg.width;
     arch.repeats = cfg.repeats;
     arch.head_hidden = cfg.head_hidden;
+    arch.late_width = cfg.late_width;
     arch
 }
 

@@ -90,6 +90,7 @@ fn mobile_repeats_add_stride_one_blocks_at_the_small_maps_only() {
             .unwrap();
     assert_eq!(old.repeats, 0);
     assert_eq!(old.head_hidden, 0);
+    assert_eq!(old.late_width, 0.0);
 }
 
 #[test]

@@ -64,12 +64,14 @@ pub struct TrainConfig {
     pub late_width: f32,
     /// Extra stride-1 blocks at the smallest maps (mobile; `ArchConfig::repeats`).
     pub repeats: usize,
-    /// Hidden units of a dense layer (+ ReLU) before the head (mobile; 0 = the head reads the
-    /// flattened last map directly; `ArchConfig::head_hidden`).
+    /// Hidden units of a dense layer (+ batch norm and ReLU) before the head (mobile; 0 = the
+    /// head reads the flattened last map directly; `ArchConfig::head_hidden`).
     pub head_hidden: usize,
-    /// Weigh each face's loss by 1 / its outer-eye-corner distance (normalised to mean 1 per
-    /// batch), so training counts errors the way NME does: a profile face, whose eye corners are
-    /// close, counts more. Faces without both corners (or schemes without them) weigh 1.
+    /// Weigh each face's loss by 1 / the distance between the scheme's normalising pair
+    /// (`Scheme::norm_pair`: the outer eye corners of the 68-point scheme), normalised to mean 1
+    /// per batch, so training counts errors the way NME does: a profile face, whose eye
+    /// corners are close, counts more. Faces without both points (or schemes without the
+    /// pair) weigh 1.
     pub nme_weighted: bool,
     /// Polyak averaging: validate and save an exponential moving average of the weights (and
     /// batch-norm statistics), updated after every optimiser step with this decay (0 = off;
@@ -265,6 +267,16 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad("ema_decay", "must be in [0, 1) (0 = off)");
         }
+        if self.arch != ArchKind::Mobile && (self.head_hidden > 0 || self.late_width > 0.0) {
+            return bad(
+                if self.head_hidden > 0 {
+                    "head_hidden"
+                } else {
+                    "late_width"
+                },
+                "is an option of the mobile architecture only",
+            );
+        }
         if !(self.late_width >= 0.0 && self.late_width <= 8.0) {
             return bad("late_width", "must be in [0, 8] (0 = width)");
         }
@@ -317,6 +329,26 @@ mod tests {
         assert!(TrainConfig::from_toml("arch = \"resnet\"").is_err());
         let back = TrainConfig::from_toml(&c.to_toml()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn the_new_training_options_are_checked() {
+        let ok = |t: &str| TrainConfig::from_toml(t).unwrap().validate();
+        assert!(
+            ok("head_hidden = 64\nlate_width = 2.0\nema_decay = 0.998\nnme_weighted = true")
+                .is_ok()
+        );
+        for (t, field) in [
+            ("ema_decay = 1.0", "ema_decay"),
+            ("ema_decay = -0.5", "ema_decay"),
+            ("late_width = -1.0", "late_width"),
+            ("head_hidden = 5000", "head_hidden"),
+            ("arch = \"naimish\"\nhead_hidden = 64", "head_hidden"),
+            ("arch = \"seed001\"\nlate_width = 2.0", "late_width"),
+        ] {
+            let e = ok(t).unwrap_err().to_string();
+            assert!(e.contains(field), "{t}: {e}");
+        }
     }
 
     #[test]

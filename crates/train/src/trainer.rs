@@ -6,10 +6,11 @@
 //! So a run with the same config and thread count gives the same weights, and `--resume`
 //! from the checkpoint written at the end of epoch `e` continues exactly as if the run had not
 //! stopped (the checkpoint holds the weights, batch-norm statistics, Adam moments and step,
-//! and the history).
+//! the weight average when `ema_decay` is on, and the history).
 //!
 //! Output folder:
-//! - `model.safetensors`: the best model so far (validation NME), with metadata;
+//! - `model.safetensors`: the best model so far (validation NME; with `ema_decay`, the best
+//!   weight average), with metadata;
 //! - `checkpoint.safetensors`: the last finished epoch, for `--resume`;
 //! - `metrics.csv`: one row per epoch; `loss.png`, `nme.png`: curves;
 //! - `config.toml`: the effective configuration.
@@ -423,8 +424,10 @@ impl Ema {
             }
         }
     }
-    /// A copy of `net` holding the averaged values.
-    fn averaged(&self, net: &Network) -> Network {
+    /// A copy of `net` holding the averaged values (`net`'s training caches are dropped first,
+    /// so as not to copy them).
+    fn averaged(&self, net: &mut Network) -> Network {
+        net.clear_cache();
         let mut out = net.clone();
         for (p, avg) in out.params_mut().into_iter().zip(&self.values) {
             p.value.copy_from_slice(avg);
@@ -444,6 +447,14 @@ fn resume_mismatch(old: &TrainConfig, cfg: &TrainConfig) -> Option<String> {
         return Some(format!(
             "the run trained with crop_align = {}, crop_margin = {}; resume with the same crops",
             old.crop_align, old.crop_margin
+        ));
+    }
+    if old.ema_decay != cfg.ema_decay {
+        // the best score so far is the average's (or the raw weights'): switching would
+        // compare one with the other
+        return Some(format!(
+            "the run trained with ema_decay = {}; resume with the same",
+            old.ema_decay
         ));
     }
     if (old.fold, old.seed, old.val_fraction) != (cfg.fold, cfg.seed, cfg.val_fraction) {
@@ -512,6 +523,16 @@ fn nme_weights(targets: &[f32], mask: &[bool], scheme: &Scheme) -> Vec<f32> {
     let have: Vec<f32> = inv.iter().flatten().copied().collect();
     let mean = have.iter().sum::<f32>() / have.len().max(1) as f32;
     inv.iter().map(|v| v.map_or(1.0, |v| v / mean)).collect()
+}
+
+/// Whether `--init` copied the whole head: both its weights and its bias. Otherwise the head
+/// gets [`init_head`], or it would start from random full-gain weights next to a copied bias
+/// (a source with another hidden layer or last stage has the same `head.bias` but not the
+/// same `head.weight`).
+fn whole_head(copied: &[String]) -> bool {
+    ["head.weight", "head.bias"]
+        .iter()
+        .all(|h| copied.iter().any(|n| n == h))
 }
 
 /// Head bias := `mean`, head weights scaled by 0.1.
@@ -739,7 +760,7 @@ fn train_inner(
             source,
         })?;
         let rep = transfer(&src.net, &mut net);
-        head_transferred = rep.copied.iter().any(|n| n == "head.bias");
+        head_transferred = whole_head(&rep.copied);
         tracing::info!(
             "--init {}: {} tensors copied, {} kept new ({:?})",
             init.display(),
@@ -758,6 +779,11 @@ fn train_inner(
         if net.freeze(std::slice::from_ref(pat)).is_empty() {
             return Err(TrainError::Freeze(pat.clone()));
         }
+    }
+    if !opts.resume {
+        // the average starts from the weights actually trained (after `--init` and the head's
+        // initialisation); a resumed run has its average from the checkpoint
+        ema = ema.map(|e| Ema::new(&net, e.decay));
     }
     facemark_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())
         .map_err(io_err(&out))?;
@@ -879,7 +905,7 @@ fn train_inner(
         let train_secs = t0.elapsed().as_secs_f32();
         bar.finish_and_clear();
         // with averaging, the average is what is validated and saved
-        let averaged = ema.as_ref().map(|e| e.averaged(&net));
+        let averaged = ema.as_ref().map(|e| e.averaged(&mut net));
         let scored = averaged.as_ref().unwrap_or(&net);
         let (val_loss, val_nme, norm) = validate(scored, &val, cfg, &scheme, size);
         if !norm.is_empty() {
@@ -955,6 +981,18 @@ fn train_inner(
 mod tests {
     use super::*;
     use facemark_core::{ImageSource, Sample};
+
+    #[test]
+    fn a_head_counts_as_transferred_only_whole() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(whole_head(&names(&[
+            "conv1.weight",
+            "head.weight",
+            "head.bias"
+        ])));
+        assert!(!whole_head(&names(&["conv1.weight", "head.bias"])));
+        assert!(!whole_head(&names(&["head.weight"])));
+    }
 
     #[test]
     fn nme_weights_follow_the_inverse_eye_distance() {
@@ -1216,6 +1254,12 @@ mod tests {
         };
         let e = train_on(&other, &data, scheme.clone(), &resumed).unwrap_err();
         assert!(e.to_string().contains("crop_align"), "{e}");
+        let other = TrainConfig {
+            ema_decay: 0.99,
+            ..config(part.path(), 3)
+        };
+        let e = train_on(&other, &data, scheme.clone(), &resumed).unwrap_err();
+        assert!(e.to_string().contains("ema_decay"), "{e}");
         let s = train_on(&config(part.path(), 3), &data, scheme, &resumed).unwrap();
         assert_eq!(s.history.len(), 3);
         assert!(

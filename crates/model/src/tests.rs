@@ -1,5 +1,13 @@
 use super::*;
 
+/// Every int8 output within 5 % of the largest f32 output of its f32 twin.
+fn assert_int8_tracks(f: &[f32], q: &[f32]) {
+    let scale = f.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    for (a, b) in f.iter().zip(q) {
+        assert!((a - b).abs() < 0.05 * scale, "{a} vs {b}");
+    }
+}
+
 fn tiny_model() -> KeypointModel {
     let mut arch = ArchConfig::mobile(5);
     arch.input_size = 32;
@@ -174,10 +182,7 @@ fn mobile_head_hidden_adds_a_dense_layer_that_saves_loads_and_runs_in_int8() {
         .with_precision(Precision::Int8)
         .predict_batch(&x, 2)
         .unwrap();
-    let scale = f.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-    for (a, b) in f.iter().zip(&q) {
-        assert!((a - b).abs() < 0.05 * scale, "{a} vs {b}");
-    }
+    assert_int8_tracks(&f, &q);
 }
 
 #[test]
@@ -322,9 +327,6 @@ fn precision_parses_and_int8_tracks_f32() {
         .with_precision(Precision::Int8)
         .predict_batch(&x, 2)
         .unwrap();
-    let scale = f.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-    for (a, b) in f.iter().zip(&q) {
-        assert!((a - b).abs() < 0.05 * scale, "{a} vs {b}");
-    }
+    assert_int8_tracks(&f, &q);
     assert_ne!(f, q, "int8 ran");
 }

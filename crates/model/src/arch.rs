@@ -63,9 +63,10 @@ pub struct ArchConfig {
     /// is cheap and sees the whole face, as MobileNet's repeated 14×14 blocks.
     #[serde(default)]
     pub repeats: usize,
-    /// Hidden units of a dense layer `fc1` (+ batch norm `bn_fc1` and ReLU) between the flattened last map and the
-    /// head (`mobile` only; 0 = the head reads the map directly, the original net). Capacity
-    /// where the points are regressed, for a few per cent more multiply-adds.
+    /// Hidden units of a dense layer `fc1` (+ batch norm `bn_fc1` and ReLU) between the
+    /// flattened last map and the head (`mobile` only; 0 = the head reads the map directly, the
+    /// original net). Capacity where the points are regressed, for a few per cent more
+    /// multiply-adds.
     #[serde(default)]
     pub head_hidden: usize,
     /// Channel multiplier of the last stage, the 256-channel blocks on the smallest maps
@@ -209,7 +210,9 @@ impl ArchConfig {
                 ]
             }
             ArchKind::Mobile => {
-                let ch = |c: usize| ((c as f32 * self.width).round() as usize).max(4);
+                // channels of a block of base width `c` under multiplier `m`
+                let ch_at = |c: usize, m: f32| ((c as f32 * m).round() as usize).max(4);
+                let ch = |c: usize| ch_at(c, self.width);
                 let c0 = ch(16);
                 let mut l = vec![
                     Layer::Conv2d(Conv2d::new("conv1", 1, c0, 3, 2, 1, rng)),
@@ -255,11 +258,7 @@ impl ArchConfig {
                     self.width
                 };
                 for (n, cout, stride) in &blocks {
-                    let cout = if *cout == 256 {
-                        ((*cout as f32 * late).round() as usize).max(4)
-                    } else {
-                        ch(*cout)
-                    };
+                    let cout = ch_at(*cout, if *cout == 256 { late } else { self.width });
                     l.push(Layer::Depthwise(DepthwiseConv2d::new(
                         &format!("dw{n}"),
                         cin,

@@ -432,7 +432,6 @@ impl Ema {
         for (p, avg) in out.params_mut().into_iter().zip(&self.values) {
             p.value.copy_from_slice(avg);
         }
-        out.clear_cache();
         out
     }
 }

@@ -168,24 +168,50 @@ pub fn load_any(path: &Path) -> Result<Vec<Sample>> {
     load(path, Format::detect(path)?)
 }
 
-/// Who a file name belongs to: the name without extension and without a trailing `_NN`
-/// (`Luis_Fonsi_21.jpg` → `Luis_Fonsi`, 300-W `100040721_2.jpg` → `100040721`).
+/// The person of a YouTube-Faces frame: the file name without extension and without its
+/// trailing `_NN` frame number (`Luis_Fonsi_21.jpg` → `Luis_Fonsi`). Data sets of named people
+/// in this layout only; photo collections use [`photo_identity_from_name`].
 pub fn identity_from_name(name: &str) -> String {
+    let stem = file_stem(name);
+    match trailing_number(&stem) {
+        Some(i) => stem[..i].to_string(),
+        None => stem,
+    }
+}
+
+/// The photo of a 300-W-style face (and of dlib's imglab lists): each photo is its own
+/// identity, and a trailing `_N` is the face's index in the photo only when what precedes it
+/// is itself a photo number (holds a digit): HELEN `100040721_2.jpg` → `100040721`, iBUG
+/// `image_003_1.jpg` → `image_003`, but LFPW `image_0001.jpg` → `image_0001` (the `image`
+/// prefix is no identity: stripping it put all of LFPW in one identity).
+pub fn photo_identity_from_name(name: &str) -> String {
+    let stem = file_stem(name);
+    match trailing_number(&stem) {
+        Some(i) if stem[..i].bytes().any(|b| b.is_ascii_digit()) => stem[..i].to_string(),
+        _ => stem,
+    }
+}
+
+/// The file name of `name` without folders and extension.
+fn file_stem(name: &str) -> String {
     let base = Path::new(name)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = match base.rfind('.') {
-        Some(i) if i > 0 => &base[..i],
-        _ => base.as_str(),
-    };
+    match base.rfind('.') {
+        Some(i) if i > 0 => base[..i].to_string(),
+        _ => base,
+    }
+}
+
+/// Byte index of the `_` before a trailing run of digits (`abc_12` → 3), if the stem has one
+/// with something before it.
+fn trailing_number(stem: &str) -> Option<usize> {
     match stem.rfind('_') {
-        Some(i)
-            if i > 0 && i + 1 < stem.len() && stem[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            stem[..i].to_string()
+        Some(i) if i > 0 && i + 1 < stem.len() && stem[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            Some(i)
         }
-        _ => stem.to_string(),
+        _ => None,
     }
 }
 
@@ -577,6 +603,24 @@ mod tests {
         assert_eq!(identity_from_name("plain.jpg"), "plain");
         assert_eq!(identity_from_name("_5"), "_5");
         assert_eq!(identity_from_name("a_b"), "a_b");
+    }
+
+    #[test]
+    fn photo_identities_of_the_three_300w_naming_schemes() {
+        // HELEN / AFW: photo number, face index
+        assert_eq!(photo_identity_from_name("helen/100040721_2.jpg"), "100040721");
+        assert_eq!(photo_identity_from_name("100040721_1.pts"), "100040721");
+        // LFPW: every file its own photo, not one identity `image`
+        assert_eq!(photo_identity_from_name("lfpw/image_0001.jpg"), "image_0001");
+        assert_ne!(
+            photo_identity_from_name("image_0001.jpg"),
+            photo_identity_from_name("image_0002.jpg")
+        );
+        // iBUG: photo `image_003`, face 1
+        assert_eq!(photo_identity_from_name("image_003_1.jpg"), "image_003");
+        assert_eq!(photo_identity_from_name("plain.jpg"), "plain");
+        // the YouTube rule is unchanged: a person's frames share the name
+        assert_eq!(identity_from_name("Luis_Fonsi_21.jpg"), "Luis_Fonsi");
     }
 
     fn samples() -> Vec<Sample> {

@@ -5,7 +5,7 @@
 //! up as `IMAGE_DIR/NAME.jpg|png`, where `IMAGE_DIR` is given, or else the annotation's own
 //! folder or its sibling `images/`.
 
-use crate::dataset::identity_from_name;
+use crate::dataset::photo_identity_from_name;
 use crate::error::{parse_coord, read_text, truncate, write_text};
 use crate::image_io::find_image;
 use crate::{FormatError, Result};
@@ -116,7 +116,7 @@ pub fn read_txt(path: &Path, image_dir: Option<&Path>) -> Result<Sample> {
         .to_string_lossy()
         .into_owned();
     let mut s = Sample::new(ImageSource::File(img), pts, file);
-    s.identity = identity_from_name(&name);
+    s.identity = photo_identity_from_name(&name);
     Ok(s)
 }
 

@@ -7,7 +7,7 @@
 //! are relative to the XML's folder. dlib itself stores integer pixel coordinates;
 //! [`write_xml`] writes exact decimals unless asked to round (`integer = true`).
 
-use crate::dataset::identity_from_name;
+use crate::dataset::photo_identity_from_name;
 use crate::error::{truncate, write_text};
 use crate::{FormatError, Result};
 use facemark_core::{BoxF, ImageSource, Point, Sample};
@@ -134,7 +134,7 @@ pub fn parse_xml(text: &str, path: &Path, base_dir: &Path) -> Result<Vec<Sample>
                 points,
                 visible,
                 face_box: Some(face_box),
-                identity: identity_from_name(&fname),
+                identity: photo_identity_from_name(&fname),
                 name,
             });
         }

@@ -12,7 +12,7 @@
 //! use 1-based (Matlab) pixel coordinates; facemark reads and writes them unchanged.
 //! Headerless files (just `x y` lines) are read as well.
 
-use crate::dataset::identity_from_name;
+use crate::dataset::photo_identity_from_name;
 use crate::error::{parse_coord, read_text, truncate, write_text};
 use crate::image_io::{dir_and_stem, find_image};
 use crate::{FormatError, Result};
@@ -226,7 +226,7 @@ pub fn sample_beside(path: &Path, points: Vec<Point>) -> Result<Sample> {
         .to_string_lossy()
         .into_owned();
     let mut s = Sample::new(ImageSource::File(img), points, name.clone());
-    s.identity = identity_from_name(&name);
+    s.identity = photo_identity_from_name(&name);
     Ok(s)
 }
 

@@ -180,14 +180,14 @@ pub fn identity_from_name(name: &str) -> String {
 }
 
 /// The photo of a 300-W-style face (and of dlib's imglab lists): each photo is its own
-/// identity, and a trailing `_N` is the face's index in the photo only when what precedes it
-/// is itself a photo number (holds a digit): HELEN `100040721_2.jpg` → `100040721`, iBUG
-/// `image_003_1.jpg` → `image_003`, but LFPW `image_0001.jpg` → `image_0001` (the `image`
-/// prefix is no identity: stripping it put all of LFPW in one identity).
+/// identity, and a trailing `_N` of one or two digits is the face's index in the photo
+/// (HELEN and AFW `100040721_2.jpg` → `100040721`, iBUG `image_003_1.jpg` → `image_003`),
+/// while a longer number is the photo's own (LFPW `image_0001.jpg` → `image_0001`: stripping
+/// it had put all of LFPW in one identity `image`).
 pub fn photo_identity_from_name(name: &str) -> String {
     let stem = file_stem(name);
     match trailing_number(&stem) {
-        Some(i) if stem[..i].bytes().any(|b| b.is_ascii_digit()) => stem[..i].to_string(),
+        Some(i) if stem.len() - i - 1 <= 2 => stem[..i].to_string(),
         _ => stem,
     }
 }
@@ -619,6 +619,7 @@ mod tests {
         // iBUG: photo `image_003`, face 1
         assert_eq!(photo_identity_from_name("image_003_1.jpg"), "image_003");
         assert_eq!(photo_identity_from_name("plain.jpg"), "plain");
+        assert_eq!(photo_identity_from_name("party_2.jpg"), "party");
         // the YouTube rule is unchanged: a person's frames share the name
         assert_eq!(identity_from_name("Luis_Fonsi_21.jpg"), "Luis_Fonsi");
     }

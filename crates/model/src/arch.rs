@@ -3,7 +3,9 @@
 use facemark_nn::layers::{
     ActKind, Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
 };
-use facemark_nn::Network;
+use facemark_nn::integral::IntegralLayout;
+use facemark_nn::pip::{PipLayout, PipWeights};
+use facemark_nn::{weighted_masked_loss, LossKind, Network};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -74,10 +76,45 @@ pub struct ArchConfig {
     /// channels cost little time for many weights: capacity where it is cheap.
     #[serde(default)]
     pub late_width: f32,
+    /// The landmark read-out (files without the field: [`Head::Dense`]).
+    #[serde(default)]
+    pub head: Head,
 }
 
 fn one() -> f32 {
     1.0
+}
+
+/// How the network reads landmarks out (`mobile` only for the map heads).
+///
+/// `Dense` regresses all `2N` coordinates from the flattened last map (the original nets).
+/// The map heads stop the `mobile` backbone at its stride-16 map (5×5 at 80×80 input) and put
+/// one 1×1 convolution `head` on it, so each point is found where it is on the map
+/// (`facemark_nn::pip`, `facemark_nn::integral`); the network output is then that map, and
+/// [`ArchConfig::decode`] turns it into coordinates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type")]
+pub enum Head {
+    /// Dense layer on the flattened last map: `2N` outputs.
+    #[default]
+    Dense,
+    /// Pixel-in-pixel: score maps, offsets and neighbour offsets (`N · (3 + 2C)` channels).
+    /// `neighbours[i]` are the `C` points landmark `i` also predicts (from the training mean
+    /// shape), stored in the model file so decoding never depends on the data.
+    Pip { neighbours: Vec<Vec<usize>> },
+    /// Soft-argmax expectation with per-cell offsets (`3N` channels).
+    Integral,
+}
+
+impl Head {
+    /// Name as in configs: `dense`, `pip`, `integral`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Head::Dense => "dense",
+            Head::Pip { .. } => "pip",
+            Head::Integral => "integral",
+        }
+    }
 }
 
 /// Errors building an architecture.
@@ -87,6 +124,8 @@ pub enum ArchError {
     InputTooSmall { kind: ArchKind, size: u32 },
     #[error("architecture {0}: n_points must be at least 1")]
     NoPoints(ArchKind),
+    #[error("architecture {kind}: {detail}")]
+    Head { kind: ArchKind, detail: String },
 }
 
 impl ArchConfig {
@@ -106,6 +145,7 @@ impl ArchConfig {
             repeats: 0,
             head_hidden: 0,
             late_width: 0.0,
+            head: Head::Dense,
         }
     }
     pub fn seed001(n_points: usize) -> ArchConfig {
@@ -134,6 +174,7 @@ impl ArchConfig {
         if self.n_points == 0 {
             return Err(ArchError::NoPoints(self.kind));
         }
+        self.check_head()?;
         let rng = &mut ChaCha8Rng::seed_from_u64(seed);
         let out = 2 * self.n_points;
         let s = self.input_size as usize;
@@ -235,7 +276,8 @@ impl ArchConfig {
                             }
                         },
                     );
-                while last > 4 {
+                // (a map head reads the stride-16 map itself: no more blocks)
+                while last > 4 && self.head == Head::Dense {
                     blocks.push((256, 2));
                     last = last.div_ceil(2);
                 }
@@ -286,6 +328,10 @@ impl ArchConfig {
                 if s < 16 {
                     return Err(too_small());
                 }
+                if let Some(channels) = self.map_channels() {
+                    l.push(Layer::Conv2d(Conv2d::new("head", cin, channels, 1, 1, 0, rng)));
+                    return Ok(Network::new(l));
+                }
                 l.push(Layer::Flatten);
                 let mut features = cin * size * size;
                 if self.head_hidden > 0 {
@@ -308,5 +354,100 @@ impl ArchConfig {
             }
         };
         Ok(Network::new(layers))
+    }
+}
+
+impl ArchConfig {
+    /// Output channels of a map head (`None` for [`Head::Dense`]).
+    pub fn map_channels(&self) -> Option<usize> {
+        match &self.head {
+            Head::Dense => None,
+            Head::Pip { neighbours } => {
+                Some(self.n_points * (3 + 2 * neighbours.first().map_or(0, Vec::len)))
+            }
+            Head::Integral => Some(3 * self.n_points),
+        }
+    }
+
+    /// The PIP layout of a [`Head::Pip`] (checked against `n_points`).
+    fn pip_layout(&self) -> Result<Option<PipLayout>, ArchError> {
+        let Head::Pip { neighbours } = &self.head else {
+            return Ok(None);
+        };
+        let err = |detail: String| ArchError::Head {
+            kind: self.kind,
+            detail,
+        };
+        if neighbours.len() != self.n_points {
+            return Err(err(format!(
+                "the PIP neighbour table has {} rows for {} points",
+                neighbours.len(),
+                self.n_points
+            )));
+        }
+        PipLayout::new(neighbours.clone())
+            .map(Some)
+            .map_err(|e| err(e.to_string()))
+    }
+
+    /// A map head is `mobile`-only, and a PIP table must fit the point count.
+    pub fn check_head(&self) -> Result<(), ArchError> {
+        if self.head != Head::Dense && self.kind != ArchKind::Mobile {
+            return Err(ArchError::Head {
+                kind: self.kind,
+                detail: format!("the {} head needs the mobile backbone", self.head.name()),
+            });
+        }
+        if self.head != Head::Dense && self.head_hidden > 0 {
+            return Err(ArchError::Head {
+                kind: self.kind,
+                detail: "head_hidden is a dense-head option".into(),
+            });
+        }
+        self.pip_layout().map(|_| ())
+    }
+
+    /// Network output (`shape` as the network gives it) → `batch × 2N` normalised
+    /// coordinates in `[-1, 1]` about the crop centre, x before y. The dense head's output is
+    /// that already. Requires an output of this architecture.
+    pub fn decode(&self, out: &[f32], shape: &[usize]) -> Vec<f32> {
+        match &self.head {
+            Head::Dense => out.to_vec(),
+            Head::Pip { neighbours } => PipLayout {
+                neighbours: neighbours.clone(),
+            }
+            .decode(out, shape),
+            Head::Integral => IntegralLayout {
+                n_points: self.n_points,
+            }
+            .decode(out, shape),
+        }
+    }
+
+    /// Training loss of a network output against `targets` (`batch × 2N` normalised, `mask`
+    /// per coordinate) and its gradient with respect to the output. Dense and integral heads
+    /// apply `kind` (with optional per-face weights) to the coordinates; PIP has its own
+    /// score-map and offset losses ([`PipWeights`], PIPNet's weights) and ignores `kind` and
+    /// the weights.
+    pub fn loss(
+        &self,
+        kind: LossKind,
+        out: &[f32],
+        shape: &[usize],
+        targets: &[f32],
+        mask: &[bool],
+        face_weights: Option<&[f32]>,
+    ) -> (f32, Vec<f32>) {
+        match &self.head {
+            Head::Dense => weighted_masked_loss(kind, out, targets, mask, face_weights),
+            Head::Pip { neighbours } => PipLayout {
+                neighbours: neighbours.clone(),
+            }
+            .loss(out, shape, targets, mask, PipWeights::default()),
+            Head::Integral => IntegralLayout {
+                n_points: self.n_points,
+            }
+            .loss(kind, out, shape, targets, mask, face_weights),
+        }
     }
 }

@@ -8,7 +8,7 @@
 pub mod arch;
 pub mod st;
 
-pub use arch::{ArchConfig, ArchError, ArchKind};
+pub use arch::{ArchConfig, ArchError, ArchKind, Head};
 pub use facemark_nn::Network;
 
 use facemark_core::crop::denormalise_points;
@@ -290,7 +290,11 @@ impl KeypointModel {
             });
         }
         let x = Tensor::new(vec![n, 1, s as usize, s as usize], inputs.to_vec());
-        Ok(self.infer(&x).data)
+        let y = self.infer(&x);
+        Ok(match self.meta.arch.head {
+            Head::Dense => y.data,
+            _ => self.meta.arch.decode(&y.data, &y.shape),
+        })
     }
 
     /// Whether this model is a refiner: it was trained on roll-normalised crops made from a

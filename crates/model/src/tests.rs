@@ -330,3 +330,83 @@ fn precision_parses_and_int8_tracks_f32() {
     assert_int8_tracks(&f, &q);
     assert_ne!(f, q, "int8 ran");
 }
+
+/// A 5-point mobile model with a map head (32×32 input: a 2×2 map).
+fn map_model(head: Head) -> KeypointModel {
+    let arch = ArchConfig {
+        input_size: 32,
+        width: 0.25,
+        head,
+        ..ArchConfig::mobile(5)
+    };
+    let net = arch.build(4).unwrap();
+    KeypointModel::new(
+        ModelMeta::new(arch, Scheme::generic(5), CropSpec::default()),
+        net,
+    )
+}
+
+fn pip_head() -> Head {
+    Head::Pip {
+        neighbours: vec![vec![1, 2], vec![0, 2], vec![1, 3], vec![2, 4], vec![3, 1]],
+    }
+}
+
+#[test]
+fn map_heads_output_maps_and_decode_to_points() {
+    for (head, channels) in [(pip_head(), 5 * 7), (Head::Integral, 15)] {
+        let m = map_model(head.clone());
+        assert_eq!(m.meta.arch.map_channels(), Some(channels));
+        let x: Vec<f32> = (0..3 * 32 * 32)
+            .map(|i| ((i * 31 % 97) as f32) / 48.0 - 1.0)
+            .collect();
+        let y = m.net.forward(&Tensor::new(vec![3, 1, 32, 32], x.clone()));
+        assert_eq!(y.shape, vec![3, channels, 2, 2], "{head:?}");
+        let uv = m.predict_batch(&x, 3).unwrap();
+        assert_eq!(uv.len(), 3 * 10);
+        assert!(uv.iter().all(|v| v.is_finite()));
+        // save → load: same metadata (head and neighbour table included), same points
+        let back = KeypointModel::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back.meta, m.meta);
+        assert_eq!(back.predict_batch(&x, 3).unwrap(), uv);
+    }
+}
+
+#[test]
+fn map_head_int8_tracks_f32() {
+    let m = map_model(pip_head());
+    let fused = m.net.fused();
+    let q = facemark_nn::QuantNetwork::from_fused(&fused);
+    assert!(q.n_int8() > 0);
+    let x = Tensor::new(
+        vec![2, 1, 32, 32],
+        (0..2 * 32 * 32)
+            .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+            .collect(),
+    );
+    let (f, i8) = (fused.forward(&x), q.forward(&x));
+    assert_eq!(f.shape, i8.shape);
+    assert_int8_tracks(&f.data, &i8.data);
+}
+
+#[test]
+fn bad_map_heads_are_refused() {
+    // a neighbour table that names a point the model does not have: refused on load, no panic
+    let mut m = map_model(pip_head());
+    m.meta.arch.head = Head::Pip {
+        neighbours: vec![vec![1, 9], vec![0, 2], vec![1, 3], vec![2, 4], vec![3, 1]],
+    };
+    let err = KeypointModel::from_bytes(&m.to_bytes()).unwrap_err().to_string();
+    assert!(err.contains("point 9"), "{err}");
+    m.meta.arch.head = Head::Pip {
+        neighbours: vec![vec![1]; 4],
+    };
+    let err = KeypointModel::from_bytes(&m.to_bytes()).unwrap_err().to_string();
+    assert!(err.contains("4 rows for 5 points"), "{err}");
+    // map heads need the mobile backbone
+    let arch = ArchConfig {
+        head: Head::Integral,
+        ..ArchConfig::naimish(15)
+    };
+    assert!(matches!(arch.build(0), Err(ArchError::Head { .. })));
+}

@@ -19,11 +19,13 @@
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod device;
+pub mod integral;
 pub mod layers;
 pub mod loss;
 pub mod network;
 pub mod ops;
 pub mod optim;
+pub mod pip;
 pub mod quant;
 pub mod small_pw;
 pub mod tensor;

@@ -45,6 +45,28 @@ pub enum LossName {
     Wing,
 }
 
+/// The landmark read-out a config asks for (`facemark_model::Head` without its data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadName {
+    #[default]
+    Dense,
+    Pip,
+    Integral,
+}
+
+impl std::str::FromStr for HeadName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dense" => Ok(HeadName::Dense),
+            "pip" => Ok(HeadName::Pip),
+            "integral" => Ok(HeadName::Integral),
+            _ => Err(format!("unknown head `{s}` (expected dense, pip or integral)")),
+        }
+    }
+}
+
 /// Everything a training run needs. See the module docs for the TOML form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -67,6 +89,12 @@ pub struct TrainConfig {
     /// Hidden units of a dense layer (+ batch norm and ReLU) before the head (mobile; 0 = the
     /// head reads the flattened last map directly; `ArchConfig::head_hidden`).
     pub head_hidden: usize,
+    /// Landmark read-out (mobile): `dense` (regression from the flattened last map), `pip`
+    /// (pixel-in-pixel on the stride-16 map) or `integral` (soft-argmax with offsets on it);
+    /// `facemark_model::Head`.
+    pub head: HeadName,
+    /// PIP: neighbours each point also predicts (nearest in the training mean shape).
+    pub pip_neighbours: usize,
     /// Weigh each face's loss by 1 / the distance between the scheme's normalising pair
     /// (`Scheme::norm_pair`: the outer eye corners of the 68-point scheme), normalised to mean 1
     /// per batch, so training counts errors the way NME does: a profile face, whose eye
@@ -140,6 +168,8 @@ impl Default for TrainConfig {
             late_width: 0.0,
             repeats: 0,
             head_hidden: 0,
+            head: HeadName::Dense,
+            pip_neighbours: 10,
             nme_weighted: false,
             ema_decay: 0.0,
             scheme: String::new(),
@@ -283,6 +313,15 @@ impl TrainConfig {
         if self.head_hidden > 4096 {
             return bad("head_hidden", "must be at most 4096");
         }
+        if self.head != HeadName::Dense && self.arch != ArchKind::Mobile {
+            return bad("head", "pip and integral heads need the mobile architecture");
+        }
+        if self.head != HeadName::Dense && self.head_hidden > 0 {
+            return bad("head_hidden", "is an option of the dense head only");
+        }
+        if self.head == HeadName::Pip && !(1..=32).contains(&self.pip_neighbours) {
+            return bad("pip_neighbours", "must be in 1..=32");
+        }
         if self.repeats > 8 {
             return bad("repeats", "must be at most 8");
         }
@@ -343,6 +382,9 @@ mod tests {
             ("ema_decay = -0.5", "ema_decay"),
             ("late_width = -1.0", "late_width"),
             ("head_hidden = 5000", "head_hidden"),
+            ("arch = \"naimish\"\nhead = \"pip\"", "head"),
+            ("head = \"pip\"\nhead_hidden = 64", "head_hidden"),
+            ("head = \"pip\"\npip_neighbours = 0", "pip_neighbours"),
             ("arch = \"naimish\"\nhead_hidden = 64", "head_hidden"),
             ("arch = \"seed001\"\nlate_width = 2.0", "late_width"),
         ] {

@@ -16,12 +16,12 @@
 //! - `config.toml`: the effective configuration.
 
 use crate::augment::Augmenter;
-use crate::config::{ConfigError, TrainConfig};
+use crate::config::{ConfigError, HeadName, TrainConfig};
 use crate::metrics;
 use facemark_core::{CropSpec, Point, Scheme};
 use facemark_formats::FaceCache;
-use facemark_model::{st, transfer, ArchConfig, KeypointModel, ModelError, ModelMeta};
-use facemark_nn::{masked_loss, weighted_masked_loss, Adam, AdamConfig, Network, Tensor};
+use facemark_model::{st, transfer, ArchConfig, Head, KeypointModel, ModelError, ModelMeta};
+use facemark_nn::{masked_loss, Adam, AdamConfig, Network, Tensor};
 use image::GrayImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -206,6 +206,7 @@ fn make_val(aug: &Augmenter, data: &Prepared) -> ValSet {
 /// Validation loss and NME (mean over faces) of `net` on `val`.
 fn validate(
     net: &Network,
+    arch: &ArchConfig,
     val: &ValSet,
     cfg: &TrainConfig,
     scheme: &Scheme,
@@ -223,8 +224,10 @@ fn validate(
             vec![end - start, 1, size as usize, size as usize],
             val.inputs[start * px..end * px].to_vec(),
         );
-        preds.extend(net.forward(&x).data);
+        let y = net.forward(&x);
+        preds.extend(arch.decode(&y.data, &y.shape));
     }
+    // the coordinate loss for every head, so validation losses compare across heads
     let (loss, _) = masked_loss(cfg.loss_kind(), &preds, &val.targets, &val.masks);
     // NME in input pixels (the crop is a similarity, so NME equals the photo-frame NME)
     let box_side = size as f32 / (1.0 + 2.0 * cfg.crop_margin);
@@ -612,7 +615,53 @@ pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
     arch.repeats = cfg.repeats;
     arch.head_hidden = cfg.head_hidden;
     arch.late_width = cfg.late_width;
+    arch.head = match cfg.head {
+        HeadName::Dense => Head::Dense,
+        // the neighbour table comes from the training data: [`pip_head`]
+        HeadName::Pip => Head::Pip {
+            neighbours: Vec::new(),
+        },
+        HeadName::Integral => Head::Integral,
+    };
     arch
+}
+
+/// A PIP head for `n_points` whose neighbours are the `c` nearest points of the mean shape of
+/// `points` (faces in one crop frame, e.g. the training crops; `visible` per point). Errors
+/// when `c` is not below the point count.
+fn pip_head(
+    points: &[Vec<Point>],
+    visible: &[Vec<bool>],
+    n_points: usize,
+    c: usize,
+) -> Result<Head, TrainError> {
+    if c >= n_points {
+        return Err(TrainError::DataShape(format!(
+            "pip_neighbours = {c} needs more than {c} points (the data has {n_points})"
+        )));
+    }
+    let mut sum = vec![[0f64; 2]; n_points];
+    let mut cnt = vec![0usize; n_points];
+    for (p, v) in points.iter().zip(visible) {
+        for i in 0..n_points {
+            if v[i] && p[i][0].is_finite() && p[i][1].is_finite() {
+                sum[i][0] += p[i][0] as f64;
+                sum[i][1] += p[i][1] as f64;
+                cnt[i] += 1;
+            }
+        }
+    }
+    let mean: Vec<[f32; 2]> = sum
+        .iter()
+        .zip(&cnt)
+        .map(|(s, &c)| {
+            let c = c.max(1) as f64;
+            [(s[0] / c) as f32, (s[1] / c) as f32]
+        })
+        .collect();
+    Ok(Head::Pip {
+        neighbours: facemark_nn::pip::nearest_neighbours(&mean, c),
+    })
 }
 
 /// Train as configured. Runs on a rayon pool of `cfg.threads` threads.
@@ -670,7 +719,7 @@ fn train_inner(
             train_idx.len()
         )));
     }
-    let arch = arch_for(cfg, scheme.len());
+    let mut arch = arch_for(cfg, scheme.len());
     let size = arch.input_size;
     let crop = CropSpec {
         margin: cfg.crop_margin,
@@ -685,6 +734,14 @@ fn train_inner(
     let val_data = prepare(samples, &val_idx, cache_size, cache_margin)?;
     let aug = Augmenter::new(cfg.augment.clone(), scheme.clone(), size, crop);
     let val = make_val(&aug, &val_data);
+    if cfg.head == HeadName::Pip {
+        arch.head = pip_head(
+            &train_data.points,
+            &train_data.visible,
+            scheme.len(),
+            cfg.pip_neighbours,
+        )?;
+    }
     tracing::info!(
         "{} faces ({} train, {} validation by identity, {} in the held-out fold), {} points, crops cached at {cache_size}² in {:.1} s",
         samples.len(),
@@ -877,7 +934,7 @@ fn train_inner(
                 &mut rng,
             );
             let weights = cfg.nme_weighted.then(|| nme_weights(&t, &m, &scheme));
-            let (loss, g) = weighted_masked_loss(loss_kind, &y.data, &t, &m, weights.as_deref());
+            let (loss, g) = arch.loss(loss_kind, &y.data, &y.shape, &t, &m, weights.as_deref());
             if !loss.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch: epoch + 1,
@@ -906,7 +963,7 @@ fn train_inner(
         // with averaging, the average is what is validated and saved
         let averaged = ema.as_ref().map(|e| e.averaged(&mut net));
         let scored = averaged.as_ref().unwrap_or(&net);
-        let (val_loss, val_nme, norm) = validate(scored, &val, cfg, &scheme, size);
+        let (val_loss, val_nme, norm) = validate(scored, &arch, &val, cfg, &scheme, size);
         if !norm.is_empty() {
             nme_norm = norm;
         }

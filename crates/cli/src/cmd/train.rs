@@ -19,6 +19,10 @@ pub struct Args {
     /// Architecture: seed001, naimish or mobile.
     #[arg(long)]
     pub arch: Option<ArchKind>,
+    /// Landmark read-out (mobile): dense (regression), pip (pixel-in-pixel) or integral
+    /// (soft-argmax with offsets).
+    #[arg(long)]
+    pub head: Option<facemark_train::config::HeadName>,
     /// Network input side in pixels (default per architecture: 224, 96, 64).
     #[arg(long)]
     pub input_size: Option<u32>,
@@ -85,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ($($f:ident),*) => { $( if let Some(v) = args.$f.clone() { cfg.$f = v; } )* };
     }
     set!(
+        head,
         input_size,
         epochs,
         batch_size,

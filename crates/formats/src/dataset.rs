@@ -208,7 +208,9 @@ fn file_stem(name: &str) -> String {
 /// with something before it.
 fn trailing_number(stem: &str) -> Option<usize> {
     match stem.rfind('_') {
-        Some(i) if i > 0 && i + 1 < stem.len() && stem[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+        Some(i)
+            if i > 0 && i + 1 < stem.len() && stem[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
             Some(i)
         }
         _ => None,
@@ -608,10 +610,16 @@ mod tests {
     #[test]
     fn photo_identities_of_the_three_300w_naming_schemes() {
         // HELEN / AFW: photo number, face index
-        assert_eq!(photo_identity_from_name("helen/100040721_2.jpg"), "100040721");
+        assert_eq!(
+            photo_identity_from_name("helen/100040721_2.jpg"),
+            "100040721"
+        );
         assert_eq!(photo_identity_from_name("100040721_1.pts"), "100040721");
         // LFPW: every file its own photo, not one identity `image`
-        assert_eq!(photo_identity_from_name("lfpw/image_0001.jpg"), "image_0001");
+        assert_eq!(
+            photo_identity_from_name("lfpw/image_0001.jpg"),
+            "image_0001"
+        );
         assert_ne!(
             photo_identity_from_name("image_0001.jpg"),
             photo_identity_from_name("image_0002.jpg")

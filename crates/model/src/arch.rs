@@ -1,9 +1,9 @@
 //! The keypoint architectures as configs: `seed001`, `naimish`, `mobile`.
 
+use facemark_nn::integral::IntegralLayout;
 use facemark_nn::layers::{
     ActKind, Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
 };
-use facemark_nn::integral::IntegralLayout;
 use facemark_nn::pip::{PipLayout, PipWeights};
 use facemark_nn::{weighted_masked_loss, LossKind, Network};
 use rand::SeedableRng;
@@ -329,7 +329,9 @@ impl ArchConfig {
                     return Err(too_small());
                 }
                 if let Some(channels) = self.map_channels() {
-                    l.push(Layer::Conv2d(Conv2d::new("head", cin, channels, 1, 1, 0, rng)));
+                    l.push(Layer::Conv2d(Conv2d::new(
+                        "head", cin, channels, 1, 1, 0, rng,
+                    )));
                     return Ok(Network::new(l));
                 }
                 l.push(Layer::Flatten);

@@ -396,12 +396,16 @@ fn bad_map_heads_are_refused() {
     m.meta.arch.head = Head::Pip {
         neighbours: vec![vec![1, 9], vec![0, 2], vec![1, 3], vec![2, 4], vec![3, 1]],
     };
-    let err = KeypointModel::from_bytes(&m.to_bytes()).unwrap_err().to_string();
+    let err = KeypointModel::from_bytes(&m.to_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("point 9"), "{err}");
     m.meta.arch.head = Head::Pip {
         neighbours: vec![vec![1]; 4],
     };
-    let err = KeypointModel::from_bytes(&m.to_bytes()).unwrap_err().to_string();
+    let err = KeypointModel::from_bytes(&m.to_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("4 rows for 5 points"), "{err}");
     // map heads need the mobile backbone
     let arch = ArchConfig {

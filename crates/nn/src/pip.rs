@@ -208,7 +208,12 @@ impl PipLayout {
         let n_pairs = (0..b)
             .flat_map(|s| (0..n).map(move |i| (s, i)))
             .filter(|&(s, i)| present(s, i))
-            .map(|(s, i)| self.neighbours[i].iter().filter(|&&j| present(s, j)).count())
+            .map(|(s, i)| {
+                self.neighbours[i]
+                    .iter()
+                    .filter(|&&j| present(s, j))
+                    .count()
+            })
             .sum::<usize>();
         if n_present == 0 {
             return (0.0, grad);
@@ -279,7 +284,10 @@ mod tests {
         assert_eq!(l.channels(), 4 * 7);
         assert!(PipLayout::new(vec![vec![0]]).is_err(), "itself");
         assert!(PipLayout::new(vec![vec![1], vec![]]).is_err(), "ragged");
-        assert!(PipLayout::new(vec![vec![5], vec![0]]).is_err(), "out of range");
+        assert!(
+            PipLayout::new(vec![vec![5], vec![0]]).is_err(),
+            "out of range"
+        );
     }
 
     /// Encode known points the way a perfect head would; decode gives them back.
@@ -290,7 +298,12 @@ mod tests {
         let pts = [-0.7f32, 0.1, 0.33, -0.9, 0.05, 0.95, 0.6, 0.6];
         let mut out = vec![0f32; l.channels() * h * w];
         let cells: Vec<(usize, usize)> = (0..n)
-            .map(|i| (cell_of(to_grid(pts[2 * i], w), w), cell_of(to_grid(pts[2 * i + 1], h), h)))
+            .map(|i| {
+                (
+                    cell_of(to_grid(pts[2 * i], w), w),
+                    cell_of(to_grid(pts[2 * i + 1], h), h),
+                )
+            })
             .collect();
         for i in 0..n {
             let (cx, cy) = cells[i];
@@ -308,7 +321,13 @@ mod tests {
             assert!((a - b).abs() < 1e-5, "{got:?} vs {pts:?}");
         }
         // and its loss is 0
-        let (loss, _) = l.loss(&out, &[1, l.channels(), h, w], &pts, &[true; 8], PipWeights::default());
+        let (loss, _) = l.loss(
+            &out,
+            &[1, l.channels(), h, w],
+            &pts,
+            &[true; 8],
+            PipWeights::default(),
+        );
         assert!(loss.abs() < 1e-6, "{loss}");
     }
 
@@ -317,15 +336,21 @@ mod tests {
         let l = layout();
         let shape = [2, l.channels(), 3, 3];
         let len: usize = shape.iter().product();
-        let out: Vec<f32> = (0..len).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
-        let t = [0.1f32, 0.2, -0.3, 0.4, 0.5, -0.6, 0.0, 0.9, 0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.0, 0.9];
+        let out: Vec<f32> = (0..len)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let t = [
+            0.1f32, 0.2, -0.3, 0.4, 0.5, -0.6, 0.0, 0.9, 0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.0, 0.9,
+        ];
         let mut mask = [true; 16];
         mask[8 + 2] = false; // sample 1, point 1, x missing → the point is missing
         let (_, g) = l.loss(&out, &shape, &t, &mask, PipWeights::default());
         let hw = 9;
         let s1 = l.channels() * hw;
         for chan in [1, 4 + 1, 8 + 1] {
-            assert!(g[s1 + chan * hw..s1 + (chan + 1) * hw].iter().all(|&v| v == 0.0));
+            assert!(g[s1 + chan * hw..s1 + (chan + 1) * hw]
+                .iter()
+                .all(|&v| v == 0.0));
         }
         // its own maps still get gradient in sample 0
         assert!(g[hw..2 * hw].iter().any(|&v| v != 0.0));

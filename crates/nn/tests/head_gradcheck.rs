@@ -70,6 +70,8 @@ fn integral_loss_gradient() {
     ] {
         let weights = [0.5f32, 1.5];
         let (_, g) = l.loss(kind, &out, &dims, &t, &m, Some(&weights));
-        check(&out, &g, 2e-2, |o| l.loss(kind, o, &dims, &t, &m, Some(&weights)).0);
+        check(&out, &g, 2e-2, |o| {
+            l.loss(kind, o, &dims, &t, &m, Some(&weights)).0
+        });
     }
 }

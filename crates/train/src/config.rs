@@ -62,7 +62,9 @@ impl std::str::FromStr for HeadName {
             "dense" => Ok(HeadName::Dense),
             "pip" => Ok(HeadName::Pip),
             "integral" => Ok(HeadName::Integral),
-            _ => Err(format!("unknown head `{s}` (expected dense, pip or integral)")),
+            _ => Err(format!(
+                "unknown head `{s}` (expected dense, pip or integral)"
+            )),
         }
     }
 }
@@ -314,7 +316,10 @@ impl TrainConfig {
             return bad("head_hidden", "must be at most 4096");
         }
         if self.head != HeadName::Dense && self.arch != ArchKind::Mobile {
-            return bad("head", "pip and integral heads need the mobile architecture");
+            return bad(
+                "head",
+                "pip and integral heads need the mobile architecture",
+            );
         }
         if self.head != HeadName::Dense && self.head_hidden > 0 {
             return bad("head_hidden", "is an option of the dense head only");

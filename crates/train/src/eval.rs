@@ -4,8 +4,13 @@
 //! Each face is predicted from a box chosen by [`BoxSource`] (by default the ground-truth
 //! *landmark box*, `BoxF::around(visible points)`, which is what a model's crop policy expects:
 //! the "oracle box" setting of 300-W style benchmarks, so detector errors are not counted).
-//! Faces run in parallel (rayon). Metric definitions: [`crate::metrics`].
+//! `box_shift` moves and scales that box as an off face detector would ([`crate::boxes`]).
+//! Faces run in parallel (rayon). Metric definitions: [`crate::metrics`]; the per-region and
+//! per-yaw breakdowns: [`crate::breakdown`].
 
+pub use crate::baseline::MeanShape;
+pub use crate::boxes::{face_box, BoxSource};
+use crate::breakdown::{self, RegionStat, YawBucket};
 use crate::metrics::{self, FaceErrors, SquaredError, THRESHOLDS};
 use facemark_core::draw::{contact_sheet, draw_points, draw_text};
 use facemark_core::geometry::warp_rgb;
@@ -29,6 +34,8 @@ pub enum EvalError {
         data: usize,
         sample: String,
     },
+    #[error("{0}")]
+    BoxShift(String),
     #[error("no face could be evaluated ({skipped} skipped; first: {first})")]
     NoFaces { skipped: usize, first: String },
     #[error(transparent)]
@@ -45,45 +52,14 @@ pub enum EvalError {
     },
 }
 
-/// Where the face box given to the landmarker comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BoxSource {
-    /// `BoxF::around(visible ground-truth points)` (default).
-    #[default]
-    GroundTruth,
-    /// The sample's `face_box` (formats that store one); faces without one are skipped.
-    SampleBox,
-    /// The whole image (Kaggle 96×96 faces, already cropped).
-    WholeImage,
-}
-
-impl std::str::FromStr for BoxSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gt" | "ground-truth" | "ground_truth" => Ok(BoxSource::GroundTruth),
-            "sample" | "sample-box" | "face-box" => Ok(BoxSource::SampleBox),
-            "image" | "whole-image" | "whole_image" => Ok(BoxSource::WholeImage),
-            _ => Err(format!("unknown box source `{s}` (gt, sample, image)")),
-        }
-    }
-}
-
-impl std::fmt::Display for BoxSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            BoxSource::GroundTruth => "ground_truth",
-            BoxSource::SampleBox => "sample_box",
-            BoxSource::WholeImage => "whole_image",
-        })
-    }
-}
-
 /// Evaluation settings.
 #[derive(Debug, Clone, Default)]
 pub struct EvalOptions {
     pub box_source: BoxSource,
+    /// Simulated detector error in `[0, 1]` ([`crate::boxes::shift_box`]; 0: the box as is).
+    pub box_shift: f32,
+    /// Seed of the box shifts (each face draws from its own stream, by index).
+    pub seed: u64,
     /// Show an indicatif progress bar on stderr.
     pub progress: bool,
 }
@@ -102,8 +78,11 @@ pub struct FaceResult {
     pub rmse_px: Option<f32>,
     /// Mean point error in pixels.
     pub mean_px: Option<f32>,
-    /// The box given to the landmarker (pixels).
+    /// The box given to the landmarker (pixels), after any box shift.
     pub face_box: BoxF,
+    /// Yaw proxy of the ground truth in degrees ([`breakdown::yaw_proxy`]; 68 points only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yaw_deg: Option<f32>,
     /// Predicted points (pixels); not in the JSON.
     #[serde(skip)]
     pub pred: Vec<Point>,
@@ -155,6 +134,11 @@ pub struct EvalReport {
     /// Faces evaluated.
     pub n_faces: usize,
     pub box_source: BoxSource,
+    /// The `box_shift` and its seed (0: the boxes as chosen).
+    #[serde(default)]
+    pub box_shift: f32,
+    #[serde(default)]
+    pub box_shift_seed: u64,
     /// Which NME the thresholds, CED, per-point NME and worst faces use: `"outer_eye"` when
     /// available, else `"inter_pupil"`, else `"none"` (then only pixel metrics exist).
     pub primary: String,
@@ -171,6 +155,14 @@ pub struct EvalReport {
     pub per_point_nme: Vec<Option<f32>>,
     /// Per point: mean error in pixels.
     pub per_point_px: Vec<Option<f32>>,
+    /// Per region of the scheme's point groups: mean over faces of the region's primary NME
+    /// ([`breakdown::region_stats`]); empty without groups or normaliser.
+    #[serde(default)]
+    pub regions: Vec<RegionStat>,
+    /// Count, primary NME and failure rate at 0.08 by |yaw| bucket (a proxy from the ground
+    /// truth, [`breakdown::yaw_buckets`]); empty for schemes without the points it needs.
+    #[serde(default)]
+    pub yaw: Vec<YawBucket>,
     /// Wall-clock seconds of the evaluation (loading + prediction), and faces per second.
     pub seconds: f32,
     pub faces_per_second: f32,
@@ -184,18 +176,6 @@ pub fn load_gray(src: &ImageSource) -> Result<GrayImage, String> {
     facemark_formats::load_gray(src).map_err(|e| e.to_string())
 }
 
-/// The box [`evaluate`] gives the landmarker for `sample` (pixels), or why there is none.
-pub fn face_box(sample: &Sample, img: &GrayImage, src: BoxSource) -> Result<BoxF, String> {
-    match src {
-        BoxSource::GroundTruth => sample
-            .landmark_box()
-            .filter(|b| b.w > 0.0 || b.h > 0.0)
-            .ok_or_else(|| "no two distinct visible points".to_string()),
-        BoxSource::SampleBox => sample.face_box.ok_or_else(|| "no face box".to_string()),
-        BoxSource::WholeImage => Ok(BoxF::new(0.0, 0.0, img.width() as f32, img.height() as f32)),
-    }
-}
-
 /// Runs `landmarker` on every sample and measures it (see the module docs).
 ///
 /// Errors: a sample whose point count differs from the landmarker's scheme (checked for all
@@ -207,6 +187,7 @@ pub fn evaluate(
     opts: &EvalOptions,
 ) -> Result<EvalReport, EvalError> {
     let scheme = landmarker.scheme();
+    crate::boxes::check_box_shift(opts.box_shift).map_err(EvalError::BoxShift)?;
     if let Some(s) = samples.iter().find(|s| s.points.len() != scheme.len()) {
         return Err(EvalError::PointCount {
             model: scheme.len(),
@@ -233,7 +214,7 @@ pub fn evaluate(
         .par_iter()
         .enumerate()
         .map(|(index, s)| {
-            let r = eval_one(landmarker, s, index, opts.box_source);
+            let r = eval_one(landmarker, s, index, opts);
             pb.inc(1);
             r
         })
@@ -257,28 +238,22 @@ pub fn evaluate(
                 .unwrap_or_else(|| "no samples".into()),
         });
     }
-    Ok(summarise(
-        scheme.name.clone(),
-        scheme.len(),
-        opts.box_source,
-        faces,
-        skipped,
-        seconds,
-    ))
+    Ok(summarise(scheme, opts, faces, skipped, seconds))
 }
 
 fn eval_one(
     lm: &dyn Landmarker,
     s: &Sample,
     index: usize,
-    src: BoxSource,
+    opts: &EvalOptions,
 ) -> Result<FaceResult, Skipped> {
     let skip = |reason: String| Skipped {
         name: s.name.clone(),
         reason,
     };
     let img = load_gray(&s.image).map_err(skip)?;
-    let bx = face_box(s, &img, src).map_err(skip)?;
+    let bx = face_box(s, &img, opts.box_source).map_err(skip)?;
+    let bx = crate::boxes::shift_box(&bx, opts.box_shift, opts.seed, index);
     let pred = lm.landmarks(&img, &bx);
     if pred.is_empty() {
         // A landmarker that can decline (a detector-driven pipeline that found no face here).
@@ -297,15 +272,15 @@ fn eval_one(
         rmse_px: e.squared.rmse(),
         mean_px: e.mean_px,
         face_box: bx,
+        yaw_deg: breakdown::yaw_proxy(&s.points, &s.visible, lm.scheme()),
         pred,
         errors: Some(e),
     })
 }
 
 fn summarise(
-    scheme: String,
-    n_points: usize,
-    box_source: BoxSource,
+    scheme: &facemark_core::Scheme,
+    opts: &EvalOptions,
     faces: Vec<FaceResult>,
     skipped: Vec<Skipped>,
     seconds: f32,
@@ -322,6 +297,7 @@ fn summarise(
     let mut sq = SquaredError::default();
     let mut px_rows = Vec::with_capacity(faces.len());
     let mut nme_rows = Vec::with_capacity(faces.len());
+    let mut normed: Vec<(&[Option<f32>], f32)> = Vec::with_capacity(faces.len());
     for f in &faces {
         let Some(e) = &f.errors else { continue };
         sq.add(&e.squared);
@@ -333,14 +309,18 @@ fn summarise(
         };
         if let Some(d) = norm {
             nme_rows.push(e.point_px.iter().map(|v| v.map(|v| v / d)).collect());
+            normed.push((&e.point_px, d));
         }
     }
+    let regions = breakdown::region_stats(scheme, &normed);
     let mean_px: Vec<f32> = faces.iter().filter_map(|f| f.mean_px).collect();
     let mut report = EvalReport {
-        scheme,
-        n_points,
+        scheme: scheme.name.clone(),
+        n_points: scheme.len(),
         n_faces: faces.len(),
-        box_source,
+        box_source: opts.box_source,
+        box_shift: opts.box_shift,
+        box_shift_seed: opts.seed,
         primary: primary.to_string(),
         nme_outer: Summary::of(&outer),
         nme_pupil: Summary::of(&pupil),
@@ -349,6 +329,8 @@ fn summarise(
         thresholds: vec![],
         per_point_nme: metrics::per_point_mean(&nme_rows),
         per_point_px: metrics::per_point_mean(&px_rows),
+        regions,
+        yaw: vec![],
         seconds,
         faces_per_second: faces.len() as f32 / seconds.max(1e-9),
         faces,
@@ -365,6 +347,12 @@ fn summarise(
             })
             .collect();
     }
+    let yaw: Vec<(f32, f32)> = report
+        .faces
+        .iter()
+        .filter_map(|f| f.yaw_deg.zip(report.primary_of(f)))
+        .collect();
+    report.yaw = breakdown::yaw_buckets(&yaw);
     report
 }
 
@@ -398,8 +386,16 @@ impl EvalReport {
     /// A short human-readable summary (several lines).
     pub fn summary_text(&self) -> String {
         let f = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        let shift = if self.box_shift > 0.0 {
+            format!(
+                " shifted by {} (seed {})",
+                self.box_shift, self.box_shift_seed
+            )
+        } else {
+            String::new()
+        };
         let mut s = format!(
-            "faces {} ({} skipped), scheme {} ({} points), box {}\n",
+            "faces {} ({} skipped), scheme {} ({} points), box {}{shift}\n",
             self.n_faces,
             self.skipped.len(),
             self.scheme,
@@ -429,6 +425,7 @@ impl EvalReport {
                 t.threshold, t.auc, t.threshold, t.failure_rate, self.primary
             );
         }
+        s += &breakdown::summary_text(&self.primary, &self.regions, &self.yaw);
         s += &format!(
             "{:.1} s, {:.1} faces/s\n",
             self.seconds, self.faces_per_second
@@ -521,48 +518,6 @@ impl EvalReport {
                 source,
             },
         )
-    }
-}
-
-/// The trivial baseline every model must beat: the scheme's mean shape
-/// ([`facemark_core::Scheme::mean_shape`]) placed in the given landmark box (its own tight box
-/// centred on the box's centre and scaled to the box's longer side).
-#[derive(Debug, Clone)]
-pub struct MeanShape {
-    scheme: facemark_core::Scheme,
-    /// Mean shape with its tight box centred on 0 and longer side 1.
-    shape: Vec<Point>,
-}
-
-impl MeanShape {
-    /// `None` when the scheme has no known mean shape.
-    pub fn new(scheme: facemark_core::Scheme) -> Option<MeanShape> {
-        let m = scheme.mean_shape()?;
-        let b = BoxF::around(&m)?;
-        let side = b.w.max(b.h);
-        if side <= 0.0 || m.len() != scheme.len() {
-            return None;
-        }
-        let [cx, cy] = b.center();
-        let shape = m
-            .iter()
-            .map(|p| [(p[0] - cx) / side, (p[1] - cy) / side])
-            .collect();
-        Some(MeanShape { scheme, shape })
-    }
-}
-
-impl Landmarker for MeanShape {
-    fn scheme(&self) -> &facemark_core::Scheme {
-        &self.scheme
-    }
-    fn landmarks(&self, _image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
-        let [cx, cy] = face_box.center();
-        let s = face_box.w.max(face_box.h);
-        self.shape
-            .iter()
-            .map(|p| [cx + p[0] * s, cy + p[1] * s])
-            .collect()
     }
 }
 
@@ -668,6 +623,7 @@ mod tests {
             assert!((p.unwrap() - 0.0825).abs() < 1e-5);
         }
         assert_eq!(r.worst(2), vec![3, 2]);
+        assert!(r.regions.is_empty() && r.yaw.is_empty()); // no groups, no yaw points
         let ced = r.ced(0.1);
         assert_eq!(ced.first().unwrap().1, 0.25);
         assert_eq!(ced.last().unwrap().1, 0.75);
@@ -738,7 +694,7 @@ mod tests {
         let lm = Fake(Scheme::generic(3));
         let opts = EvalOptions {
             box_source: BoxSource::WholeImage,
-            progress: false,
+            ..EvalOptions::default()
         };
         let r = evaluate(&lm, &data(), &opts).unwrap();
         assert_eq!(r.primary, "none");
@@ -752,33 +708,57 @@ mod tests {
         assert!("nope".parse::<BoxSource>().is_err());
     }
 
-    #[test]
-    fn mean_shape_fills_the_box() {
-        let m = MeanShape::new(Scheme::ibug68()).unwrap();
-        let b = BoxF::new(10.0, 20.0, 100.0, 80.0);
-        let p = m.landmarks(&GrayImage::new(1, 1), &b);
-        let got = BoxF::around(&p).unwrap();
-        assert!((got.center()[0] - 60.0).abs() < 1e-3 && (got.center()[1] - 60.0).abs() < 1e-3);
-        assert!((got.w.max(got.h) - 100.0).abs() < 1e-3);
-        assert!(MeanShape::new(Scheme::generic(3)).is_none());
+    /// Every number of a report but the timing, as bits.
+    fn bits(r: &EvalReport) -> Vec<u32> {
+        let mut v = vec![];
+        for f in &r.faces {
+            let b = f.face_box;
+            v.extend([b.x, b.y, b.w, b.h].map(f32::to_bits));
+            v.extend(f.pred.iter().flatten().map(|x| x.to_bits()));
+            v.extend([f.nme_outer, f.nme_pupil, f.rmse_px].map(|x| x.unwrap().to_bits()));
+        }
+        v.extend(r.per_point_nme.iter().map(|x| x.unwrap().to_bits()));
+        v.extend(r.thresholds.iter().map(|t| t.auc.to_bits()));
+        v
     }
 
-    /// The mean-shape baseline on real 300-W HELEN faces: its NME is a floor for "learned
-    /// something" (printed; run with --nocapture).
     #[test]
-    fn mean_shape_baseline_on_real_faces() {
-        let Some(root) = facemark_core::testdata::shared_data() else {
-            return;
+    fn box_shift_zero_is_the_plain_box_and_shifts_are_seeded() {
+        let (lm, d) = (Fake(scheme()), data());
+        let plain = evaluate(&lm, &d, &EvalOptions::default()).unwrap();
+        let with = |box_shift, seed| {
+            let o = EvalOptions {
+                box_shift,
+                seed,
+                ..EvalOptions::default()
+            };
+            evaluate(&lm, &d, &o).unwrap()
         };
-        let dir = root.join("300w-helen-train");
-        let samples = facemark_formats::load_any(&dir).unwrap();
-        let samples: Vec<Sample> = samples.into_iter().take(200).collect();
-        let lm = MeanShape::new(Scheme::ibug68()).unwrap();
-        let r = evaluate(&lm, &samples, &EvalOptions::default()).unwrap();
-        println!("mean shape on 200 300-W HELEN faces:\n{}", r.summary_text());
-        let nme = r.nme_outer.unwrap().mean;
-        assert!(nme > 0.02 && nme < 0.3, "mean-shape NME {nme}");
-        assert_eq!(r.n_faces, 200);
+        let zero = with(0.0, 99);
+        assert_eq!(bits(&plain), bits(&zero));
+        for (f, s) in plain.faces.iter().zip(&d) {
+            assert_eq!(f.face_box, s.landmark_box().unwrap());
+        }
+        assert!(!plain.summary_text().contains("shifted"));
+        let (a, b, c) = (with(0.2, 5), with(0.2, 5), with(0.2, 6));
+        assert_eq!(bits(&a), bits(&b));
+        assert_ne!(bits(&a), bits(&c));
+        for ((fa, fc), s) in a.faces.iter().zip(&c.faces).zip(&d) {
+            let gt = s.landmark_box().unwrap();
+            assert_eq!(fa.face_box, crate::boxes::shift_box(&gt, 0.2, 5, fa.index));
+            assert!(fa.face_box != gt && fc.face_box != fa.face_box);
+        }
+        assert!(a.summary_text().contains("shifted by 0.2 (seed 5)"));
+        let v: serde_json::Value = serde_json::from_str(&a.to_json()).unwrap();
+        assert!((v["box_shift"].as_f64().unwrap() - 0.2).abs() < 1e-6);
+        for bad in [-0.01, 1.01, f32::NAN] {
+            let o = EvalOptions {
+                box_shift: bad,
+                ..EvalOptions::default()
+            };
+            let e = evaluate(&lm, &d, &o).unwrap_err();
+            assert!(matches!(e, EvalError::BoxShift(_)) && e.to_string().contains("[0, 1]"));
+        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! facemark-train: augmentation, the training loop, evaluation metrics and the Kaggle workflow.
 
 pub mod augment; // landmark-aware augmentation
+pub mod baseline; // the mean-shape baseline
+pub mod boxes; // the evaluated face box: source, simulated detector error
+pub mod breakdown; // NME per face region and by yaw
 pub mod config; // training configuration (TOML + CLI overrides)
 pub mod eval; // evaluation reports
 pub mod kaggle; // Kaggle test prediction and submission

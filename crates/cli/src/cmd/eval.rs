@@ -1,5 +1,5 @@
 //! `facemark eval`: measure a keypoint model on annotated faces (NME, RMSE, AUC, failure rate,
-//! CED curve, per-point error, worst faces).
+//! CED curve, per-point, per-region and per-yaw error, worst faces).
 
 use anyhow::Context;
 use facemark_core::Landmarker;
@@ -35,7 +35,7 @@ pub struct Args {
     /// Validation fraction of the identity split (the trainer's default).
     #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
     pub val_fraction: f32,
-    /// Seed of the identity split (the trainer's default).
+    /// Seed of the identity split (the trainer's default), and of the `--box-shift` draws.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Use at most N faces (applied before the split, as `facemark train --max-samples`).
@@ -45,6 +45,12 @@ pub struct Args {
     /// set's face box) or `image` (whole image).
     #[arg(long = "box", default_value = "gt")]
     pub box_source: BoxSource,
+    /// Simulate an off face detector: move each face's `--box` box by F × its longer side in a
+    /// random direction and scale it by a random factor in [1 − F/2, 1 + F/2] (F in [0, 1];
+    /// drawn per face from `--seed` and the face's index, so runs repeat). 0: the box as is.
+    #[arg(long, value_name = "F", default_value_t = 0.0,
+          value_parser = facemark_train::boxes::parse_box_shift, conflicts_with = "detector")]
+    pub box_shift: f32,
     /// Evaluate the whole pipeline: run this face detector (`seeta`, `haar`, `lbp`, a cascade
     /// XML, or `default`) and place the landmarks from the detection that matches each
     /// annotated face (IoU ≥ 0.3 of its calibrated box with the `--box` box). Faces the detector
@@ -205,6 +211,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(!samples.is_empty(), "no faces to evaluate");
     let opts = EvalOptions {
         box_source: args.box_source,
+        box_shift: args.box_shift,
+        seed: args.seed,
         progress: !args.quiet && std::io::stderr().is_terminal(),
     };
     let report = evaluate(landmarker.as_ref(), &samples, &opts).context("evaluation failed")?;

@@ -9,6 +9,7 @@
 pub mod crop;
 pub mod draw;
 pub mod geometry;
+pub mod gray;
 pub mod io;
 pub mod sample;
 pub mod scheme;

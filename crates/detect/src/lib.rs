@@ -27,7 +27,7 @@ pub use resize::resize_linear_exact;
 pub use seeta::{Seeta, SeetaParams};
 
 use facemark_core::{Detection, FaceDetector};
-use image::{GrayImage, RgbImage};
+use image::GrayImage;
 use std::path::{Path, PathBuf};
 
 mod embedded {
@@ -275,23 +275,6 @@ pub fn detector_with(
     }
 }
 
-/// RGB → gray exactly as OpenCV's `cvtColor(…, COLOR_RGB2GRAY)` for 8-bit images
-/// (`(4899 R + 9617 G + 1868 B + 8192) >> 14`), so detections match OpenCV on colour photos.
-/// (The `image` crate's `to_luma8` uses Rec. 709 weights instead.)
-pub fn rgb_to_gray(img: &RgbImage) -> GrayImage {
-    let raw = img.as_raw();
-    let mut out = Vec::with_capacity(raw.len() / 3);
-    for p in raw.chunks_exact(3) {
-        let v = (4899 * p[0] as u32 + 9617 * p[1] as u32 + 1868 * p[2] as u32 + (1 << 13)) >> 14;
-        out.push(v as u8);
-    }
-    GrayImage::from_raw(img.width(), img.height(), out).expect("size matches")
-}
-
-/// Any decoded image → gray the OpenCV way ([`rgb_to_gray`]; gray images are kept as they are).
-pub fn to_gray(img: &image::DynamicImage) -> GrayImage {
-    match img {
-        image::DynamicImage::ImageLuma8(g) => g.clone(),
-        other => rgb_to_gray(&other.to_rgb8()),
-    }
-}
+/// The gray conversion every facemark stage shares (BT.601, as OpenCV): re-exported here,
+/// where detection first needed it.
+pub use facemark_core::gray::{rgb_to_gray, to_gray};

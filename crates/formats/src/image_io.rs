@@ -31,10 +31,11 @@ fn gray_from_memory(width: u32, height: u32, pixels: &[u8]) -> Result<GrayImage>
 }
 
 /// The sample image as 8-bit gray (files are decoded by content, not extension; colour is
-/// converted with the image crate's luma weights).
+/// converted by [`facemark_core::gray::to_gray`], the conversion detection and every other
+/// stage use).
 pub fn load_gray(src: &ImageSource) -> Result<GrayImage> {
     match src {
-        ImageSource::File(p) => Ok(decode(p)?.into_luma8()),
+        ImageSource::File(p) => Ok(facemark_core::gray::to_gray(&decode(p)?)),
         ImageSource::Gray {
             width,
             height,
@@ -98,6 +99,28 @@ pub(crate) fn find_image(dir: &Path, stem: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The training path (`load_gray`, which the face cache and `eval` use) sees the same gray
+    /// pixels as detection and `facemark detect` (`facemark_core::gray::to_gray`), not the
+    /// `image` crate's Rec. 709 luma.
+    #[test]
+    fn colour_photos_load_as_the_inference_gray() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("c.png");
+        let rgb = image::RgbImage::from_fn(16, 8, |x, y| {
+            image::Rgb([(x * 16) as u8, (y * 30) as u8, (200 - x * 9) as u8])
+        });
+        rgb.save(&path).unwrap();
+        let loaded = load_gray(&ImageSource::File(path)).unwrap();
+        let dynamic = image::DynamicImage::ImageRgb8(rgb);
+        assert_eq!(loaded, facemark_core::gray::to_gray(&dynamic));
+        assert_ne!(
+            loaded,
+            dynamic.to_luma8(),
+            "the fixture tells the two apart"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -100,7 +100,7 @@ pub struct Overlay {
 impl Overlay {
     /// Load `png`; anchors from `anchors` or, when `None`, [`lens_anchors`] (glasses).
     pub fn load(png: &Path, anchors: Option<&Path>) -> Result<Overlay, FilterError> {
-        let mut img = image::open(png)
+        let mut img = facemark_core::photo::open_image(png)
             .map_err(|source| FilterError::Image {
                 path: png.to_path_buf(),
                 source,

@@ -327,3 +327,247 @@ fn min_face_is_checked_and_only_with_a_detector() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `gradient_image` content saved as `path` in the type its extension names (GIF as RGBA).
+fn gradient_as(path: &Path) {
+    let g = image::GrayImage::from_fn(120, 100, |x, y| image::Luma([((x * 2 + y) % 256) as u8]));
+    let img = if path.extension().is_some_and(|e| e == "gif") {
+        image::DynamicImage::ImageRgba8(image::DynamicImage::ImageLuma8(g).to_rgba8())
+    } else {
+        image::DynamicImage::ImageLuma8(g)
+    };
+    img.save(path).unwrap();
+}
+
+/// A 120×100 JPEG stored sideways, as phones do: EXIF orientation 6 (turn 90° clockwise to
+/// view), so it is 100×120 upright.
+fn sideways_jpeg(path: &Path) {
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_fn(120, 100, |x, y| image::Rgb([(x * 2) as u8, y as u8, 40]))
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let tagged = facemark_core::testdata::jpeg_with_exif_orientation(jpeg.get_ref(), 6);
+    std::fs::write(path, tagged).unwrap();
+}
+
+/// The `--format json` file `detect` wrote for the photo `stem` in `out`.
+fn landmarks_json(out: &Path, stem: &str) -> serde_json::Value {
+    let p = out.join(format!("{stem}.landmarks.json"));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every image type facemark reads, in a folder scan and by name: `detect --box` decodes each
+/// (WebP, BMP, TIFF, PPM, PGM, GIF beside a PNG) and places 68 points.
+#[test]
+fn detect_reads_every_image_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let names = [
+        "a.png", "b.webp", "c.bmp", "d.tiff", "e.tif", "f.ppm", "g.pgm", "h.gif", "i.WEBP",
+    ];
+    for n in names {
+        gradient_as(&photos.join(n));
+    }
+    std::fs::write(photos.join("notes.txt"), "not a photo").unwrap();
+    let out = dir.path().join("out");
+    let o = bin()
+        .args([
+            "detect",
+            "--box",
+            "30,20,60,60",
+            "--format",
+            "json",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for n in names {
+        let r = landmarks_json(&out, &n[..1]);
+        assert!(r["image"].as_str().unwrap().ends_with(n), "{r}");
+        assert_eq!(
+            (r["width"].as_u64(), r["height"].as_u64()),
+            (Some(120), Some(100)),
+            "{n}"
+        );
+        assert_eq!(r["faces"][0]["points"].as_array().unwrap().len(), 68, "{n}");
+    }
+    // the folder scan took the photos only
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), names.len());
+    // one file named on the command line
+    let one = dir.path().join("one");
+    let o = bin()
+        .args([
+            "detect",
+            "--box",
+            "30,20,60,60",
+            "--format",
+            "json",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&one)
+        .arg(photos.join("f.ppm"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(landmarks_json(&one, "f")["width"], 120);
+}
+
+/// A phone photo stored sideways with EXIF orientation 6 is read upright (100×120) by
+/// `detect`, `faces` and `filter`: sizes and output pictures are those a person sees.
+#[test]
+fn exif_orientation_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let img = dir.path().join("phone.jpg");
+    sideways_jpeg(&img);
+    let out = dir.path().join("out");
+    let o = bin()
+        .args([
+            "detect",
+            "--box",
+            "20,30,60,60",
+            "--format",
+            "json,png",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = landmarks_json(&out, "phone");
+    assert_eq!(
+        (r["width"].as_u64(), r["height"].as_u64()),
+        (Some(100), Some(120))
+    );
+    let size = |p: &Path| image::image_dimensions(p).unwrap();
+    assert_eq!(size(&out.join("phone.landmarks.png")), (100, 120));
+    let faces_png = dir.path().join("faces.png");
+    let o = bin()
+        .arg("faces")
+        .arg(&img)
+        .arg("--out")
+        .arg(&faces_png)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(size(&faces_png), (100, 120));
+    let pts = dir.path().join("p.pts");
+    facemark_formats::pts::write_pts(&pts, &face_points(), true).unwrap();
+    let filtered = dir.path().join("filtered.png");
+    let o = bin()
+        .args(["filter", "--effect", "blur", "--points"])
+        .arg(&pts)
+        .arg(&img)
+        .arg(&filtered)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(size(&filtered), (100, 120));
+}
+
+/// 68 points spread over the middle of a 120×100 picture.
+fn face_points() -> Vec<[f32; 2]> {
+    (0..68)
+        .map(|i| [30.0 + (i % 10) as f32 * 6.0, 25.0 + (i / 10) as f32 * 8.0])
+        .collect()
+}
+
+/// A damaged file of each new type: exit 1, the file named, no panic — in `detect`, `faces`
+/// and `filter`.
+#[test]
+fn corrupt_file_of_each_new_type_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let junk: [(&str, &[u8]); 6] = [
+        ("bad.webp", b"RIFF\x10\0\0\0WEBPVP8 garbage garbage"),
+        ("bad.bmp", b"BM\x36\0\0\0\0\0\0\0\x36\0\0\0garbage"),
+        ("bad.tiff", b"II*\0\x08\0\0\0\xff\xff garbage"),
+        ("bad.ppm", b"P6\n120 100\n255\n\x01\x02\x03"),
+        ("bad.pgm", b"P5\nwide high\n255\n"),
+        ("bad.gif", b"GIF89a\x10\0\x10\0\xf7\0\0garbage"),
+    ];
+    for (name, bytes) in junk {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let out = dir.path().join("out.png");
+        for args in [
+            vec![
+                "detect",
+                "--box",
+                "1,1,5,5",
+                "--model",
+                model.to_str().unwrap(),
+            ],
+            vec!["faces"],
+            vec![
+                "filter",
+                "--effect",
+                "blur",
+                "--model",
+                model.to_str().unwrap(),
+            ],
+        ] {
+            let mut cmd = bin();
+            cmd.args(&args).arg(&p);
+            if args[0] == "filter" {
+                cmd.arg(&out);
+            } else {
+                cmd.arg("--out").arg(&out);
+            }
+            let o = cmd.output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success(), "{args:?} {name}: accepted");
+            assert!(
+                err.contains(name),
+                "{args:?}: error should name the file: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+/// `faces` and `filter` read the new types too (`filter --points`: no detector involved).
+#[test]
+fn faces_and_filter_read_new_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = |p: &Path| image::image_dimensions(p).unwrap();
+    let webp = dir.path().join("p.webp");
+    gradient_as(&webp);
+    let faces_png = dir.path().join("faces.png");
+    let o = bin()
+        .arg("faces")
+        .arg(&webp)
+        .arg("--out")
+        .arg(&faces_png)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(size(&faces_png), (120, 100));
+    let bmp = dir.path().join("p.bmp");
+    gradient_as(&bmp);
+    let pts = dir.path().join("p.pts");
+    facemark_formats::pts::write_pts(&pts, &face_points(), true).unwrap();
+    let out = dir.path().join("out.png");
+    let o = bin()
+        .args(["filter", "--effect", "blur", "--points"])
+        .arg(&pts)
+        .arg(&bmp)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(size(&out), (120, 100));
+}

@@ -11,6 +11,7 @@ pub mod draw;
 pub mod geometry;
 pub mod gray;
 pub mod io;
+pub mod photo;
 pub mod sample;
 pub mod scheme;
 pub mod testdata;

@@ -1,7 +1,8 @@
 //! facemark: facial keypoint detection in Rust.
 //!
 //! ```no_run
-//! let image = image::open("photo.jpg").unwrap();
+//! // JPEG, PNG, WebP, BMP, TIFF, PNM or GIF, upright (EXIF orientation applied)
+//! let image = facemark::open_image("photo.jpg").unwrap();
 //! let faces = facemark::Detector::default().unwrap().detect(&image);
 //! for face in faces {
 //!     println!("face at {:?}: {} landmarks", face.landmark_box, face.points.len());
@@ -15,6 +16,10 @@ pub mod pipeline;
 
 pub use calibration::BoxCalibration;
 pub use pipeline::{calibration_for, default_model, CalibratedDetector, Detector, Error, Face};
+
+/// Read a photo as facemark's CLI does: JPEG, PNG, WebP, BMP, TIFF, PNM or GIF (first frame),
+/// by content, upright (EXIF orientation applied) so the points land on the face a person sees.
+pub use facemark_core::photo::open_image;
 
 pub use facemark_apps as apps;
 pub use facemark_core as core;

@@ -2,12 +2,12 @@
 //! one `x , y` line per point (194 in HELEN), pixels of the image.
 //!
 //! HELEN ships annotations (`annotation/1.txt` …) apart from the images; the image is looked
-//! up as `IMAGE_DIR/NAME.jpg|png`, where `IMAGE_DIR` is given, or else the annotation's own
-//! folder or its sibling `images/`.
+//! up as `IMAGE_DIR/NAME.jpg|png|…` (any of [`facemark_core::photo::IMAGE_EXTENSIONS`]), where
+//! `IMAGE_DIR` is given, or else the annotation's own folder or its sibling `images/`.
 
 use crate::dataset::photo_identity_from_name;
 use crate::error::{parse_coord, read_text, truncate, write_text};
-use crate::image_io::find_image;
+use crate::image_io::{find_image, image_names};
 use crate::{FormatError, Result};
 use facemark_core::{ImageSource, Point, Sample};
 use std::path::{Path, PathBuf};
@@ -102,7 +102,8 @@ pub fn read_txt(path: &Path, image_dir: Option<&Path>) -> Result<Sample> {
             FormatError::invalid(
                 path,
                 format!(
-                    "image `{name}.jpg|png` not found in {}",
+                    "image `{}` not found in {}",
+                    image_names(&name),
                     dirs.iter()
                         .map(|d| d.display().to_string())
                         .collect::<Vec<_>>()

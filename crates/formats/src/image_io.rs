@@ -1,21 +1,29 @@
 //! Decoding a sample's pixels.
 
 use crate::{FormatError, Result};
-use facemark_core::ImageSource;
+use facemark_core::{photo, ImageSource};
 use image::{GrayImage, RgbImage};
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+/// The photo at `path`, upright, as [`facemark_core::photo`] reads every photo: by content,
+/// EXIF orientation applied, the image crate's memory limit.
 fn decode(path: &Path) -> Result<image::DynamicImage> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| FormatError::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| FormatError::io(path, e))?;
-    // ImageReader applies the image crate's default limits (512 MiB per decode), so a header
-    // claiming a gigantic size is an error, not an allocation.
-    reader.decode().map_err(|e| FormatError::Image {
+    photo::decode_image(open(path)?).map_err(|e| image_error(path, e))
+}
+
+fn open(path: &Path) -> Result<BufReader<File>> {
+    Ok(BufReader::new(
+        File::open(path).map_err(|e| FormatError::io(path, e))?,
+    ))
+}
+
+fn image_error(path: &Path, error: image::ImageError) -> FormatError {
+    FormatError::Image {
         path: path.to_path_buf(),
-        error: e,
-    })
+        error,
+    }
 }
 
 fn gray_from_memory(width: u32, height: u32, pixels: &[u8]) -> Result<GrayImage> {
@@ -58,18 +66,11 @@ pub fn load_rgb(src: &ImageSource) -> Result<RgbImage> {
     }
 }
 
-/// `(width, height)` in pixels, from the file header only (no full decode).
+/// `(width, height)` in pixels of the upright picture (sides swapped for a 90° EXIF
+/// orientation), from the file header only (no full decode).
 pub fn image_size(src: &ImageSource) -> Result<(u32, u32)> {
     match src {
-        ImageSource::File(p) => image::ImageReader::open(p)
-            .map_err(|e| FormatError::io(p, e))?
-            .with_guessed_format()
-            .map_err(|e| FormatError::io(p, e))?
-            .into_dimensions()
-            .map_err(|e| FormatError::Image {
-                path: p.clone(),
-                error: e,
-            }),
+        ImageSource::File(p) => photo::image_dimensions(open(p)?).map_err(|e| image_error(p, e)),
         ImageSource::Gray { width, height, .. } => Ok((*width, *height)),
     }
 }
@@ -86,15 +87,19 @@ pub(crate) fn dir_and_stem(path: &Path) -> (&Path, String) {
     (dir, stem)
 }
 
-/// The image file next to an annotation: `dir/stem.{jpg,jpeg,png,bmp}` (any case), if any.
+/// The image file next to an annotation: `dir/stem.EXT` for the first of
+/// [`photo::IMAGE_EXTENSIONS`] (lower or upper case) that exists, if any.
 pub(crate) fn find_image(dir: &Path, stem: &str) -> Option<PathBuf> {
-    for ext in ["jpg", "png", "jpeg", "bmp", "JPG", "PNG", "JPEG", "BMP"] {
-        let p = dir.join(format!("{stem}.{ext}"));
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    None
+    photo::IMAGE_EXTENSIONS
+        .iter()
+        .flat_map(|e| [e.to_string(), e.to_ascii_uppercase()])
+        .map(|e| dir.join(format!("{stem}.{e}")))
+        .find(|p| p.is_file())
+}
+
+/// `stem.{jpg,jpeg,png,…}`: the names [`find_image`] looks for, for error messages.
+pub(crate) fn image_names(stem: &str) -> String {
+    format!("{stem}.{{{}}}", photo::IMAGE_EXTENSIONS.join(","))
 }
 
 #[cfg(test)]

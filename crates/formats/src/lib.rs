@@ -4,7 +4,7 @@
 //!
 //! | module | format |
 //! |---|---|
-//! | [`pts`] | iBUG `.pts` (with or without the `version`/`n_points`/braces header); 300-W folders of `NAME.jpg|png + NAME.pts` |
+//! | [`pts`] | iBUG `.pts` (with or without the `version`/`n_points`/braces header); 300-W folders of `NAME.jpg|png|ppm|… + NAME.pts` |
 //! | [`youtube`] | the YouTube-Faces course CSV (`name,x0,y0,…`), images in a sibling folder |
 //! | [`kaggle`] | Kaggle Facial Keypoints `training.csv`/`test.csv` (bare or inside the `.zip`), `IdLookupTable.csv`, submissions |
 //! | [`helen`] | HELEN annotation `.txt` (image name, then `x , y` lines) |
@@ -15,6 +15,10 @@
 //! All coordinates are `[x, y]` in pixels of the sample's image (see `facemark_core`). Every
 //! reader reports bad input as a [`FormatError`] naming the file and, where there is one, the
 //! line; none of them panics on any input.
+//!
+//! Images are read by [`facemark_core::photo`]: JPEG, PNG, WebP, BMP, TIFF, PNM and GIF (first
+//! frame), by content, upright (EXIF orientation applied), so points are in the coordinates of
+//! the picture a person sees.
 
 pub mod cache;
 pub mod dataset;

@@ -1,4 +1,4 @@
-//! iBUG `.pts` landmark files and 300-W folders (`NAME.jpg|png` + `NAME.pts`).
+//! iBUG `.pts` landmark files and 300-W folders (`NAME.jpg|png|ppm|…` + `NAME.pts`).
 //!
 //! ```text
 //! version: 1
@@ -14,7 +14,7 @@
 
 use crate::dataset::photo_identity_from_name;
 use crate::error::{parse_coord, read_text, truncate, write_text};
-use crate::image_io::{dir_and_stem, find_image};
+use crate::image_io::{dir_and_stem, find_image, image_names};
 use crate::{FormatError, Result};
 use facemark_core::{ImageSource, Point, Sample};
 use std::path::Path;
@@ -178,7 +178,7 @@ pub fn write_pts(path: &Path, points: &[Point], header: bool) -> Result<()> {
     write_text(path, &format_pts(points, header))
 }
 
-/// Read a 300-W style folder: every `NAME.pts` with its image `NAME.jpg|png` beside it, sorted
+/// Read a 300-W style folder: every `NAME.pts` with its image `NAME.jpg|png|ppm|…` beside it, sorted
 /// by name. All files must have the same number of points. Identity: the name without a
 /// trailing `_N` (300-W numbers several faces of one photo `_1`, `_2`).
 pub fn read_300w_dir(dir: &Path) -> Result<Vec<Sample>> {
@@ -214,11 +214,12 @@ pub fn read_300w_dir(dir: &Path) -> Result<Vec<Sample>> {
 }
 
 /// The sample of the `.pts` file `path` with its `points`: the image of the same stem beside
-/// it (`.jpg`/`.png`), named after the image, identity from that name.
+/// it (any of [`facemark_core::photo::IMAGE_EXTENSIONS`]: `.jpg`, `.png`, `.ppm`, …), named
+/// after the image, identity from that name.
 pub fn sample_beside(path: &Path, points: Vec<Point>) -> Result<Sample> {
     let (dir, stem) = dir_and_stem(path);
     let img = find_image(dir, &stem).ok_or_else(|| {
-        FormatError::invalid(path, format!("no image {stem}.jpg or {stem}.png beside it"))
+        FormatError::invalid(path, format!("no image {} beside it", image_names(&stem)))
     })?;
     let name = img
         .file_name()

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Photos, folders of photos (jpg, png), or videos (mp4, mov, mkv, …: per-frame landmarks
-    /// with tracking, written as JSON lines, or CSV with `--format csv`).
+    /// Photos, folders of photos (jpg, png, webp, bmp, tif, ppm/pgm, gif: first frame; EXIF
+    /// orientation applied), or videos (mp4, mov, mkv, …: per-frame landmarks with tracking,
+    /// written as JSON lines, or CSV with `--format csv`).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Landmark model file (.safetensors); default: the model embedded in this binary.
@@ -80,9 +81,8 @@ fn parse_box(s: &str) -> Result<BoxF, String> {
     }
 }
 
-const IMAGE_EXTS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
-
-/// Expand folders into their image files (sorted), keep files as given.
+/// Expand folders into their image files (sorted; the types of
+/// [`facemark_core::photo::IMAGE_EXTENSIONS`]), keep files as given.
 fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
@@ -90,11 +90,7 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let mut v: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("reading folder {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()))
-                })
+                .filter(|f| facemark_core::photo::is_image_path(f))
                 .collect();
             v.sort();
             out.extend(v);
@@ -253,8 +249,8 @@ fn video_landmarks(detector: &Detector, path: &Path, args: &Args) -> Result<()> 
 }
 
 fn process(detector: &Detector, path: &Path, args: &Args) -> Result<PhotoResult> {
-    let img =
-        image::open(path).with_context(|| format!("{}: cannot decode image", path.display()))?;
+    let img = facemark_core::photo::open_image(path)
+        .with_context(|| format!("{}: cannot decode image", path.display()))?;
     let gray = facemark_detect::to_gray(&img);
     let faces: Vec<Face> = if let Some(b) = args.r#box {
         vec![detector.face_in_box(&gray, &b)]

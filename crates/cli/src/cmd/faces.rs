@@ -9,7 +9,7 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Photos to search (JPEG or PNG).
+    /// Photos to search (JPEG, PNG, WebP, BMP, TIFF, PPM/PGM, GIF; EXIF orientation applied).
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// `seeta` (built-in SeetaFace, the default), `haar` (OpenCV's
@@ -143,7 +143,8 @@ pub fn run(args: Args) -> Result<()> {
         println!("image,x,y,w,h,score");
     }
     for path in &args.images {
-        let img = image::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let img = facemark_core::photo::open_image(path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let gray = to_gray(&img);
         let t = Instant::now();
         let faces = det.detect(&gray);

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input photo (jpg, png) or video (mp4, mkv, mov, webm, …).
+    /// Input photo (jpg, png, webp, bmp, tif, ppm/pgm, gif; EXIF orientation applied) or video
+    /// (mp4, mkv, mov, webm, …).
     pub input: PathBuf,
     /// Output file; a video for a video input (same container family recommended).
     pub output: PathBuf,
@@ -134,8 +135,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn run_photo(args: &Args, filter: &Filter) -> Result<()> {
-    let img =
-        image::open(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let img = facemark_core::photo::open_image(&args.input)
+        .with_context(|| format!("reading {}", args.input.display()))?;
     let faces: Vec<Vec<Point>> = match &args.points {
         Some(p) => vec![facemark_formats::pts::read_pts(p)?],
         None => {

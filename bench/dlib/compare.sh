@@ -20,7 +20,7 @@ if [ ! -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] || ! pkg-confi
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libdlib-data libblas-dev liblapack-dev pkg-config g++
 fi
-g++ -O2 -std=c++17 bench/dlib/dlib_landmarks.cpp -o "$OUT/dlib_landmarks" $(pkg-config --cflags --libs dlib-1)
+g++ -O3 -march=native -std=c++17 bench/dlib/dlib_landmarks.cpp -o "$OUT/dlib_landmarks" $(pkg-config --cflags --libs dlib-1)
 cargo build --release -q -p facemark --example vs_dlib
 VS=target/release/examples/vs_dlib
 M=(); [ -n "$MODEL" ] && M=(--model "$MODEL")

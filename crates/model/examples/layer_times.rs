@@ -2,8 +2,10 @@
 //! `cargo run --release -p facemark-model --example layer_times -- MODEL.safetensors [REPS] [--int8]`
 //! (`--int8`: pointwise and dense layers fed by a ReLU in int8, `facemark_nn::quant`).
 //! Where the forward pass spends its time, to aim speed work; not a benchmark against a peer.
+//! The last line, `predict`, is the time per face as facemark runs the model (network and the
+//! head's read-out).
 
-use facemark_model::KeypointModel;
+use facemark_model::{KeypointModel, Precision};
 use facemark_nn::layers::Layer;
 use facemark_nn::Tensor;
 use std::path::Path;
@@ -66,6 +68,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         whole.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!("{:>10} {:8.1} µs (median of whole passes)", "forward", whole[whole.len() / 2]);
+        // what facemark runs per face: the network and the head's read-out (a PIP head runs
+        // sparsely there, not as the full 1×1 convolution timed above)
+        let precision = if int8 { Precision::Int8 } else { Precision::F32 };
+        let model = model.clone().with_precision(precision);
+        let mut pred: Vec<f64> = (0..reps + 50)
+            .map(|_| {
+                let t0 = Instant::now();
+                std::hint::black_box(model.predict_batch(&x.data, 1).expect("one face"));
+                t0.elapsed().as_secs_f64() * 1e6
+            })
+            .skip(50)
+            .collect();
+        pred.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!("{:>10} {:8.1} µs (median of predict_batch: network + read-out, as used)", "predict", pred[pred.len() / 2]);
         if int8 {
             println!(
                 "({} layers with int8 weights; pointwise ones on maps under {} pixels run in f32; kernel: {})",

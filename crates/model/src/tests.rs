@@ -414,3 +414,20 @@ fn bad_map_heads_are_refused() {
     };
     assert!(matches!(arch.build(0), Err(ArchError::Head { .. })));
 }
+
+/// A PIP model's inference (backbone, then the sparse head) gives the points of the full
+/// network's output decoded, in f32.
+#[test]
+fn pip_inference_runs_the_head_sparsely_with_the_same_points() {
+    let m = map_model(pip_head()).with_precision(crate::Precision::F32);
+    let x: Vec<f32> = (0..3 * 32 * 32)
+        .map(|i| ((i * 29 % 89) as f32) / 44.0 - 1.0)
+        .collect();
+    let full = m.net.forward(&Tensor::new(vec![3, 1, 32, 32], x.clone()));
+    let want = m.meta.arch.decode(&full.data, &full.shape);
+    let got = m.predict_batch(&x, 3).unwrap();
+    assert!(m.sparse_pip().is_some());
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-4, "{got:?} vs {want:?}");
+    }
+}

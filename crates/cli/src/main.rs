@@ -22,8 +22,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Find faces and place landmarks on photos (the main job).
+    ///
+    /// Writes the `--format` files into `--out` and prints one line per photo (faces found,
+    /// files written); `--json` prints the results as JSON on stdout instead.
     Detect(cmd::detect::Args),
     /// Find faces only (Haar/LBP cascades or the built-in SeetaFace detector).
+    ///
+    /// Prints the faces of each photo for people; `--json` or `--csv` prints them as data.
     Faces(cmd::faces::Args),
     /// Inspect, convert and show landmark data sets.
     #[command(subcommand)]
@@ -31,6 +36,9 @@ enum Command {
     /// Train a keypoint model.
     Train(cmd::train::Args),
     /// Evaluate a keypoint model on an annotated data set.
+    ///
+    /// The embedded default model unless `--model` names one (or `--mean-shape`). Prints a
+    /// summary for people; `--json` prints the whole report as JSON on stdout instead.
     Eval(cmd::eval::Args),
     /// Kaggle Facial Keypoints: predict a test.csv and write a submission.
     Kaggle(cmd::kaggle::Args),

@@ -43,6 +43,7 @@ fn refiner_runs_behind_a_model_and_is_refused_in_its_place() {
                 "30,20,60,60",
                 "--format",
                 "json",
+                "--json",
                 "--out",
             ])
             .arg(dir.path().join("out"))
@@ -111,6 +112,7 @@ fn detect_with_a_given_box_writes_every_format() {
             "--format",
             "png,json,pts,csv",
             "--numbers",
+            "--json",
             "--model",
         ])
         .arg(&model)
@@ -222,7 +224,7 @@ fn default_pipeline_on_real_photos() {
     }
     let dir = tempfile::tempdir().unwrap();
     let o = bin()
-        .args(["detect", "--format", "json", "--out"])
+        .args(["detect", "--format", "json", "--json", "--out"])
         .arg(dir.path())
         .arg(data.join("scenes/obama_and_biden.jpg"))
         .output()

@@ -104,3 +104,66 @@ fn folds_and_splits_partition_the_faces() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("evaluate it as --refiner"));
 }
+
+/// Without `--model`, `eval` evaluates the model embedded in the binary, as `detect` does: the
+/// same figures as that model saved to a file and named with `--model`. `--mean-shape` still
+/// evaluates the baseline, and is refused beside a model, a detector or refinement.
+#[test]
+fn eval_without_model_uses_the_embedded_default() {
+    let Ok(embedded) = facemark::default_model() else {
+        eprintln!("skipping: this build has no embedded default model");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("faces");
+    std::fs::create_dir(&data).unwrap();
+    folder(&data);
+    let d = data.to_str().unwrap();
+    let report = |extra: &[&str]| {
+        let out = bin()
+            .args(["eval", "--data", d, "--box", "gt", "--quiet", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let default = report(&["--precision", "f32"]);
+    assert_eq!(default["n_faces"], 12);
+    assert_eq!(default["scheme"], "ibug68");
+    let file = dir.path().join("default.safetensors");
+    embedded.save(&file).unwrap();
+    let named = report(&["--precision", "f32", "--model", file.to_str().unwrap()]);
+    for key in ["rmse_px", "mean_error_px", "per_point_px"] {
+        assert_eq!(default[key], named[key], "{key}");
+    }
+    // the summary names what was evaluated
+    let out = bin()
+        .args(["eval", "--data", d, "--box", "gt", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("the embedded default model ("), "{text}");
+    // --mean-shape: the baseline, not the default model
+    let base = report(&["--mean-shape"]);
+    assert_eq!(base["n_faces"], 12);
+    assert_ne!(base["per_point_px"], default["per_point_px"]);
+    for extra in [
+        &["--mean-shape", "--model", file.to_str().unwrap()][..],
+        &["--mean-shape", "--detector", "seeta"][..],
+        &["--mean-shape", "--refine", "1"][..],
+    ] {
+        let out = bin()
+            .args(["eval", "--data", d, "--quiet"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?} was accepted");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    }
+}

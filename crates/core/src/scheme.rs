@@ -18,6 +18,16 @@ pub struct Group {
     pub indices: Vec<usize>,
 }
 
+/// A polyline through some of a scheme's points, in drawing order (e.g. the jaw from ear to
+/// ear, or an eye's outline), for result pictures; see [`Scheme::contours`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contour {
+    pub name: &'static str,
+    pub indices: Vec<usize>,
+    /// Joins the last point back to the first (eyes, lips).
+    pub closed: bool,
+}
+
 /// A landmark scheme. Indices are 0-based.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scheme {
@@ -365,6 +375,47 @@ impl Scheme {
         let (pa, pb) = (points.get(a)?, points.get(b)?);
         let d = dist(*pa, *pb);
         d.is_finite().then_some(d)
+    }
+
+    /// The outlines to draw through the points, as face viewers do (dlib's
+    /// `render_face_detections`, MediaPipe's): 68 points: jaw 0–16, each brow (17–21,
+    /// 22–26), nose bridge 27–30 (open), nose base 30–35 closed through the tip 30, eyes 36–41
+    /// and 42–47 (closed), outer lips 48–59 and inner lips 60–67 (closed). 194 points (HELEN):
+    /// jaw and nose open, lips, eyes and brows closed (the layout of [`Scheme::helen194`]).
+    /// Other schemes (15, 5, generic points) have no outlines: their points are drawn alone.
+    /// Indices beyond the scheme's length are never returned.
+    pub fn contours(&self) -> Vec<Contour> {
+        let c = |name: &'static str, indices: Vec<usize>, closed: bool| Contour {
+            name,
+            indices,
+            closed,
+        };
+        let v = match (self.name.as_str(), self.len()) {
+            ("ibug68", 68) => vec![
+                c("jaw", (0..17).collect(), false),
+                c("right_brow", (17..22).collect(), false),
+                c("left_brow", (22..27).collect(), false),
+                c("nose_bridge", (27..31).collect(), false),
+                c("nose_base", (30..36).collect(), true),
+                c("right_eye", (36..42).collect(), true),
+                c("left_eye", (42..48).collect(), true),
+                c("outer_lips", (48..60).collect(), true),
+                c("inner_lips", (60..68).collect(), true),
+            ],
+            ("helen194", 194) => vec![
+                c("jaw", (0..41).collect(), false),
+                c("nose", (41..58).collect(), false),
+                c("outer_lips", (58..86).collect(), true),
+                c("inner_lips", (86..114).collect(), true),
+                c("right_eye", (114..134).collect(), true),
+                c("left_eye", (134..154).collect(), true),
+                c("right_brow", (154..174).collect(), true),
+                c("left_brow", (174..194).collect(), true),
+            ],
+            _ => vec![],
+        };
+        debug_assert!(v.iter().all(|c| c.indices.iter().all(|&i| i < self.len())));
+        v
     }
 
     /// A mean shape for this scheme in landmark-box units (centre 0, longer side 1), when one
@@ -726,6 +777,44 @@ mod tests {
         assert_eq!(f[2], k[10]);
         // Missing input → NaN output, not a panic.
         assert!(ibug68_to_kaggle15(&[[1.0, 2.0]])[0][0].is_nan());
+    }
+
+    #[test]
+    fn contours_follow_the_scheme() {
+        let c = Scheme::ibug68().contours();
+        let names: Vec<&str> = c.iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            [
+                "jaw",
+                "right_brow",
+                "left_brow",
+                "nose_bridge",
+                "nose_base",
+                "right_eye",
+                "left_eye",
+                "outer_lips",
+                "inner_lips"
+            ]
+        );
+        // every point is on an outline; open curves and closed loops as dlib draws them
+        let mut seen = [false; 68];
+        for c in &c {
+            for &i in &c.indices {
+                seen[i] = true;
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+        assert!(!c[0].closed && c[0].indices == (0..17).collect::<Vec<_>>());
+        assert!(c[4].closed && c[4].indices == [30, 31, 32, 33, 34, 35]);
+        assert!(c[8].closed && c[8].indices.len() == 8);
+        let h = Scheme::helen194().contours();
+        assert_eq!(h.iter().map(|c| c.indices.len()).sum::<usize>(), 194);
+        assert!(!h[0].closed && h[2].closed);
+        // schemes without known outlines draw their points alone
+        for s in [Scheme::kaggle15(), Scheme::five(), Scheme::generic(68)] {
+            assert!(s.contours().is_empty(), "{}", s.name);
+        }
     }
 
     #[test]

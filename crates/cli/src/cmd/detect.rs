@@ -43,6 +43,12 @@ pub struct Args {
     /// Label each point with its index on the annotated PNG.
     #[arg(long)]
     pub numbers: bool,
+    /// Print the results as JSON on stdout (an array with one object per photo, as in the
+    /// `.landmarks.json` files) instead of one summary line per photo. As every command: a
+    /// summary for people on stdout unless `--json` asks for JSON; the `--format` files are
+    /// written either way.
+    #[arg(long)]
+    pub json: bool,
     /// Refinement passes: each runs the refiner (see `--refiner`) on a crop aligned on the last
     /// points, or the model again on their box; each costs one more model pass [default: 1
     /// with `--refiner`, else 0].
@@ -162,7 +168,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} photos {per_sec} {msg}").unwrap(),
     );
-    let results: Vec<Result<PhotoResult>> = files
+    let results: Vec<Result<(PhotoResult, String)>> = files
         .par_iter()
         .map(|f| {
             let r = process(&detector, f, &args);
@@ -176,12 +182,15 @@ pub fn run(args: Args) -> Result<()> {
     let mut failed = 0;
     for (f, r) in files.iter().zip(results) {
         match r {
-            Ok(r) => {
+            Ok((r, written)) => {
                 if r.faces.is_empty() {
                     eprintln!(
                         "warning: no face found in {} (try --box X,Y,W,H or --detector)",
                         f.display()
                     );
+                }
+                if !args.json {
+                    println!("{}", summary_line(&r, &written));
                 }
                 ok.push(r);
             }
@@ -191,7 +200,9 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&ok)?);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&ok)?);
+    }
     let n_faces: usize = ok.iter().map(|r| r.faces.len()).sum();
     eprintln!(
         "{} photo(s), {} face(s); outputs in {}",
@@ -239,16 +250,76 @@ fn video_landmarks(detector: &Detector, path: &Path, args: &Args) -> Result<()> 
     )
     .with_context(|| format!("{}: per-frame landmarks", path.display()))?;
     bar.finish_and_clear();
-    eprintln!(
+    let line = format!(
         "{}: {} frames → {}",
         path.display(),
         stats.frames,
         out.display()
     );
+    // stdout is for the photos' JSON with `--json`
+    if args.json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
     Ok(())
 }
 
-fn process(detector: &Detector, path: &Path, args: &Args) -> Result<PhotoResult> {
+/// One line for people about a photo: `IMAGE: N face(s) (W×H) → FILES`.
+fn summary_line(r: &PhotoResult, written: &str) -> String {
+    let n = r.faces.len();
+    format!(
+        "{}: {n} face{} ({}x{}){}",
+        r.image,
+        if n == 1 { "" } else { "s" },
+        r.width,
+        r.height,
+        if written.is_empty() {
+            String::new()
+        } else {
+            format!(" → {written}")
+        }
+    )
+}
+
+/// The files `process` writes for a photo `stem` with `faces` faces, in short: `OUT/STEM.landmarks.{png,json}`
+/// and `OUT/STEM_{0..N-1}.pts` (brace ranges as a shell expands them).
+fn written_files(out: &Path, stem: &str, formats: &[OutFormat], faces: usize) -> String {
+    let mut exts: Vec<&str> = Vec::new();
+    for f in formats {
+        let e = match f {
+            OutFormat::Png => "png",
+            OutFormat::Json => "json",
+            OutFormat::Csv => "csv",
+            OutFormat::Pts => continue,
+        };
+        if !exts.contains(&e) {
+            exts.push(e);
+        }
+    }
+    let mut parts = Vec::new();
+    match exts[..] {
+        [] => {}
+        [e] => parts.push(format!("{stem}.landmarks.{e}")),
+        _ => parts.push(format!("{stem}.landmarks.{{{}}}", exts.join(","))),
+    }
+    if formats.contains(&OutFormat::Pts) {
+        match faces {
+            0 => {}
+            1 => parts.push(format!("{stem}_0.pts")),
+            n => parts.push(format!("{stem}_{{0..{}}}.pts", n - 1)),
+        }
+    }
+    parts
+        .iter()
+        .map(|p| out.join(p).display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Landmarks of one photo, written in each `--format`; the result and the files written (see
+/// [`written_files`]).
+fn process(detector: &Detector, path: &Path, args: &Args) -> Result<(PhotoResult, String)> {
     let img = facemark_core::photo::open_image(path)
         .with_context(|| format!("{}: cannot decode image", path.display()))?;
     let gray = facemark_detect::to_gray(&img);
@@ -278,12 +349,21 @@ fn process(detector: &Detector, path: &Path, args: &Args) -> Result<PhotoResult>
         match fmt {
             OutFormat::Png => {
                 let mut rgb = img.to_rgb8();
-                let radius = (img.width().max(img.height()) as f32 / 300.0).clamp(1.5, 6.0);
+                // Sizes follow each face (its landmark box), not the photo: small faces in a
+                // large photo keep separate dots. Outlines from the scheme (68: jaw, brows,
+                // nose, eyes, lips); labels drawn last so that no other face covers them.
+                let contours = detector.scheme().contours();
+                let style = |f: &Face| {
+                    draw::LandmarkStyle::for_face(f.landmark_box.w.max(f.landmark_box.h))
+                };
                 for f in &result.faces {
-                    draw::draw_box(&mut rgb, &f.landmark_box, [255, 200, 0], 2.0);
-                    draw::draw_points(&mut rgb, &f.points, [255, 0, 255], radius);
-                    if args.numbers {
-                        draw::draw_indices(&mut rgb, &f.points, [255, 255, 255], 1);
+                    let style = style(f);
+                    draw::draw_box(&mut rgb, &f.landmark_box, [255, 200, 0], style.line_width);
+                    draw::draw_landmarks(&mut rgb, &f.points, &contours, &style);
+                }
+                if args.numbers {
+                    for f in &result.faces {
+                        draw::draw_point_labels(&mut rgb, &f.points, &contours, &style(f));
                     }
                 }
                 let out = args.out.join(format!("{stem}.landmarks.png"));
@@ -315,5 +395,6 @@ fn process(detector: &Detector, path: &Path, args: &Args) -> Result<PhotoResult>
             }
         }
     }
-    Ok(result)
+    let written = written_files(&args.out, &stem, &args.format, result.faces.len());
+    Ok((result, written))
 }

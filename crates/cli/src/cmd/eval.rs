@@ -11,12 +11,13 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model file (`model.safetensors` from `facemark train`).
-    #[arg(long, required_unless_present = "mean_shape")]
+    /// Model file (`model.safetensors` from `facemark train`); default: the model embedded in
+    /// this binary, as `detect` uses.
+    #[arg(long)]
     pub model: Option<PathBuf>,
     /// Evaluate the mean-shape baseline (the scheme's mean shape placed in the box) instead of
     /// a model: the floor any trained model must beat.
-    #[arg(long, conflicts_with = "model")]
+    #[arg(long, conflicts_with_all = ["model", "detector", "refine", "refiner"])]
     pub mean_shape: bool,
     /// Annotated data set(s), any format `facemark data` reads; repeat or separate with commas.
     #[arg(long, value_delimiter = ',', required = true)]
@@ -55,15 +56,17 @@ pub struct Args {
     /// XML, or `default`) and place the landmarks from the detection that matches each
     /// annotated face (IoU ≥ 0.3 of its calibrated box with the `--box` box). Faces the detector
     /// misses are listed as skipped, and counted.
-    #[arg(long, requires = "model")]
+    #[arg(long)]
     pub detector: Option<String>,
     /// Refinement passes after the model (as `detect --refine`): the `--refiner` on crops
     /// aligned on the last points, else the model again. Default: 1 with `--refiner`, else 0.
-    #[arg(long, requires = "model")]
+    #[arg(long)]
     pub refine: Option<usize>,
     #[command(flatten)]
     pub opts: super::ModelOpts,
-    /// Print the full report as JSON on stdout (instead of the text summary).
+    /// Print the full report as JSON on stdout instead of the text summary (as every command:
+    /// a summary for people on stdout unless `--json` asks for JSON; `--report` writes the
+    /// JSON to a file either way).
     #[arg(long)]
     pub json: bool,
     /// Also write the JSON report to this file.
@@ -129,74 +132,75 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (samples, data_scheme) =
         facemark_train::trainer::load_data(&cfg).context("loading data")?;
-    let (landmarker, label, what): (Box<dyn Landmarker>, String, String) = match &args.model {
-        Some(path) => {
-            let m = KeypointModel::load(path)
-                .with_context(|| format!("loading model {}", path.display()))?
-                .with_precision(args.opts.precision);
-            // "run/model" rather than just "model" for the usual `run/model.safetensors`.
-            let label = path
-                .with_extension("")
-                .iter()
-                .rev()
-                .take(2)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .map(|c| c.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            let what = format!(
-                "model {} ({}, {}² input, {})",
-                path.display(),
-                m.meta.arch.kind,
-                m.input_size(),
-                m.precision().arithmetic()
-            );
-            m.require_box_model()
-                .with_context(|| path.display().to_string())?;
-            let refine = args.opts.passes(args.refine);
-            let refiner = args.opts.load_refiner()?;
-            let what = match (&args.opts.refiner, refine) {
-                (_, 0) => what,
-                (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
-                (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
-            };
-            if args.detector.is_none() && refine == 0 && refiner.is_none() {
-                (Box::new(m), label, what)
-            } else {
-                let name = args.detector.as_deref().unwrap_or("default");
-                let det = facemark_detect::detector_by_name(name)?; // "default" included
-                let pipeline = facemark::Detector::new(det, m)?
-                    .with_refiner(refiner)
-                    .context("--refiner")?
-                    .with_refine(refine);
-                match &args.detector {
-                    // on the `--box` box, with the refinement passes
-                    None => (Box::new(pipeline), label, what),
-                    Some(_) => {
-                        let what = format!(
-                            "{what} behind the {} face detector",
-                            pipeline.face_detector().name()
-                        );
-                        (Box::new(DetectedFace(pipeline)), label, what)
-                    }
+    let (landmarker, label, what): (Box<dyn Landmarker>, String, String) = if args.mean_shape {
+        let name = data_scheme.name.clone();
+        let m = MeanShape::new(data_scheme)
+            .with_context(|| format!("scheme {name} has no mean shape"))?;
+        (
+            Box::new(m),
+            "mean shape".into(),
+            format!("mean-shape baseline ({name})"),
+        )
+    } else {
+        let (m, label, shown) = match &args.model {
+            Some(path) => {
+                let m = KeypointModel::load(path)
+                    .with_context(|| format!("loading model {}", path.display()))?;
+                // "run/model" rather than just "model" for the usual `run/model.safetensors`.
+                let label = path
+                    .with_extension("")
+                    .iter()
+                    .rev()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                (m, label, format!("model {}", path.display()))
+            }
+            None => (
+                facemark::default_model()?,
+                "default model".to_string(),
+                "the embedded default model".to_string(),
+            ),
+        };
+        let m = m.with_precision(args.opts.precision);
+        let what = format!(
+            "{shown} ({}, {}² input, {})",
+            m.meta.arch.kind,
+            m.input_size(),
+            m.precision().arithmetic()
+        );
+        m.require_box_model().context(shown)?;
+        let refine = args.opts.passes(args.refine);
+        let refiner = args.opts.load_refiner()?;
+        let what = match (&args.opts.refiner, refine) {
+            (_, 0) => what,
+            (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
+            (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
+        };
+        if args.detector.is_none() && refine == 0 && refiner.is_none() {
+            (Box::new(m), label, what)
+        } else {
+            let name = args.detector.as_deref().unwrap_or("default");
+            let det = facemark_detect::detector_by_name(name)?; // "default" included
+            let pipeline = facemark::Detector::new(det, m)?
+                .with_refiner(refiner)
+                .context("--refiner")?
+                .with_refine(refine);
+            match &args.detector {
+                // on the `--box` box, with the refinement passes
+                None => (Box::new(pipeline), label, what),
+                Some(_) => {
+                    let what = format!(
+                        "{what} behind the {} face detector",
+                        pipeline.face_detector().name()
+                    );
+                    (Box::new(DetectedFace(pipeline)), label, what)
                 }
             }
-        }
-        None => {
-            anyhow::ensure!(
-                args.opts.refiner.is_none(),
-                "--refiner runs behind a model: give --model too"
-            );
-            let name = data_scheme.name.clone();
-            let m = MeanShape::new(data_scheme)
-                .with_context(|| format!("scheme {name} has no mean shape"))?;
-            (
-                Box::new(m),
-                "mean shape".into(),
-                format!("mean-shape baseline ({name})"),
-            )
         }
     };
     let idx = facemark_formats::select_split(

@@ -20,7 +20,9 @@ pub struct Args {
     /// An OpenCV cascade XML file (same as `--detector FILE.xml`).
     #[arg(long, value_name = "FILE", conflicts_with = "detector")]
     cascade: Option<PathBuf>,
-    /// Print JSON (one array, an object per image).
+    /// Print JSON on stdout (one array, an object per image) instead of the summary lines. As
+    /// every command: a summary for people on stdout unless `--json` (or here `--csv`) asks
+    /// for data; the `--out` pictures are written either way.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
     /// Print CSV: image,x,y,w,h,score.

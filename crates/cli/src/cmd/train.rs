@@ -3,7 +3,10 @@
 use anyhow::Context;
 use facemark_model::ArchKind;
 use facemark_train::config::TrainConfig;
-use facemark_train::trainer::{train, RunOptions};
+use facemark_train::trainer::{
+    train, train_with_observer, EpochRecord, RunOptions, StepInfo, TrainObserver,
+};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -128,11 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .join(" ");
     let opts = RunOptions {
         resume: args.resume,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
         created_by,
         stop_after: None,
     };
-    let quiet_lines = !opts.progress;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let quiet_lines = !progress;
     if quiet_lines {
         eprintln!(
             "training {} on {} for {} epochs → {}",
@@ -146,7 +149,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cfg.out.display()
         );
     }
-    let s = train(&cfg, &opts).context("training failed")?;
+    let s = if progress {
+        train_with_observer(&cfg, &opts, &mut Bar::default())
+    } else {
+        train(&cfg, &opts)
+    }
+    .context("training failed")?;
     if quiet_lines {
         for r in &s.history {
             eprintln!(
@@ -170,4 +178,47 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// The progress bar of an epoch's steps on stderr, and the epoch's line once it is validated.
+#[derive(Default)]
+struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl TrainObserver for Bar {
+    fn epoch_start(&mut self, epoch: usize, total_epochs: usize, steps: usize) {
+        let bar = ProgressBar::new(steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("epoch {epoch}/{total_epochs}"));
+        self.bar = Some(bar);
+    }
+
+    fn step(&mut self, info: &StepInfo) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_message(format!(
+            "loss {:.5} {:.0} samples/s",
+            info.mean_loss, info.samples_per_s
+        ));
+        bar.inc(1);
+        if info.step == info.steps {
+            // the steps are done: no bar while validating
+            bar.finish_and_clear();
+        }
+    }
+
+    fn epoch_end(&mut self, record: &EpochRecord, total_epochs: usize) {
+        if let Some(bar) = self.bar.take() {
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
+        }
+        eprintln!("{}", record.summary(total_epochs));
+    }
 }

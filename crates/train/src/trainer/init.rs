@@ -1,0 +1,138 @@
+//! The network a run starts from: its architecture ([`arch_for`], a PIP head's neighbour
+//! table from the training faces), weights transferred from a trained model (`--init`), the
+//! head started at the mean shape, and the parameters kept fixed (`--freeze`).
+
+use super::TrainError;
+use super::LOG_TARGET;
+use crate::config::{HeadName, TrainConfig};
+use facemark_core::Point;
+use facemark_model::{transfer, ArchConfig, Head, KeypointModel};
+use facemark_nn::Network;
+use std::path::Path;
+
+/// The architecture a config asks for, for `n_points`.
+pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
+    let mut arch = ArchConfig::new(cfg.arch, n_points);
+    if cfg.input_size > 0 {
+        arch.input_size = cfg.input_size;
+    }
+    arch.width = cfg.width;
+    arch.repeats = cfg.repeats;
+    arch.head_hidden = cfg.head_hidden;
+    arch.late_width = cfg.late_width;
+    arch.head = match cfg.head {
+        HeadName::Dense => Head::Dense,
+        // the neighbour table comes from the training data: [`pip_head`]
+        HeadName::Pip => Head::Pip {
+            neighbours: Vec::new(),
+        },
+        HeadName::Integral => Head::Integral,
+    };
+    arch
+}
+
+/// A PIP head for `n_points` whose neighbours are the `c` nearest points of the mean shape of
+/// `points` (faces in one crop frame, e.g. the training crops; `visible` per point). Errors
+/// when `c` is not below the point count.
+pub(super) fn pip_head(
+    points: &[Vec<Point>],
+    visible: &[Vec<bool>],
+    n_points: usize,
+    c: usize,
+) -> Result<Head, TrainError> {
+    if c >= n_points {
+        return Err(TrainError::DataShape(format!(
+            "pip_neighbours = {c} needs more than {c} points (the data has {n_points})"
+        )));
+    }
+    let mut sum = vec![[0f64; 2]; n_points];
+    let mut cnt = vec![0usize; n_points];
+    for (p, v) in points.iter().zip(visible) {
+        for i in 0..n_points {
+            if v[i] && p[i][0].is_finite() && p[i][1].is_finite() {
+                sum[i][0] += p[i][0] as f64;
+                sum[i][1] += p[i][1] as f64;
+                cnt[i] += 1;
+            }
+        }
+    }
+    let mean: Vec<[f32; 2]> = sum
+        .iter()
+        .zip(&cnt)
+        .map(|(s, &c)| {
+            let c = c.max(1) as f64;
+            [(s[0] / c) as f32, (s[1] / c) as f32]
+        })
+        .collect();
+    Ok(Head::Pip {
+        neighbours: facemark_nn::pip::nearest_neighbours(&mean, c),
+    })
+}
+
+/// `--init`: copy `init`'s weights into `net` by name (a tensor whose shape differs, e.g. the
+/// head for another point count, is kept new). Returns whether the whole head was copied.
+pub(super) fn transfer_from(init: &Path, net: &mut Network) -> Result<bool, TrainError> {
+    let src = KeypointModel::load(init).map_err(|source| TrainError::Init {
+        path: init.to_path_buf(),
+        source,
+    })?;
+    let rep = transfer(&src.net, net);
+    tracing::info!(
+        target: LOG_TARGET,
+        "--init {}: {} tensors copied, {} kept new ({:?})",
+        init.display(),
+        rep.copied.len(),
+        rep.kept.len(),
+        rep.kept
+    );
+    Ok(whole_head(&rep.copied))
+}
+
+/// Whether `--init` copied the whole head: both its weights and its bias. Otherwise the head
+/// gets [`init_head`], or it would start from random full-gain weights next to a copied bias
+/// (a source with another hidden layer or last stage has the same `head.bias` but not the
+/// same `head.weight`).
+fn whole_head(copied: &[String]) -> bool {
+    ["head.weight", "head.bias"]
+        .iter()
+        .all(|h| copied.iter().any(|n| n == h))
+}
+
+/// Head bias := `mean`, head weights scaled by 0.1.
+pub(super) fn init_head(net: &mut Network, mean: &[f32]) {
+    for p in net.params_mut() {
+        if p.name == "head.bias" && p.value.len() == mean.len() {
+            p.value.copy_from_slice(mean);
+        } else if p.name == "head.weight" {
+            p.value.iter_mut().for_each(|v| *v *= 0.1);
+        }
+    }
+}
+
+/// `--freeze`: keep the parameters matching each pattern fixed; a pattern that matches
+/// nothing is an error.
+pub(super) fn freeze(net: &mut Network, patterns: &[String]) -> Result<(), TrainError> {
+    for pat in patterns {
+        if net.freeze(std::slice::from_ref(pat)).is_empty() {
+            return Err(TrainError::Freeze(pat.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_counts_as_transferred_only_whole() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(whole_head(&names(&[
+            "conv1.weight",
+            "head.weight",
+            "head.bias"
+        ])));
+        assert!(!whole_head(&names(&["conv1.weight", "head.bias"])));
+        assert!(!whole_head(&names(&["head.weight"])));
+    }
+}

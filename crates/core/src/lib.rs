@@ -6,6 +6,8 @@
 //! - Boxes are [`BoxF`] in pixels: `x, y` top-left, `w, h` size.
 //! - "left"/"right" in point names are the **subject's** left/right (iBUG, Kaggle convention).
 
+#![warn(missing_docs)]
+
 pub mod crop;
 pub mod draw;
 pub mod geometry;

@@ -11,8 +11,11 @@ pub enum ImageSource {
     File(PathBuf),
     /// Pixels held in memory: 8-bit gray, row-major `width × height` (Kaggle `Image` column).
     Gray {
+        /// Width in pixels.
         width: u32,
+        /// Height in pixels.
         height: u32,
+        /// `width × height` gray levels, row by row.
         pixels: Vec<u8>,
     },
 }
@@ -23,6 +26,7 @@ pub enum ImageSource {
 /// (Kaggle empty cell) and its coordinates are meaningless (stored as NaN), never 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
+    /// Where the face's image is.
     pub image: ImageSource,
     /// Landmarks `[x, y]` in pixels of `image`.
     pub points: Vec<Point>,

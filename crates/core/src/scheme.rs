@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 /// A named group of points (e.g. "jaw", "left_eye"), by 0-based index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
+    /// The group's name, e.g. "jaw".
     pub name: String,
+    /// Its points' indices in the scheme.
     pub indices: Vec<usize>,
 }
 
@@ -22,7 +24,9 @@ pub struct Group {
 /// ear, or an eye's outline), for result pictures; see [`Scheme::contours`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contour {
+    /// The contour's name, e.g. "jaw".
     pub name: &'static str,
+    /// Its points' indices in the scheme, in drawing order.
     pub indices: Vec<usize>,
     /// Joins the last point back to the first (eyes, lips).
     pub closed: bool,
@@ -35,6 +39,7 @@ pub struct Scheme {
     pub name: String,
     /// One name per point.
     pub point_names: Vec<String>,
+    /// Named groups of points (jaw, eyes, …); evaluation reports NME per region from them.
     pub groups: Vec<Group>,
     /// `mirror[i]` = the index point `i` becomes after a horizontal flip. An involution.
     pub mirror: Vec<usize>,
@@ -181,9 +186,11 @@ fn names_from_groups(groups: &[Group], n: usize) -> Vec<String> {
 }
 
 impl Scheme {
+    /// Number of points.
     pub fn len(&self) -> usize {
         self.point_names.len()
     }
+    /// Whether the scheme has no points.
     pub fn is_empty(&self) -> bool {
         self.point_names.is_empty()
     }

@@ -6,6 +6,7 @@ use image::GrayImage;
 /// A face found by a detector. `bbox` in pixels of the searched image.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Detection {
+    /// The face's box.
     pub bbox: BoxF,
     /// Detector confidence; its scale depends on the detector (cascade: neighbour count).
     pub score: f32,
@@ -22,6 +23,7 @@ pub trait FaceDetector: Send + Sync {
 
 /// Places landmarks on a face.
 pub trait Landmarker: Send + Sync {
+    /// The scheme of the points [`Landmarker::landmarks`] returns.
     fn scheme(&self) -> &Scheme;
     /// Landmarks `[x, y]` in pixels of `image` for the face whose *landmark box* (the tight box
     /// around its landmarks, as in [`crate::CropSpec`]) is about `face_box`. Callers get such a

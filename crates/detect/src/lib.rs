@@ -7,7 +7,7 @@
 //!   `opencv-data`), evaluated in pure Rust with OpenCV 4.x's exact arithmetic (pyramid resize,
 //!   integral images, variance normalisation, `groupRectangles`), so that the same cascade and
 //!   parameters give the same faces as `cv::CascadeClassifier::detectMultiScale`.
-//!   `haarcascade_frontalface_default.xml` is embedded at build time when the system has it.
+//!   `haarcascade_frontalface_default.xml` is vendored in `data/` and embedded at build time.
 //! - [`Seeta`]: the SeetaFace funnel-structured cascade from the `rustface` crate, whose model is
 //!   embedded in the library, so it works on a machine with nothing installed.
 //!
@@ -92,9 +92,9 @@ pub struct Cascade {
 }
 
 const INSTALL_HINT: &str =
-    "haarcascade_frontalface_default.xml was not found when facemark was built: \
-install it (`apt-get install opencv-data`) and rebuild, set FACEMARK_CASCADE=FILE at build time, \
-or pass `--cascade FILE` / `--detector FILE.xml`";
+    "haarcascade_frontalface_default.xml was not embedded when facemark was built (its vendored \
+copy crates/detect/data/ was missing): restore it and rebuild, set FACEMARK_CASCADE=FILE at build \
+time (e.g. from `apt-get install opencv-data`), or pass `--cascade FILE` / `--detector FILE.xml`";
 
 impl Cascade {
     /// Load an OpenCV cascade XML file (Haar or LBP; current or old Haar format).
@@ -128,8 +128,8 @@ impl Cascade {
         }
     }
 
-    /// OpenCV's `haarcascade_frontalface_default.xml`, embedded at build time. When it was not
-    /// found then, an error saying how to install it.
+    /// OpenCV's `haarcascade_frontalface_default.xml`, embedded at build time (the vendored copy
+    /// in `data/`, or `$FACEMARK_CASCADE`). When it was not embedded, an error saying how to get it.
     pub fn embedded_frontal() -> Result<Cascade, DetectError> {
         let bytes = embedded::EMBEDDED_FRONTAL
             .ok_or_else(|| DetectError::NotEmbedded(INSTALL_HINT.into()))?;

@@ -52,12 +52,13 @@ impl std::fmt::Debug for Seeta {
 }
 
 impl Seeta {
-    /// The model embedded at build time.
+    /// The model embedded at build time (vendored in `data/`, or `$FACEMARK_SEETA_MODEL`).
     pub fn embedded() -> Result<Seeta, DetectError> {
         let bytes = embedded::EMBEDDED_SEETA.ok_or_else(|| {
             DetectError::NotEmbedded(
-                "the SeetaFace model was not found when facemark was built (rustface 0.1.7 package \
-                 not in the cargo registry); rebuild with FACEMARK_SEETA_MODEL=PATH/seeta_fd_frontal_v1.0.bin"
+                "the SeetaFace model was not embedded when facemark was built (its vendored copy \
+                 crates/detect/data/seeta_fd_frontal_v1.0.bin was missing); restore it and rebuild, \
+                 or rebuild with FACEMARK_SEETA_MODEL=PATH/seeta_fd_frontal_v1.0.bin"
                     .into(),
             )
         })?;

@@ -12,9 +12,13 @@ use serde::{Deserialize, Serialize};
 /// `(sw·d.w, sh·d.h)`. All factors are unitless (fractions of the detector box).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BoxCalibration {
+    /// Horizontal shift of the centre, as a fraction of the detector box's width.
     pub dx: f32,
+    /// Vertical shift of the centre, as a fraction of the detector box's height.
     pub dy: f32,
+    /// Landmark box width over detector box width.
     pub sw: f32,
+    /// Landmark box height over detector box height.
     pub sh: f32,
     /// How many detector/annotation pairs the medians came from (0: not measured).
     #[serde(default)]
@@ -35,6 +39,7 @@ impl Default for BoxCalibration {
 }
 
 impl BoxCalibration {
+    /// The landmark box for detector box `d` (see the type's formula).
     pub fn apply(&self, d: &BoxF) -> BoxF {
         let [cx, cy] = d.center();
         let (w, h) = (d.w * self.sw, d.h * self.sh);

@@ -11,6 +11,8 @@
 //!
 //! The pipeline, one crate per stage: formats → detection → model → training/eval → applications.
 
+#![warn(missing_docs)]
+
 pub mod calibration;
 pub mod pipeline;
 
@@ -21,10 +23,18 @@ pub use pipeline::{calibration_for, default_model, CalibratedDetector, Detector,
 /// by content, upright (EXIF orientation applied) so the points land on the face a person sees.
 pub use facemark_core::photo::open_image;
 
+/// Applications: face filters, video tracking and smoothing (`facemark-apps`).
 pub use facemark_apps as apps;
+/// Shared types: schemes, samples, geometry, drawing (`facemark-core`).
 pub use facemark_core as core;
+/// Face detectors: OpenCV cascades and SeetaFace (`facemark-detect`).
 pub use facemark_detect as detect;
+/// Data set readers and writers, splits, the crop cache (`facemark-formats`).
 pub use facemark_formats as formats;
+/// Landmark models: architectures, model files, inference (`facemark-model`).
 pub use facemark_model as model;
+/// The CPU neural-network engine (`facemark-nn`).
 pub use facemark_nn as nn;
+/// Training and evaluation (`facemark-train`); behind the default-on `train` feature.
+#[cfg(feature = "train")]
 pub use facemark_train as train;

@@ -15,12 +15,16 @@ static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.
 /// Errors of the end-to-end pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `default_model()` in a build made without `models/default.safetensors`.
     #[error("this build has no embedded default model (models/default.safetensors was missing at build time); pass a model file with --model")]
     NoEmbeddedModel,
+    /// The model given as refiner is not one (`is_refiner`), or places another scheme's points.
     #[error("{0}")]
     Refiner(String),
+    /// Loading or running the landmark model failed.
     #[error("landmark model: {0}")]
     Model(#[from] facemark_model::ModelError),
+    /// Building the face detector failed.
     #[error("face detector: {0}")]
     Detector(#[from] facemark_detect::DetectError),
 }
@@ -142,15 +146,19 @@ impl Detector {
         self
     }
 
+    /// The landmark scheme of the model's points (names, mirror pairs, groups).
     pub fn scheme(&self) -> &Scheme {
         self.model.scheme()
     }
+    /// The landmark model.
     pub fn model(&self) -> &KeypointModel {
         &self.model
     }
+    /// The face detector.
     pub fn face_detector(&self) -> &dyn FaceDetector {
         self.detector.as_ref()
     }
+    /// The detector box → landmark box calibration in use.
     pub fn calibration(&self) -> BoxCalibration {
         self.calibration
     }

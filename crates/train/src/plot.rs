@@ -1,8 +1,9 @@
 //! Line charts (loss curves, CED curves) as PNG files, drawn with plotters' bitmap backend.
 //!
-//! Text needs a TrueType font: the first one found among `$FACEMARK_FONT` and the usual system
-//! places (DejaVu Sans, Liberation Sans, Arial) is registered once per process. Without any,
-//! the chart is still drawn (axes, grid, lines) and the title and legend are written with
+//! Text needs a TrueType font: `$FACEMARK_FONT` when set and readable, else DejaVu Sans, bundled
+//! in the crate (`data/DejaVuSans.ttf`, Bitstream Vera licence beside it), so charts render the
+//! same with no system font. It is registered once per process. Should registering fail, the
+//! chart is still drawn (axes, grid, lines) and the title and legend are written with
 //! facemark's built-in bitmap font ([`facemark_core::draw::draw_text`]); nothing panics.
 
 use facemark_core::draw::draw_text;
@@ -36,35 +37,35 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-const FONT_CANDIDATES: [&str; 7] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-    "/Library/Fonts/Arial.ttf",
-    "C:\\Windows\\Fonts\\arial.ttf",
-];
+/// DejaVu Sans 2.37 (Debian's fonts-dejavu-core), under the Bitstream Vera licence in
+/// `data/DejaVuSans-LICENSE.txt`.
+const BUNDLED_FONT: &[u8] = include_bytes!("../data/DejaVuSans.ttf");
 
-/// Registers a system font as plotters' "sans-serif" once; `true` when one is available.
+/// Registers plotters' "sans-serif" once: `$FACEMARK_FONT` when set and readable, else the
+/// bundled DejaVu Sans. `true` when a font is registered.
 pub fn font_available() -> bool {
     static FONT: OnceLock<bool> = OnceLock::new();
     *FONT.get_or_init(|| {
-        let env = std::env::var_os("FACEMARK_FONT").map(PathBuf::from);
-        let candidates = env
-            .into_iter()
-            .chain(FONT_CANDIDATES.iter().map(PathBuf::from));
-        for p in candidates {
-            if let Ok(bytes) = std::fs::read(&p) {
-                // plotters keeps fonts for the whole process: leak one buffer, once.
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
-                    tracing::debug!(font = %p.display(), "plot font registered");
-                    return true;
+        if let Some(p) = std::env::var_os("FACEMARK_FONT").map(PathBuf::from) {
+            match std::fs::read(&p) {
+                Ok(bytes) => {
+                    // plotters keeps fonts for the whole process: leak one buffer, once.
+                    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                    if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                        .is_ok()
+                    {
+                        tracing::debug!(font = %p.display(), "plot font registered");
+                        return true;
+                    }
+                    tracing::warn!(font = %p.display(), "FACEMARK_FONT is not a usable TrueType font; using the bundled DejaVu Sans");
                 }
+                Err(e) => tracing::warn!(font = %p.display(), "FACEMARK_FONT unreadable ({e}); using the bundled DejaVu Sans"),
             }
         }
-        tracing::warn!("no TrueType font found (set FACEMARK_FONT): charts get bitmap-font text");
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, BUNDLED_FONT).is_ok() {
+            return true;
+        }
+        tracing::warn!("the bundled font did not register: charts get bitmap-font text");
         false
     })
 }
@@ -315,6 +316,21 @@ mod tests {
             .filter(|&(x, y)| img.get_pixel(x, y).0 == [0, 0, 0])
             .count();
         assert!(dark > 10);
+    }
+
+    #[test]
+    fn the_bundled_font_renders_text_with_no_system_font() {
+        // Registered from the bytes compiled into the crate, not from a system path.
+        assert!(
+            plotters::style::register_font("sans-serif", FontStyle::Normal, BUNDLED_FONT).is_ok()
+        );
+        let img = render("Loss", &series(), "epoch", "loss", true).unwrap();
+        // The title is written in the TrueType font: dark anti-aliased pixels near the top.
+        let dark = (0..40)
+            .flat_map(|y| (0..WIDTH).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&c| c < 100))
+            .count();
+        assert!(dark > 10, "title drawn ({dark} dark pixels)");
     }
 
     #[test]

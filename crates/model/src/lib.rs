@@ -5,10 +5,12 @@
 //! names them (`conv1.weight`, `bn2.running_mean`, `head.bias`, …), and in `__metadata__`
 //! the key `"facemark"` holding [`ModelMeta`] as JSON.
 
+#![warn(missing_docs)]
+
 pub mod arch;
 pub mod st;
 
-pub use arch::{ArchConfig, ArchError, ArchKind, Head};
+pub use arch::{ArchConfig, ArchError, ArchKind, Head, MAX_INPUT_SIZE};
 pub use facemark_nn::Network;
 
 use facemark_core::crop::denormalise_points;
@@ -24,38 +26,72 @@ use std::sync::OnceLock;
 /// Errors reading or writing model files.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// The bytes are not a safetensors file of f32 tensors.
     #[error("{what}: not a valid safetensors file ({detail}); truncated or not a model?")]
-    Format { what: String, detail: String },
+    Format {
+        /// The file (or "embedded model").
+        what: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// A safetensors file without facemark's metadata key ([`META_KEY`]).
     #[error("{what}: no facemark metadata (`__metadata__.facemark`); not a facemark model")]
-    NoMeta { what: String },
+    NoMeta {
+        /// The file.
+        what: String,
+    },
+    /// The metadata is not valid [`ModelMeta`] JSON, or fails its checks.
     #[error("{what}: bad metadata JSON: {detail}")]
-    Meta { what: String, detail: String },
+    Meta {
+        /// The file.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A tensor is missing, not f32, or of the wrong shape.
     #[error("{what}: tensor `{name}` {problem}")]
     Tensor {
+        /// The file.
         what: String,
+        /// The tensor's name.
         name: String,
+        /// What is wrong with it.
         problem: String,
     },
+    /// The file has tensors the architecture has no parameter for.
     #[error("{what}: the file has tensors the {arch} architecture does not: {names:?}")]
     Extra {
+        /// The file.
         what: String,
+        /// The architecture's name.
         arch: String,
+        /// The tensors it does not have.
         names: Vec<String>,
     },
+    /// The architecture in the metadata cannot be built.
     #[error(transparent)]
     Arch(#[from] ArchError),
     #[error("this model is a refiner (trained on crops aligned on a face's points): it cannot place points from a face box; use or evaluate it as --refiner behind a first model")]
+    /// A refiner was asked to place points from a face box.
     IsRefiner,
     #[error("input has {got} values, expected {n} × {size}² = {expected}")]
+    /// [`KeypointModel::predict_batch`] got a buffer of the wrong length.
     Input {
+        /// Values given.
         got: usize,
+        /// Inputs asked for.
         n: usize,
+        /// The model's input side.
         size: u32,
+        /// Values needed: `n × size²`.
         expected: usize,
     },
 }
@@ -63,9 +99,11 @@ pub enum ModelError {
 /// Everything needed to use a model, stored with its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
+    /// The architecture (the network is rebuilt from it when loading).
     pub arch: ArchConfig,
     /// The landmark scheme (name, point names, mirror permutation, NME pair).
     pub scheme: Scheme,
+    /// Number of points (a copy of `arch.n_points`, for readers of the JSON).
     pub n_points: usize,
     /// Square input side in pixels.
     pub input_size: u32,
@@ -77,6 +115,7 @@ pub struct ModelMeta {
     pub crop: CropSpec,
     /// What the model was trained on (free text: data set path, face count, split).
     pub training_data: String,
+    /// Training epochs the weights had.
     pub epochs: usize,
     /// Validation metrics (e.g. `"nme"`, `"val_loss"`).
     pub metrics: BTreeMap<String, f64>,
@@ -101,6 +140,73 @@ impl ModelMeta {
             metrics: BTreeMap::new(),
             created_by: String::new(),
         }
+    }
+}
+
+impl ModelMeta {
+    /// Checks the metadata against itself and the network it describes: the architecture's
+    /// fields ([`ArchConfig::validate`]), `n_points` and `input_size` equal to the
+    /// architecture's (the architecture is the source of truth, the copies are for readers of
+    /// the JSON), a scheme of `n_points` points whose indices (mirror, groups, NME pair,
+    /// pupils) are points of it, gray input in [-1, 1], a finite crop margin.
+    pub fn validate(&self) -> Result<(), String> {
+        self.arch.validate().map_err(|e| e.to_string())?;
+        let n = self.arch.n_points;
+        if self.n_points != n {
+            return Err(format!(
+                "n_points {} disagrees with the architecture's {n}",
+                self.n_points
+            ));
+        }
+        if self.input_size != self.arch.input_size {
+            return Err(format!(
+                "input_size {} disagrees with the architecture's {}",
+                self.input_size, self.arch.input_size
+            ));
+        }
+        let sc = &self.scheme;
+        if sc.len() != n {
+            return Err(format!(
+                "scheme {} has {} points but the architecture outputs {n}",
+                sc.name,
+                sc.len()
+            ));
+        }
+        if sc.mirror.len() != n || !facemark_core::scheme::is_involution(&sc.mirror) {
+            return Err(format!(
+                "scheme {}: the mirror table is not a pairing of its {n} points",
+                sc.name
+            ));
+        }
+        let bad_index = |i: &usize| *i >= n;
+        let pair_bad = sc.norm_pair.is_some_and(|(a, b)| a >= n || b >= n);
+        let pupils_bad = sc
+            .pupils
+            .as_ref()
+            .is_some_and(|(l, r)| l.is_empty() || r.is_empty() || l.iter().chain(r).any(bad_index));
+        let groups_bad = sc.groups.iter().any(|g| g.indices.iter().any(bad_index));
+        if pair_bad || pupils_bad || groups_bad {
+            return Err(format!(
+                "scheme {}: a group, the NME pair or the pupils name a point outside its {n}",
+                sc.name
+            ));
+        }
+        if self.colour != "gray" {
+            return Err(format!("colour `{}` (only `gray` is known)", self.colour));
+        }
+        if self.normalisation != "v/127.5-1" {
+            return Err(format!(
+                "normalisation `{}` (only `v/127.5-1` is known)",
+                self.normalisation
+            ));
+        }
+        if !(self.crop.margin.is_finite() && (0.0..=10.0).contains(&self.crop.margin)) {
+            return Err(format!(
+                "crop margin {} is not in [0, 10]",
+                self.crop.margin
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -160,7 +266,9 @@ impl std::str::FromStr for Precision {
 /// call [`KeypointModel::refresh`].
 #[derive(Debug)]
 pub struct KeypointModel {
+    /// What the model is: architecture, scheme, crop, provenance.
     pub meta: ModelMeta,
+    /// The trained network, as in training (batch norms unfolded).
     pub net: Network,
     precision: Precision,
     fused: OnceLock<Network>,
@@ -179,6 +287,7 @@ impl Clone for KeypointModel {
 pub const META_KEY: &str = "facemark";
 
 impl KeypointModel {
+    /// A model from its metadata and network, with [`Precision::Auto`].
     pub fn new(meta: ModelMeta, net: Network) -> KeypointModel {
         KeypointModel {
             meta,
@@ -194,6 +303,7 @@ impl KeypointModel {
         self.precision = precision;
         self
     }
+    /// The inference arithmetic setting.
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -270,14 +380,21 @@ impl KeypointModel {
             what: what.to_string(),
             detail: e.to_string(),
         })?;
-        if meta.scheme.len() != meta.arch.n_points {
+        meta.validate().map_err(|detail| ModelError::Meta {
+            what: what.to_string(),
+            detail,
+        })?;
+        // every size is bounded and the network no larger than the file's tensors (`assign`
+        // needs every parameter in the file) before anything is allocated
+        let params = meta.arch.param_count()?;
+        let in_file: usize = file.tensors.values().map(|(_, v)| v.len()).sum();
+        if params > in_file {
             return Err(ModelError::Meta {
                 what: what.to_string(),
                 detail: format!(
-                    "scheme {} has {} points but the architecture outputs {}",
-                    meta.scheme.name,
-                    meta.scheme.len(),
-                    meta.arch.n_points
+                    "the {} architecture described has {params} parameters, the file only \
+                     {in_file} values",
+                    meta.arch.kind
                 ),
             });
         }
@@ -305,6 +422,7 @@ impl KeypointModel {
         })
     }
 
+    /// Square input side in pixels.
     pub fn input_size(&self) -> u32 {
         self.meta.input_size
     }

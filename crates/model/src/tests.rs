@@ -251,7 +251,13 @@ fn truncated_or_mismatched_files_fail_clearly() {
     other.arch.width = 0.5;
     let wrong = KeypointModel::new(other, m.net.clone());
     let err = KeypointModel::from_bytes(&wrong.to_bytes()).unwrap_err();
-    assert!(err.to_string().contains("shape"), "{err}");
+    assert!(err.to_string().contains("parameters"), "{err}");
+    // … or the same number of values in other shapes
+    let mut other = m.meta.clone();
+    other.arch.head_hidden = 1;
+    let wrong = KeypointModel::new(other, m.net.clone());
+    let err = KeypointModel::from_bytes(&wrong.to_bytes()).unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
 
     // a file without facemark metadata
     let plain = st::write(&[("x".into(), vec![1], &[1.0][..])], &[]);
@@ -430,4 +436,126 @@ fn pip_inference_runs_the_head_sparsely_with_the_same_points() {
     for (a, b) in got.iter().zip(&want) {
         assert!((a - b).abs() < 1e-4, "{got:?} vs {want:?}");
     }
+}
+
+/// A change to a model's metadata, for the refusal tests.
+type Edit<T> = Box<dyn Fn(&mut T)>;
+
+/// `m`'s tensors with metadata `meta`, loaded: the error.
+fn load_with_meta(m: &KeypointModel, meta: ModelMeta) -> String {
+    let bytes = KeypointModel::new(meta, m.net.clone()).to_bytes();
+    KeypointModel::from_bytes(&bytes).unwrap_err().to_string()
+}
+
+#[test]
+fn metadata_that_contradicts_itself_is_refused() {
+    let m = tiny_model();
+    let cases: Vec<(&str, Edit<ModelMeta>)> = vec![
+        // the copies disagree with the architecture (input_size 64 panicked in the engine)
+        ("input_size 64 disagrees", Box::new(|x| x.input_size = 64)),
+        ("n_points 6 disagrees", Box::new(|x| x.n_points = 6)),
+        (
+            "mirror",
+            Box::new(|x| x.scheme.mirror = vec![1, 1, 2, 3, 4]),
+        ),
+        ("NME pair", Box::new(|x| x.scheme.norm_pair = Some((0, 5)))),
+        ("colour", Box::new(|x| x.colour = "rgb".into())),
+        (
+            "normalisation",
+            Box::new(|x| x.normalisation = "v/255".into()),
+        ),
+        ("crop margin", Box::new(|x| x.crop.margin = -1.0)),
+    ];
+    for (want, edit) in cases {
+        let mut meta = m.meta.clone();
+        edit(&mut meta);
+        let err = load_with_meta(&m, meta);
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
+
+#[test]
+fn huge_sizes_in_metadata_are_refused_before_allocating() {
+    let m = tiny_model();
+    let cases: Vec<(&str, Edit<ArchConfig>)> = vec![
+        ("width", Box::new(|a| a.width = 1e9)),
+        ("width", Box::new(|a| a.width = -1.0)),
+        ("late_width", Box::new(|a| a.late_width = 1e9)),
+        ("input_size", Box::new(|a| a.input_size = 4_000_000)),
+        ("repeats", Box::new(|a| a.repeats = 1 << 40)),
+        ("head_hidden", Box::new(|a| a.head_hidden = 1 << 40)),
+        ("n_points", Box::new(|a| a.n_points = 1 << 40)),
+        // every field within its bounds, the network still too large
+        (
+            "parameters",
+            Box::new(|a| *a = ArchConfig::naimish(a.n_points)),
+        ),
+        // a valid network larger than the file's tensors
+        (
+            "the file only",
+            Box::new(|a| {
+                a.width = 2.0;
+                a.input_size = 256;
+            }),
+        ),
+    ];
+    for (want, edit) in cases {
+        let mut meta = m.meta.clone();
+        edit(&mut meta.arch);
+        if want == "parameters" {
+            meta.arch.input_size = MAX_INPUT_SIZE;
+        }
+        meta.n_points = meta.arch.n_points;
+        meta.input_size = meta.arch.input_size;
+        let err = load_with_meta(&m, meta);
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
+
+#[test]
+fn param_count_is_the_built_networks_size() {
+    let mut archs = vec![
+        ArchConfig::seed001(68),
+        ArchConfig::naimish(15),
+        ArchConfig::mobile(68),
+        ArchConfig {
+            input_size: 112,
+            width: 0.5,
+            late_width: 1.5,
+            repeats: 2,
+            head_hidden: 64,
+            ..ArchConfig::mobile(5)
+        },
+    ];
+    archs.push(ArchConfig {
+        input_size: 32,
+        width: 0.25,
+        head: pip_head(),
+        ..ArchConfig::mobile(5)
+    });
+    archs.push(ArchConfig {
+        input_size: 48,
+        head: Head::Integral,
+        repeats: 1,
+        ..ArchConfig::mobile(7)
+    });
+    for a in archs {
+        let net = a.build(0).unwrap();
+        let n: usize = net.params().iter().map(|p| p.value.len()).sum();
+        assert_eq!(a.param_count().unwrap(), n, "{a:?}");
+    }
+}
+
+#[test]
+fn the_shipped_model_passes_the_checks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/default.safetensors");
+    if !path.exists() {
+        eprintln!("skipping: {} not present", path.display());
+        return;
+    }
+    let m = KeypointModel::load(&path).unwrap();
+    assert_eq!(
+        m.meta.arch.param_count().unwrap(),
+        m.net.params().iter().map(|p| p.value.len()).sum::<usize>()
+    );
 }

@@ -24,6 +24,14 @@ pub enum FormatError {
     },
     #[error("{}: {msg}", path.display())]
     Invalid { path: PathBuf, msg: String },
+    /// A sample that cannot take part in what was asked (named by [`Sample::name`]).
+    ///
+    /// [`Sample::name`]: facemark_core::Sample::name
+    #[error("{name}: {msg}")]
+    Sample { name: String, msg: String },
+    /// An option out of its range, or options that do not go together.
+    #[error("{0}")]
+    Options(String),
 }
 
 impl FormatError {

@@ -12,6 +12,15 @@
 //! | [`dataset`] | format detection ([`dataset::load_any`]), writing ([`dataset::save_as`]), identity splits |
 //! | [`cache`] | [`cache::FaceCache`]: face crops at one size in one binary file |
 //!
+//! And what is done with a data set as a whole (`facemark data`), returning data for the caller
+//! to print:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`report`] | [`report::inspect`]: counts, missing points, image sizes, identities as a serialisable [`report::InspectReport`] |
+//! | [`convert`] | [`convert::convert`] between formats, 68 → 15 points, Kaggle crops, caches |
+//! | [`sheet`] | [`sheet::sample_sheet`]: a contact sheet of samples with their points drawn |
+//!
 //! All coordinates are `[x, y]` in pixels of the sample's image (see `facemark_core`). Every
 //! reader reports bad input as a [`FormatError`] naming the file and, where there is one, the
 //! line; none of them panics on any input.
@@ -21,6 +30,7 @@
 //! the picture a person sees.
 
 pub mod cache;
+pub mod convert;
 pub mod dataset;
 mod error;
 pub mod helen;
@@ -28,6 +38,10 @@ mod image_io;
 pub mod imglab;
 pub mod kaggle;
 pub mod pts;
+pub mod report;
+pub mod sheet;
+#[cfg(test)]
+mod testutil;
 pub mod youtube;
 
 pub use cache::FaceCache;

@@ -46,6 +46,11 @@ pub(crate) fn stage0_row(
     )
 }
 
+/// [`stage0_generic`] compiled for AVX2.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]

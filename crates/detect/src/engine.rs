@@ -191,14 +191,36 @@ struct HaarFeatOpt {
     weight: [f32; 3],
 }
 
-fn haar_offsets(model: &CascadeModel, fi: usize, stride: usize, tofs: usize) -> HaarFeatOpt {
+/// `v` as a 32-bit table offset, or the error that the layer's tables are too large for them.
+fn offset(v: usize) -> Result<u32, DetectError> {
+    u32::try_from(v).map_err(|_| {
+        DetectError::TooLarge(format!(
+            "an integral-image offset ({v}) does not fit in 32 bits"
+        ))
+    })
+}
+
+fn offsets<const N: usize>(v: [usize; N]) -> Result<[u32; N], DetectError> {
+    let mut o = [0u32; N];
+    for (o, v) in o.iter_mut().zip(v) {
+        *o = offset(v)?;
+    }
+    Ok(o)
+}
+
+fn haar_offsets(
+    model: &CascadeModel,
+    fi: usize,
+    stride: usize,
+    tofs: usize,
+) -> Result<HaarFeatOpt, DetectError> {
     let f = &model.haar[fi];
     let mut ofs = [[0u32; 4]; 3];
     let mut weight = [0f32; 3];
     for (k, r) in f.rects.iter().enumerate() {
         weight[k] = r.weight;
         let (x, y, w, h) = (r.x as usize, r.y as usize, r.w as usize, r.h as usize);
-        ofs[k] = if f.tilted {
+        ofs[k] = offsets(if f.tilted {
             [
                 tofs + x + stride * y,
                 tofs + x - h + stride * (y + h),
@@ -212,10 +234,9 @@ fn haar_offsets(model: &CascadeModel, fi: usize, stride: usize, tofs: usize) -> 
                 x + stride * (y + h),
                 x + w + stride * (y + h),
             ]
-        }
-        .map(|v| v as u32);
+        })?;
     }
-    HaarFeatOpt { ofs, weight }
+    Ok(HaarFeatOpt { ofs, weight })
 }
 
 /// Per-layer evaluation data (offsets depend on the layer's stride).
@@ -225,28 +246,30 @@ enum Opt {
     Lbp(Vec<[u32; 16]>),
 }
 
-fn build_opt(model: &CascadeModel, stride: usize, tofs: usize) -> Opt {
-    match model.feature_type {
+/// The offsets of every feature for a layer of row stride `stride` (tilted table at `tofs`);
+/// an error when one does not fit in 32 bits.
+fn build_opt(model: &CascadeModel, stride: usize, tofs: usize) -> Result<Opt, DetectError> {
+    Ok(match model.feature_type {
         FeatureType::Haar if !model.stumps.is_empty() => Opt::HaarStumps(
             model
                 .stumps
                 .iter()
                 .map(|s| {
-                    let f = haar_offsets(model, s.feature as usize, stride, tofs);
-                    HaarStumpOpt {
+                    let f = haar_offsets(model, s.feature as usize, stride, tofs)?;
+                    Ok(HaarStumpOpt {
                         ofs: f.ofs,
                         weight: f.weight,
                         threshold: s.threshold,
                         left: s.left,
                         right: s.right,
-                    }
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, DetectError>>()?,
         ),
         FeatureType::Haar => Opt::HaarTrees(
             (0..model.haar.len())
                 .map(|i| haar_offsets(model, i, stride, tofs))
-                .collect(),
+                .collect::<Result<_, DetectError>>()?,
         ),
         FeatureType::Lbp => Opt::Lbp(
             model
@@ -258,21 +281,57 @@ fn build_opt(model: &CascadeModel, stride: usize, tofs: usize) -> Opt {
                         for gx in 0..4 {
                             let x = (f.x + gx * f.w) as usize;
                             let y = (f.y + gy * f.h) as usize;
-                            o[(gy * 4 + gx) as usize] = (x + stride * y) as u32;
+                            o[(gy * 4 + gx) as usize] = offset(x + stride * y)?;
                         }
                     }
-                    o
+                    Ok(o)
                 })
-                .collect(),
+                .collect::<Result<_, DetectError>>()?,
         ),
+    })
+}
+
+impl Opt {
+    /// The largest offset of any feature (0 when there are none).
+    fn max_offset(&self) -> usize {
+        let m = match self {
+            Opt::HaarStumps(v) => v.iter().flat_map(|s| s.ofs.iter().flatten()).max(),
+            Opt::HaarTrees(v) => v.iter().flat_map(|f| f.ofs.iter().flatten()).max(),
+            Opt::Lbp(v) => v.iter().flatten().max(),
+        };
+        m.copied().unwrap_or(0) as usize
+    }
+}
+
+/// Checks, in every build, what the unchecked reads of [`rect_sum`] and [`lbp_code`] rely on:
+/// for every window origin `p ≤ last` (the last origin of the working area), `p + o` is inside
+/// the table read, for every feature offset `o` in `opt` (read from `sum`) and variance offset
+/// in `nofs` (read from `sum` and `sq`; Haar only, `sq_len` is 0 for LBP).
+fn check_reads(
+    opt: &Opt,
+    nofs: &[u32; 4],
+    last: usize,
+    sum_len: usize,
+    sq_len: usize,
+) -> Result<(), DetectError> {
+    let nmax = nofs.iter().max().copied().unwrap_or(0) as usize;
+    let haar = !matches!(opt, Opt::Lbp(_));
+    let fits = |o: usize, len: usize| last.checked_add(o).is_some_and(|i| i < len);
+    if fits(opt.max_offset(), sum_len) && (!haar || (fits(nmax, sum_len) && fits(nmax, sq_len))) {
+        Ok(())
+    } else {
+        Err(DetectError::TooLarge(format!(
+            "a window read would leave the integral image (last window at {last}, tables of \
+             {sum_len} and {sq_len} values)"
+        )))
     }
 }
 
 /// Sum over a rectangle from its four corner offsets (wrap-around arithmetic, as OpenCV).
 ///
-/// Unchecked reads: every offset was validated to lie inside the detection window when the
-/// cascade was loaded (`CascadeModel::validate`), and `p` is a window origin inside the
-/// layer's working area, so `p + offset` is inside the table (checked in debug builds).
+/// Unchecked reads: `p` is a window origin inside the layer's working area, and
+/// [`check_reads`] verified, before the layer was scanned, that every origin of that area plus
+/// every offset of the layer's features is inside the table (also checked here in debug builds).
 #[inline(always)]
 fn rect_sum(t: &[i32], p: usize, o: &[u32; 4]) -> i32 {
     let g = |k: usize| {
@@ -532,7 +591,7 @@ fn lbp_code(t: &[i32], p: usize, o: &[u32; 16]) -> u32 {
     let g = |k: usize| {
         let i = p + o[k] as usize;
         debug_assert!(i < t.len());
-        // SAFETY: as in `rect_sum`: offsets validated inside the window at load time.
+        // SAFETY: as in `rect_sum`: `p + o[k]` checked inside the table by `check_reads`.
         unsafe { *t.get_unchecked(i) }
     };
     let s = |a: usize, b: usize, c: usize, d: usize| {
@@ -553,7 +612,14 @@ fn lbp_code(t: &[i32], p: usize, o: &[u32; 16]) -> u32 {
 
 /// All raw (ungrouped) windows, in image pixels, OpenCV's `detectMultiScaleNoGrouping`.
 /// Deterministic order: by scale, then row, then column.
-pub(crate) fn raw_windows(model: &CascadeModel, img: &GrayImage, p: &DetectParams) -> Vec<Rect> {
+///
+/// An error ([`DetectError::TooLarge`]) when the image is too large for the engine's 32-bit
+/// table offsets.
+pub(crate) fn raw_windows(
+    model: &CascadeModel,
+    img: &GrayImage,
+    p: &DetectParams,
+) -> Result<Vec<Rect>, DetectError> {
     raw_windows_impl(model, img, p, true)
 }
 
@@ -563,10 +629,17 @@ fn raw_windows_impl(
     img: &GrayImage,
     p: &DetectParams,
     dense: bool,
-) -> Vec<Rect> {
+) -> Result<Vec<Rect>, DetectError> {
     let (iw, ih) = (img.width() as usize, img.height() as usize);
-    if iw == 0 || ih == 0 || iw > i32::MAX as usize / 2 || ih > i32::MAX as usize / 2 {
-        return vec![];
+    if iw == 0 || ih == 0 {
+        return Ok(vec![]);
+    }
+    if iw > i32::MAX as usize / 2 || ih > i32::MAX as usize / 2 {
+        return Err(DetectError::TooLarge(format!(
+            "{iw}x{ih} pixels is larger than the cascade engine's {}x{} limit",
+            i32::MAX / 2,
+            i32::MAX / 2
+        )));
     }
     let scales = scales_for(model.window, iw as i32, ih as i32, p);
     let gray = img.as_raw();
@@ -576,15 +649,14 @@ fn raw_windows_impl(
         .map(|&scale| {
             let layer = Layer::build(model, gray, iw, ih, scale);
             let tofs = layer.stride * (layer.h + 1);
-            let opt = build_opt(model, layer.stride, tofs);
+            let opt = build_opt(model, layer.stride, tofs)?;
             let n = [1usize, 1, (ww - 2) as usize, (wh - 2) as usize];
-            let nofs = [
+            let nofs = offsets([
                 n[0] + layer.stride * n[1],
                 n[0] + n[2] + layer.stride * n[1],
                 n[0] + layer.stride * (n[1] + n[3]),
                 n[0] + n[2] + layer.stride * (n[1] + n[3]),
-            ]
-            .map(|v| v as u32);
+            ])?;
             let sc = Scanner {
                 model,
                 layer: &layer,
@@ -593,6 +665,10 @@ fn raw_windows_impl(
                 narea: ((ww - 2) * (wh - 2)) as f64,
             };
             let (wx, wy) = layer.working(model.window);
+            if wx > 0 && wy > 0 {
+                let last = (wy - 1) * layer.stride + wx - 1;
+                check_reads(&opt, &nofs, last, layer.sum.len(), layer.sq.len())?;
+            }
             let step = layer.ystep;
             // Row chunks of ~16 scanned rows, a multiple of the step.
             let chunk = 16 * step;
@@ -611,17 +687,18 @@ fn raw_windows_impl(
                 })
                 .collect();
             let win = (round_f32(ww as f32 * scale), round_f32(wh as f32 * scale));
-            hits.into_iter()
+            Ok(hits
+                .into_iter()
                 .map(|(x, y)| Rect {
                     x: round_f32(x as f32 * scale),
                     y: round_f32(y as f32 * scale),
                     w: win.0,
                     h: win.1,
                 })
-                .collect()
+                .collect())
         })
-        .collect();
-    per_scale.into_iter().flatten().collect()
+        .collect::<Result<_, DetectError>>()?;
+    Ok(per_scale.into_iter().flatten().collect())
 }
 
 /// OpenCV's `partition` with `SimilarRects(eps)`: connected components; labels numbered in
@@ -733,11 +810,11 @@ pub(crate) fn detect_multi_scale(
     model: &CascadeModel,
     img: &GrayImage,
     p: &DetectParams,
-) -> Vec<Detection> {
-    let raw = raw_windows(model, img, p);
+) -> Result<Vec<Detection>, DetectError> {
+    let raw = raw_windows(model, img, p)?;
     let grouped = group_rectangles(&raw, p.min_neighbors.min(i32::MAX as u32) as i32, 0.2);
     let (iw, ih) = (img.width() as i32, img.height() as i32);
-    grouped
+    Ok(grouped
         .into_iter()
         .filter_map(|(r, n)| {
             let x0 = r.x.max(0);
@@ -749,7 +826,7 @@ pub(crate) fn detect_multi_scale(
                 score: n as f32,
             })
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -788,9 +865,63 @@ mod tests {
             min_neighbors: 0,
             ..DetectParams::default()
         };
-        let a = raw_windows_impl(&model, &img, &p, true);
-        let b = raw_windows_impl(&model, &img, &p, false);
+        let a = raw_windows_impl(&model, &img, &p, true).unwrap();
+        let b = raw_windows_impl(&model, &img, &p, false).unwrap();
         assert_eq!(a, b);
+    }
+
+    /// A one-feature 12×12 Haar cascade.
+    fn edge_model() -> CascadeModel {
+        CascadeModel::from_xml_str(
+            r#"<?xml version="1.0"?>
+<opencv_storage><cascade>
+  <stageType>BOOST</stageType><featureType>HAAR</featureType>
+  <height>12</height><width>12</width>
+  <stageParams><maxWeakCount>1</maxWeakCount></stageParams>
+  <featureParams><maxCatCount>0</maxCatCount></featureParams>
+  <stageNum>1</stageNum>
+  <stages><_><maxWeakCount>1</maxWeakCount><stageThreshold>0.5</stageThreshold>
+    <weakClassifiers><_><internalNodes>0 -1 0 0.15</internalNodes>
+      <leafValues>-1. 1.</leafValues></_></weakClassifiers></_></stages>
+  <features><_><rects><_>1 1 10 10 -1.</_><_>6 1 5 10 2.</_></rects></_></features>
+</cascade></opencv_storage>"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn offsets_past_32_bits_are_refused_not_cut() {
+        let model = edge_model();
+        assert!(build_opt(&model, 1000, 0).is_ok());
+        // rows 2^29 values apart (an image 2^29 pixels wide): the feature's lower corners
+        // are 11 rows down, past 2^32; cut to 32 bits they pointed elsewhere
+        let err = build_opt(&model, 1 << 29, 0).err().expect("refused");
+        assert!(matches!(err, DetectError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("32 bits"), "{err}");
+    }
+
+    #[test]
+    fn reads_past_the_tables_are_refused_in_every_build() {
+        let model = edge_model();
+        // a 20×20 image: tables of 21×21, window origins up to (8, 8)
+        let stride = 21;
+        let opt = build_opt(&model, stride, 0).unwrap();
+        let nofs = [1 + stride, 11 + stride, 1 + 11 * stride, 11 + 11 * stride].map(|v| v as u32);
+        let last = 8 * stride + 8;
+        assert!(check_reads(&opt, &nofs, last, 21 * 21, 21 * 21).is_ok());
+        // the farthest read: the last origin + the lower right corner (11, 11)
+        let need = last + 11 + 11 * stride + 1;
+        assert!(check_reads(&opt, &nofs, last, need, need).is_ok());
+        // tables one value short, or a window origin past the end: refused
+        for (last, sum, sq) in [
+            (last, need - 1, need),
+            (last, need, need - 1),
+            (last + 1, need, need),
+            (usize::MAX, need, need),
+        ] {
+            let err = check_reads(&opt, &nofs, last, sum, sq).unwrap_err();
+            assert!(matches!(err, DetectError::TooLarge(_)), "{err}");
+        }
     }
 
     #[test]

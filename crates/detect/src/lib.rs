@@ -14,6 +14,8 @@
 //! [`default_detector`] returns the one the benchmark in the README found better;
 //! [`detector_by_name`] picks one by name or cascade file.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod cascade;
 mod dense;
 mod engine;
@@ -57,6 +59,9 @@ pub enum DetectError {
     Unsupported(String),
     #[error("invalid detection parameters: {0}")]
     Params(String),
+    /// An image too large for the cascade engine (its integral-image offsets are 32-bit).
+    #[error("image too large for the cascade detector: {0}")]
+    TooLarge(String),
     /// The embedded model/cascade was not available when this binary was built.
     #[error("{0}")]
     NotEmbedded(String),
@@ -180,21 +185,23 @@ impl Cascade {
 
     /// OpenCV's `detectMultiScale(image, scaleFactor, minNeighbors, 0, minSize, maxSize)`:
     /// grouped detections, boxes in pixels of `image`, `score` = number of raw windows merged
-    /// (OpenCV's "neighbours"). Invalid parameters (see [`DetectParams::validate`]) give no
-    /// detections; use [`Cascade::try_detect_multi_scale`] to get the error.
+    /// (OpenCV's "neighbours"). Invalid parameters (see [`DetectParams::validate`]) and images
+    /// too large for the engine give no detections; use [`Cascade::try_detect_multi_scale`]
+    /// to get the error.
     pub fn detect_multi_scale(&self, image: &GrayImage, params: &DetectParams) -> Vec<Detection> {
         self.try_detect_multi_scale(image, params)
             .unwrap_or_default()
     }
 
-    /// As [`Cascade::detect_multi_scale`], reporting invalid parameters.
+    /// As [`Cascade::detect_multi_scale`], reporting invalid parameters and images too large
+    /// for the engine ([`DetectError::TooLarge`]).
     pub fn try_detect_multi_scale(
         &self,
         image: &GrayImage,
         params: &DetectParams,
     ) -> Result<Vec<Detection>, DetectError> {
         params.validate()?;
-        Ok(engine::detect_multi_scale(&self.model, image, params))
+        engine::detect_multi_scale(&self.model, image, params)
     }
 
     /// The raw windows before grouping (OpenCV's `detectMultiScaleNoGrouping`), in pixels.
@@ -204,7 +211,7 @@ impl Cascade {
         params: &DetectParams,
     ) -> Result<Vec<Rect>, DetectError> {
         params.validate()?;
-        Ok(engine::raw_windows(&self.model, image, params))
+        engine::raw_windows(&self.model, image, params)
     }
 }
 

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 /// A parsed safetensors file: f32 tensors by name, and the string metadata.
 #[derive(Debug, Clone, Default)]
 pub struct StFile {
+    /// Tensors by name: shape and row-major values.
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// The `__metadata__` string pairs.
     pub metadata: HashMap<String, String>,
 }
 

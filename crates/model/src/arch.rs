@@ -146,7 +146,31 @@ pub enum ArchError {
         /// Why.
         detail: String,
     },
+    /// A field is out of its range.
+    #[error("architecture {kind}: {field} {detail}")]
+    Field {
+        /// The network.
+        kind: ArchKind,
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
 }
+
+/// Largest input side ([`ArchConfig::input_size`]), pixels.
+pub const MAX_INPUT_SIZE: u32 = 1024;
+/// Largest [`ArchConfig::width`] and [`ArchConfig::late_width`].
+pub const MAX_WIDTH: f32 = 8.0;
+/// Largest [`ArchConfig::repeats`].
+pub const MAX_REPEATS: usize = 8;
+/// Largest [`ArchConfig::head_hidden`].
+pub const MAX_HEAD_HIDDEN: usize = 4096;
+/// Largest [`ArchConfig::n_points`].
+pub const MAX_N_POINTS: usize = 10_000;
+/// Largest network, in parameters (f32 values, running statistics included): 1 GB of
+/// weights. Checked before anything is allocated.
+pub const MAX_PARAMS: usize = 256 << 20;
 
 impl ArchConfig {
     /// The default config of `kind` for `n_points` (input 224 for seed001, 96 for naimish,
@@ -193,29 +217,17 @@ impl ArchConfig {
     /// mobile `conv1 bn1`, `dw{i} dwbn{i} pw{i} pwbn{i}` for i = 1..=6 (more above 64² input;
     /// `repeats` copies of block i are `dw{i}r{j} …`), `fc1 bn_fc1` when `head_hidden > 0`, `head`.
     pub fn build(&self, seed: u64) -> Result<Network, ArchError> {
-        if self.n_points == 0 {
-            return Err(ArchError::NoPoints(self.kind));
-        }
-        self.check_head()?;
+        // every size bounded before anything is allocated
+        self.param_count()?;
         let rng = &mut ChaCha8Rng::seed_from_u64(seed);
         let out = 2 * self.n_points;
         let s = self.input_size as usize;
-        let too_small = || ArchError::InputTooSmall {
-            kind: self.kind,
-            size: self.input_size,
-        };
         let relu = || Layer::Act(Activation::new(ActKind::Relu));
         let elu = || Layer::Act(Activation::new(ActKind::Elu));
         let pool = |k| Layer::MaxPool(MaxPool2d::new(k, k));
         let layers = match self.kind {
             ArchKind::Seed001 => {
-                // spatial sizes: s-4, /3, -2, /3, -2, /3
-                let a = s.checked_sub(4).ok_or_else(too_small)? / 3;
-                let b = a.checked_sub(2).ok_or_else(too_small)? / 3;
-                let c = b.checked_sub(2).ok_or_else(too_small)? / 3;
-                if c == 0 {
-                    return Err(too_small());
-                }
+                let c = self.final_map_side()?;
                 vec![
                     Layer::Conv2d(Conv2d::new("conv1", 1, 32, 5, 1, 0, rng)),
                     relu(),
@@ -238,14 +250,7 @@ impl ArchConfig {
                 ]
             }
             ArchKind::Naimish => {
-                // s-3, /2, -2, /2, -1, /2, -0, /2
-                let a = s.checked_sub(3).ok_or_else(too_small)? / 2;
-                let b = a.checked_sub(2).ok_or_else(too_small)? / 2;
-                let c = b.checked_sub(1).ok_or_else(too_small)? / 2;
-                let d = c / 2;
-                if d == 0 {
-                    return Err(too_small());
-                }
+                let d = self.final_map_side()?;
                 vec![
                     Layer::Conv2d(Conv2d::new("conv1", 1, 32, 4, 1, 0, rng)),
                     elu(),
@@ -273,10 +278,7 @@ impl ArchConfig {
                 ]
             }
             ArchKind::Mobile => {
-                // channels of a block of base width `c` under multiplier `m`
-                let ch_at = |c: usize, m: f32| ((c as f32 * m).round() as usize).max(4);
-                let ch = |c: usize| ch_at(c, self.width);
-                let c0 = ch(16);
+                let c0 = self.mobile_channels(16);
                 let mut l = vec![
                     Layer::Conv2d(Conv2d::new("conv1", 1, c0, 3, 2, 1, rng)),
                     Layer::BatchNorm(BatchNorm::new("bn1", c0)),
@@ -284,50 +286,13 @@ impl ArchConfig {
                 ];
                 let mut size = s.div_ceil(2);
                 let mut cin = c0;
-                let mut blocks = vec![(32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (256, 2)];
-                // Inputs above 64 get more stride-2 blocks (256 channels) until the last map is
-                // at most 4×4, so the dense head — most of the weights — stays the same size.
-                let mut last =
-                    blocks.iter().fold(
-                        s.div_ceil(2),
-                        |m, b| {
-                            if b.1 == 2 {
-                                m.div_ceil(2)
-                            } else {
-                                m
-                            }
-                        },
-                    );
-                // (a map head reads the stride-16 map itself: no more blocks)
-                while last > 4 && self.head == Head::Dense {
-                    blocks.push((256, 2));
-                    last = last.div_ceil(2);
-                }
-                // `repeats` stride-1 copies after the 1/16 stage's and later stride-2 blocks,
-                // named after their block (`dw6r1` …) so the base blocks keep their numbers
-                // (`--init` and `--freeze` go by name)
-                let blocks: Vec<(String, usize, usize)> = blocks
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, &(c, st))| {
-                        let extra = if st == 2 && i >= 5 { self.repeats } else { 0 };
-                        let n = i + 1;
-                        std::iter::once((n.to_string(), c, st))
-                            .chain((1..=extra).map(move |r| (format!("{n}r{r}"), c, 1)))
-                    })
-                    .collect();
-                let late = if self.late_width > 0.0 {
-                    self.late_width
-                } else {
-                    self.width
-                };
-                for (n, cout, stride) in &blocks {
-                    let cout = ch_at(*cout, if *cout == 256 { late } else { self.width });
+                for (n, cout, stride) in self.mobile_blocks() {
+                    let cout = self.mobile_channels(cout);
                     l.push(Layer::Depthwise(DepthwiseConv2d::new(
                         &format!("dw{n}"),
                         cin,
                         3,
-                        *stride,
+                        stride,
                         1,
                         rng,
                     )));
@@ -344,11 +309,8 @@ impl ArchConfig {
                     )));
                     l.push(Layer::BatchNorm(BatchNorm::new(&format!("pwbn{n}"), cout)));
                     l.push(relu());
-                    size = if *stride == 2 { size.div_ceil(2) } else { size };
+                    size = if stride == 2 { size.div_ceil(2) } else { size };
                     cin = cout;
-                }
-                if s < 16 {
-                    return Err(too_small());
                 }
                 if let Some(channels) = self.map_channels() {
                     l.push(Layer::Conv2d(Conv2d::new(
@@ -382,6 +344,209 @@ impl ArchConfig {
 }
 
 impl ArchConfig {
+    /// Side of the last feature map (the input of the flatten or of a map head); an error
+    /// when the input is too small for the architecture.
+    fn final_map_side(&self) -> Result<usize, ArchError> {
+        let s = self.input_size as usize;
+        let too_small = || ArchError::InputTooSmall {
+            kind: self.kind,
+            size: self.input_size,
+        };
+        let side = match self.kind {
+            // s-4, /3, -2, /3, -2, /3
+            ArchKind::Seed001 => {
+                let a = s.checked_sub(4).ok_or_else(too_small)? / 3;
+                let b = a.checked_sub(2).ok_or_else(too_small)? / 3;
+                b.checked_sub(2).ok_or_else(too_small)? / 3
+            }
+            // s-3, /2, -2, /2, -1, /2, -0, /2
+            ArchKind::Naimish => {
+                let a = s.checked_sub(3).ok_or_else(too_small)? / 2;
+                let b = a.checked_sub(2).ok_or_else(too_small)? / 2;
+                b.checked_sub(1).ok_or_else(too_small)? / 2 / 2
+            }
+            ArchKind::Mobile => {
+                if s < 16 {
+                    return Err(too_small());
+                }
+                self.mobile_blocks().iter().fold(s.div_ceil(2), |m, b| {
+                    if b.2 == 2 {
+                        m.div_ceil(2)
+                    } else {
+                        m
+                    }
+                })
+            }
+        };
+        if side == 0 {
+            return Err(too_small());
+        }
+        Ok(side)
+    }
+
+    /// Output channels of a `mobile` block of base width `c` (256 = the last stage, under
+    /// [`ArchConfig::late_width`]).
+    fn mobile_channels(&self, c: usize) -> usize {
+        let late = if self.late_width > 0.0 {
+            self.late_width
+        } else {
+            self.width
+        };
+        let m = if c == 256 { late } else { self.width };
+        ((c as f32 * m).round() as usize).max(4)
+    }
+
+    /// The `mobile` blocks after `conv1`: `(name, base channels, stride)`.
+    fn mobile_blocks(&self) -> Vec<(String, usize, usize)> {
+        let mut blocks = vec![(32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (256, 2)];
+        // Inputs above 64 get more stride-2 blocks (256 channels) until the last map is at
+        // most 4×4, so the dense head — most of the weights — stays the same size.
+        let mut last = blocks
+            .iter()
+            .fold((self.input_size as usize).div_ceil(2), |m, b| {
+                if b.1 == 2 {
+                    m.div_ceil(2)
+                } else {
+                    m
+                }
+            });
+        // (a map head reads the stride-16 map itself: no more blocks)
+        while last > 4 && self.head == Head::Dense {
+            blocks.push((256, 2));
+            last = last.div_ceil(2);
+        }
+        // `repeats` stride-1 copies after the 1/16 stage's and later stride-2 blocks, named
+        // after their block (`dw6r1` …) so the base blocks keep their numbers (`--init` and
+        // `--freeze` go by name)
+        blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &(c, st))| {
+                let extra = if st == 2 && i >= 5 { self.repeats } else { 0 };
+                let n = i + 1;
+                std::iter::once((n.to_string(), c, st))
+                    .chain((1..=extra).map(move |r| (format!("{n}r{r}"), c, 1)))
+            })
+            .collect()
+    }
+
+    /// Checks every field against its bounds ([`MAX_INPUT_SIZE`], [`MAX_WIDTH`],
+    /// [`MAX_REPEATS`], [`MAX_HEAD_HIDDEN`], [`MAX_N_POINTS`]), the head against the backbone
+    /// and the point count ([`ArchConfig::check_head`]), and that the input is large enough.
+    pub fn validate(&self) -> Result<(), ArchError> {
+        let field = |field: &'static str, detail: String| ArchError::Field {
+            kind: self.kind,
+            field,
+            detail,
+        };
+        if self.n_points == 0 {
+            return Err(ArchError::NoPoints(self.kind));
+        }
+        if self.n_points > MAX_N_POINTS {
+            return Err(field(
+                "n_points",
+                format!("{} is above the limit {MAX_N_POINTS}", self.n_points),
+            ));
+        }
+        if self.input_size > MAX_INPUT_SIZE {
+            return Err(field(
+                "input_size",
+                format!("{} is above the limit {MAX_INPUT_SIZE}", self.input_size),
+            ));
+        }
+        if !(self.width > 0.0 && self.width <= MAX_WIDTH) {
+            return Err(field(
+                "width",
+                format!("{} is not in (0, {MAX_WIDTH}]", self.width),
+            ));
+        }
+        if !(self.late_width >= 0.0 && self.late_width <= MAX_WIDTH) {
+            return Err(field(
+                "late_width",
+                format!("{} is not in [0, {MAX_WIDTH}]", self.late_width),
+            ));
+        }
+        if self.repeats > MAX_REPEATS {
+            return Err(field(
+                "repeats",
+                format!("{} is above the limit {MAX_REPEATS}", self.repeats),
+            ));
+        }
+        if self.head_hidden > MAX_HEAD_HIDDEN {
+            return Err(field(
+                "head_hidden",
+                format!("{} is above the limit {MAX_HEAD_HIDDEN}", self.head_hidden),
+            ));
+        }
+        self.check_head()?;
+        self.final_map_side().map(|_| ())
+    }
+
+    /// Number of f32 values of the network [`ArchConfig::build`] makes (running statistics
+    /// included), computed without building it, after [`ArchConfig::validate`]; an error when
+    /// above [`MAX_PARAMS`].
+    pub fn param_count(&self) -> Result<usize, ArchError> {
+        self.validate()?;
+        let conv = |cin: usize, cout: usize, k: usize| cout * cin * k * k + cout;
+        let dense = |fin: usize, fout: usize| fin * fout + fout;
+        let bn = |c: usize| 4 * c;
+        let side = self.final_map_side()?;
+        let out = 2 * self.n_points;
+        // all factors are bounded above (input ≤ 1024, channels ≤ 2048, points ≤ 10 000):
+        // no product overflows a 64-bit usize
+        let n = match self.kind {
+            ArchKind::Seed001 => {
+                conv(1, 32, 5)
+                    + conv(32, 64, 3)
+                    + bn(64)
+                    + conv(64, 128, 3)
+                    + dense(128 * side * side, 512)
+                    + bn(512)
+                    + dense(512, out)
+            }
+            ArchKind::Naimish => {
+                conv(1, 32, 4)
+                    + conv(32, 64, 3)
+                    + conv(64, 128, 2)
+                    + conv(128, 256, 1)
+                    + dense(256 * side * side, 1000)
+                    + dense(1000, 1000)
+                    + dense(1000, out)
+            }
+            ArchKind::Mobile => {
+                let c0 = self.mobile_channels(16);
+                let mut n = conv(1, c0, 3) + bn(c0);
+                let mut cin = c0;
+                for (_, c, _) in self.mobile_blocks() {
+                    let cout = self.mobile_channels(c);
+                    n += cin * 9 + cin + bn(cin) + conv(cin, cout, 1) + bn(cout);
+                    cin = cout;
+                }
+                if let Some(channels) = self.map_channels() {
+                    n + conv(cin, channels, 1)
+                } else if self.head_hidden > 0 {
+                    n + dense(cin * side * side, self.head_hidden)
+                        + bn(self.head_hidden)
+                        + dense(self.head_hidden, out)
+                } else {
+                    n + dense(cin * side * side, out)
+                }
+            }
+        };
+        if n > MAX_PARAMS {
+            return Err(ArchError::Field {
+                kind: self.kind,
+                field: "size",
+                detail: format!(
+                    "{n} parameters is above the limit {MAX_PARAMS} (input_size {}, width {}, \
+                     repeats {}, head_hidden {}, n_points {})",
+                    self.input_size, self.width, self.repeats, self.head_hidden, self.n_points
+                ),
+            });
+        }
+        Ok(n)
+    }
+
     /// Output channels of a map head (`None` for [`Head::Dense`]).
     pub fn map_channels(&self) -> Option<usize> {
         match &self.head {

@@ -5,12 +5,14 @@
 //! names them (`conv1.weight`, `bn2.running_mean`, `head.bias`, …), and in `__metadata__`
 //! the key `"facemark"` holding [`ModelMeta`] as JSON.
 
+#![forbid(unsafe_code)]
+
 #![warn(missing_docs)]
 
 pub mod arch;
 pub mod st;
 
-pub use arch::{ArchConfig, ArchError, ArchKind, Head};
+pub use arch::{ArchConfig, ArchError, ArchKind, Head, MAX_INPUT_SIZE};
 pub use facemark_nn::Network;
 
 use facemark_core::crop::denormalise_points;
@@ -140,6 +142,73 @@ impl ModelMeta {
             metrics: BTreeMap::new(),
             created_by: String::new(),
         }
+    }
+}
+
+impl ModelMeta {
+    /// Checks the metadata against itself and the network it describes: the architecture's
+    /// fields ([`ArchConfig::validate`]), `n_points` and `input_size` equal to the
+    /// architecture's (the architecture is the source of truth, the copies are for readers of
+    /// the JSON), a scheme of `n_points` points whose indices (mirror, groups, NME pair,
+    /// pupils) are points of it, gray input in [-1, 1], a finite crop margin.
+    pub fn validate(&self) -> Result<(), String> {
+        self.arch.validate().map_err(|e| e.to_string())?;
+        let n = self.arch.n_points;
+        if self.n_points != n {
+            return Err(format!(
+                "n_points {} disagrees with the architecture's {n}",
+                self.n_points
+            ));
+        }
+        if self.input_size != self.arch.input_size {
+            return Err(format!(
+                "input_size {} disagrees with the architecture's {}",
+                self.input_size, self.arch.input_size
+            ));
+        }
+        let sc = &self.scheme;
+        if sc.len() != n {
+            return Err(format!(
+                "scheme {} has {} points but the architecture outputs {n}",
+                sc.name,
+                sc.len()
+            ));
+        }
+        if sc.mirror.len() != n || !facemark_core::scheme::is_involution(&sc.mirror) {
+            return Err(format!(
+                "scheme {}: the mirror table is not a pairing of its {n} points",
+                sc.name
+            ));
+        }
+        let bad_index = |i: &usize| *i >= n;
+        let pair_bad = sc.norm_pair.is_some_and(|(a, b)| a >= n || b >= n);
+        let pupils_bad = sc
+            .pupils
+            .as_ref()
+            .is_some_and(|(l, r)| l.is_empty() || r.is_empty() || l.iter().chain(r).any(bad_index));
+        let groups_bad = sc.groups.iter().any(|g| g.indices.iter().any(bad_index));
+        if pair_bad || pupils_bad || groups_bad {
+            return Err(format!(
+                "scheme {}: a group, the NME pair or the pupils name a point outside its {n}",
+                sc.name
+            ));
+        }
+        if self.colour != "gray" {
+            return Err(format!("colour `{}` (only `gray` is known)", self.colour));
+        }
+        if self.normalisation != "v/127.5-1" {
+            return Err(format!(
+                "normalisation `{}` (only `v/127.5-1` is known)",
+                self.normalisation
+            ));
+        }
+        if !(self.crop.margin.is_finite() && (0.0..=10.0).contains(&self.crop.margin)) {
+            return Err(format!(
+                "crop margin {} is not in [0, 10]",
+                self.crop.margin
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -313,14 +382,21 @@ impl KeypointModel {
             what: what.to_string(),
             detail: e.to_string(),
         })?;
-        if meta.scheme.len() != meta.arch.n_points {
+        meta.validate().map_err(|detail| ModelError::Meta {
+            what: what.to_string(),
+            detail,
+        })?;
+        // every size is bounded and the network no larger than the file's tensors (`assign`
+        // needs every parameter in the file) before anything is allocated
+        let params = meta.arch.param_count()?;
+        let in_file: usize = file.tensors.values().map(|(_, v)| v.len()).sum();
+        if params > in_file {
             return Err(ModelError::Meta {
                 what: what.to_string(),
                 detail: format!(
-                    "scheme {} has {} points but the architecture outputs {}",
-                    meta.scheme.name,
-                    meta.scheme.len(),
-                    meta.arch.n_points
+                    "the {} architecture described has {params} parameters, the file only \
+                     {in_file} values",
+                    meta.arch.kind
                 ),
             });
         }

@@ -10,6 +10,8 @@
 //! - [`video`]: streaming decode/encode through the `ffmpeg` programs, filters on video, and
 //!   per-frame landmarks for `facemark detect` on video.
 
+#![forbid(unsafe_code)]
+
 pub mod artwork;
 pub mod composite;
 pub mod error;

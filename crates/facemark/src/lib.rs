@@ -11,6 +11,7 @@
 //!
 //! The pipeline, one crate per stage: formats → detection → model → training/eval → applications.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod calibration;

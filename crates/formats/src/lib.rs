@@ -29,6 +29,8 @@
 //! frame), by content, upright (EXIF orientation applied), so points are in the coordinates of
 //! the picture a person sees.
 
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod convert;
 pub mod dataset;

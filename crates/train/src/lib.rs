@@ -1,5 +1,7 @@
 //! facemark-train: augmentation, the training loop, evaluation metrics and the Kaggle workflow.
 
+#![forbid(unsafe_code)]
+
 pub mod augment; // landmark-aware augmentation
 pub mod baseline; // the mean-shape baseline
 pub mod boxes; // the evaluated face box: source, simulated detector error

@@ -6,7 +6,6 @@
 //! the key `"facemark"` holding [`ModelMeta`] as JSON.
 
 #![forbid(unsafe_code)]
-
 #![warn(missing_docs)]
 
 pub mod arch;
@@ -79,9 +78,11 @@ pub enum ModelError {
         names: Vec<String>,
     },
     /// The architecture in the metadata cannot be built.
+    /// The architecture in the metadata cannot be built.
     #[error(transparent)]
     Arch(#[from] ArchError),
     #[error("this model is a refiner (trained on crops aligned on a face's points): it cannot place points from a face box; use or evaluate it as --refiner behind a first model")]
+    /// A refiner was asked to place points from a face box.
     /// A refiner was asked to place points from a face box.
     IsRefiner,
     #[error("input has {got} values, expected {n} × {size}² = {expected}")]
@@ -306,6 +307,7 @@ impl KeypointModel {
         self
     }
     /// The inference arithmetic setting.
+    /// The inference arithmetic setting.
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -424,6 +426,7 @@ impl KeypointModel {
         })
     }
 
+    /// Square input side in pixels.
     /// Square input side in pixels.
     pub fn input_size(&self) -> u32 {
         self.meta.input_size

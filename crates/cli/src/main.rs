@@ -1,6 +1,8 @@
 //! The `facemark` command line: a thin layer over the `facemark` library crates.
 //! Each subcommand lives in its own module under `cmd/` with an `Args` struct and a `run`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use clap::{Parser, Subcommand};
 
 mod cmd;

@@ -360,6 +360,10 @@ pub fn warp_gray_f32(src: &GrayImage, src_to_dst: &Affine2, out_w: u32, out_h: u
 
 /// [`warp_gray_f32_body`] compiled for AVX2 (which has SSE4.1's `roundss`: `floor` inline
 /// instead of a libm call). Same operations, no FMA contraction: the same bits.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn warp_gray_f32_avx2(

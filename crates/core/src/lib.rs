@@ -6,6 +6,7 @@
 //! - Boxes are [`BoxF`] in pixels: `x, y` top-left, `w, h` size.
 //! - "left"/"right" in point names are the **subject's** left/right (iBUG, Kaggle convention).
 
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod crop;

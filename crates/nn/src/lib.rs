@@ -16,6 +16,8 @@
 //! - Work is parallelised with rayon over the batch (or channels); GEMMs inside a per-sample
 //!   loop run single-threaded, batch-wide GEMMs (dense layers) use rayon inside `gemm`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod device;

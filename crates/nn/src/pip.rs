@@ -376,7 +376,10 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_portable(a, b)
 }
 
+/// [`dot_portable`] compiled for AVX2.
+///
 /// # Safety
+///
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]

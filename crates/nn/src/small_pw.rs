@@ -93,30 +93,42 @@ mod avx512 {
     /// (18 accumulators, each broadcast input feeding two FMAs; a 3×3 map is one tile, so
     /// each weight is loaded once).
     ///
-    /// Requires AVX-512F, `xs.len() == cin·p`, `ys.len() == cout·p`.
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F. (The sizes, `xs.len() == cin·p` and
+    /// `ys.len() == cout·p`, are asserted.)
     #[target_feature(enable = "avx512f")]
     pub unsafe fn sample(l: &SmallPointwise, xs: &[f32], p: usize, ys: &mut [f32]) {
-        assert!(xs.len() == l.cin * p && ys.len() == l.cout * p);
-        for ob in (0..l.cout32).step_by(32) {
-            let mut q0 = 0;
-            while q0 < p {
-                match p - q0 {
-                    1 => tile::<1>(l, xs, p, ob, q0, ys),
-                    2 => tile::<2>(l, xs, p, ob, q0, ys),
-                    3 => tile::<3>(l, xs, p, ob, q0, ys),
-                    4 => tile::<4>(l, xs, p, ob, q0, ys),
-                    5 => tile::<5>(l, xs, p, ob, q0, ys),
-                    6 => tile::<6>(l, xs, p, ob, q0, ys),
-                    7 => tile::<7>(l, xs, p, ob, q0, ys),
-                    8 => tile::<8>(l, xs, p, ob, q0, ys),
-                    _ => tile::<9>(l, xs, p, ob, q0, ys),
+        // SAFETY: AVX-512F present (the contract); the sizes `tile` needs are asserted first.
+        unsafe {
+            assert!(xs.len() == l.cin * p && ys.len() == l.cout * p);
+            for ob in (0..l.cout32).step_by(32) {
+                let mut q0 = 0;
+                while q0 < p {
+                    match p - q0 {
+                        1 => tile::<1>(l, xs, p, ob, q0, ys),
+                        2 => tile::<2>(l, xs, p, ob, q0, ys),
+                        3 => tile::<3>(l, xs, p, ob, q0, ys),
+                        4 => tile::<4>(l, xs, p, ob, q0, ys),
+                        5 => tile::<5>(l, xs, p, ob, q0, ys),
+                        6 => tile::<6>(l, xs, p, ob, q0, ys),
+                        7 => tile::<7>(l, xs, p, ob, q0, ys),
+                        8 => tile::<8>(l, xs, p, ob, q0, ys),
+                        _ => tile::<9>(l, xs, p, ob, q0, ys),
+                    }
+                    q0 += (p - q0).min(9);
                 }
-                q0 += (p - q0).min(9);
             }
         }
     }
 
     /// Outputs `ob .. ob + 32` (those below `cout`) of pixels `q0 .. q0 + NP`.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F; `xs.len() == l.cin·p`, `ys.len() == l.cout·p`,
+    /// `q0 + NP ≤ p` and `ob < l.cout32` a multiple of 32 (the reads of `l.wt` and `l.bias`
+    /// are then inside their `cout32`-padded rows).
     #[target_feature(enable = "avx512f")]
     unsafe fn tile<const NP: usize>(
         l: &SmallPointwise,
@@ -126,34 +138,37 @@ mod avx512 {
         q0: usize,
         ys: &mut [f32],
     ) {
-        let (wt, x) = (l.wt.as_ptr(), xs.as_ptr());
-        let b0 = _mm512_loadu_ps(l.bias.as_ptr().add(ob));
-        let b1 = _mm512_loadu_ps(l.bias.as_ptr().add(ob + 16));
-        let (mut a0, mut a1) = ([b0; NP], [b1; NP]);
-        for i in 0..l.cin {
-            let w0 = _mm512_loadu_ps(wt.add(i * l.cout32 + ob));
-            let w1 = _mm512_loadu_ps(wt.add(i * l.cout32 + ob + 16));
+        // SAFETY: the caller upholds the `# Safety` contract above.
+        unsafe {
+            let (wt, x) = (l.wt.as_ptr(), xs.as_ptr());
+            let b0 = _mm512_loadu_ps(l.bias.as_ptr().add(ob));
+            let b1 = _mm512_loadu_ps(l.bias.as_ptr().add(ob + 16));
+            let (mut a0, mut a1) = ([b0; NP], [b1; NP]);
+            for i in 0..l.cin {
+                let w0 = _mm512_loadu_ps(wt.add(i * l.cout32 + ob));
+                let w1 = _mm512_loadu_ps(wt.add(i * l.cout32 + ob + 16));
+                for k in 0..NP {
+                    let xb = _mm512_set1_ps(*x.add(i * p + q0 + k));
+                    a0[k] = _mm512_fmadd_ps(w0, xb, a0[k]);
+                    a1[k] = _mm512_fmadd_ps(w1, xb, a1[k]);
+                }
+            }
+            // registers hold 16 outputs of one pixel; the layout is [cout][p]: through a buffer
+            let zero = _mm512_setzero_ps();
+            let mut buf = [[0.0f32; 32]; NP];
             for k in 0..NP {
-                let xb = _mm512_set1_ps(*x.add(i * p + q0 + k));
-                a0[k] = _mm512_fmadd_ps(w0, xb, a0[k]);
-                a1[k] = _mm512_fmadd_ps(w1, xb, a1[k]);
+                let (mut v0, mut v1) = (a0[k], a1[k]);
+                if l.relu {
+                    v0 = _mm512_max_ps(v0, zero);
+                    v1 = _mm512_max_ps(v1, zero);
+                }
+                _mm512_storeu_ps(buf[k].as_mut_ptr(), v0);
+                _mm512_storeu_ps(buf[k].as_mut_ptr().add(16), v1);
             }
-        }
-        // registers hold 16 outputs of one pixel; the layout is [cout][p]: through a buffer
-        let zero = _mm512_setzero_ps();
-        let mut buf = [[0.0f32; 32]; NP];
-        for k in 0..NP {
-            let (mut v0, mut v1) = (a0[k], a1[k]);
-            if l.relu {
-                v0 = _mm512_max_ps(v0, zero);
-                v1 = _mm512_max_ps(v1, zero);
-            }
-            _mm512_storeu_ps(buf[k].as_mut_ptr(), v0);
-            _mm512_storeu_ps(buf[k].as_mut_ptr().add(16), v1);
-        }
-        for j in 0..32.min(l.cout - ob) {
-            for (k, b) in buf.iter().enumerate() {
-                ys[(ob + j) * p + q0 + k] = b[j];
+            for j in 0..32.min(l.cout - ob) {
+                for (k, b) in buf.iter().enumerate() {
+                    ys[(ob + j) * p + q0 + k] = b[j];
+                }
             }
         }
     }

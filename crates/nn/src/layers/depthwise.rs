@@ -71,6 +71,11 @@ macro_rules! avx2_dispatch {
             $body($($arg),*)
         }
 
+        /// The body compiled for AVX2.
+        ///
+        /// # Safety
+        ///
+        /// The CPU must support AVX2 (`is_x86_feature_detected!("avx2")`).
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
         #[allow(clippy::too_many_arguments)]

@@ -18,8 +18,8 @@ fn main() {
             let s = iod / 2.0;
             let place = |i: usize| {
                 Affine2::rotate(0.2 * ((i % 7) as f32 - 3.0) / 3.0)
-                    .then(&Affine2::scale(s, s))
-                    .then(&Affine2::translate(320.0 + (i % 5) as f32, 220.0))
+                    .followed_by(&Affine2::scale(s, s))
+                    .followed_by(&Affine2::translate(320.0 + (i % 5) as f32, 220.0))
             };
             let t0 = Instant::now();
             for i in 0..n {
@@ -45,7 +45,7 @@ fn main() {
                 .map(|part| {
                     let [x0, y0, ..] = part.bounds;
                     let art_to_sprite = Affine2::translate(-x0, -y0)
-                        .then(&Affine2::scale(sprite_scale, sprite_scale));
+                        .followed_by(&Affine2::scale(sprite_scale, sprite_scale));
                     let w = ((part.bounds[2] - x0) * sprite_scale) as u32;
                     let h = ((part.bounds[3] - y0) * sprite_scale) as u32;
                     let (pm, _, _) = part.render(&art_to_sprite, w, h).unwrap();
@@ -58,7 +58,7 @@ fn main() {
             let t0 = Instant::now();
             for i in 0..n {
                 for (img, sprite_to_art) in &sprites {
-                    let t = sprite_to_art.then(&place(i));
+                    let t = sprite_to_art.followed_by(&place(i));
                     let c = [
                         [0.0, 0.0],
                         [img.width() as f32, 0.0],
@@ -95,7 +95,7 @@ fn main() {
                     }
                     let layer = facemark_core::geometry::warp_rgba(
                         img,
-                        &t.then(&Affine2::translate(-x0, -y0)),
+                        &t.followed_by(&Affine2::translate(-x0, -y0)),
                         (x1 - x0) as u32,
                         (y1 - y0) as u32,
                     );

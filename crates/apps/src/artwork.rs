@@ -152,7 +152,7 @@ impl Part {
         let [ix0, iy0, ix1, iy1] =
             crate::composite::footprint(self.bounds, art_to_image, frame_w, frame_h)?;
         let mut pm = Pixmap::new((ix1 - ix0) as u32, (iy1 - iy0) as u32)?;
-        let t = Affine2::translate(-(ix0 as f32), -(iy0 as f32)).then_after(art_to_image);
+        let t = Affine2::translate(-(ix0 as f32), -(iy0 as f32)).after(art_to_image);
         (self.draw)(&mut pm, to_skia(&t));
         Some((pm, ix0 as i32, iy0 as i32))
     }
@@ -470,7 +470,7 @@ mod tests {
         // outermost rows/columns (the 1-px safety margin) stay transparent.
         for b in Builtin::ALL {
             for part in b.parts() {
-                let t = Affine2::scale(40.0, 40.0).then(&Affine2::translate(400.0, 400.0));
+                let t = Affine2::scale(40.0, 40.0).followed_by(&Affine2::translate(400.0, 400.0));
                 let (pm, _, _) = part.render(&t, 2000, 2000).unwrap();
                 let (w, h) = (pm.width() as usize, pm.height() as usize);
                 let a = |x: usize, y: usize| pm.data()[(y * w + x) * 4 + 3];

@@ -136,8 +136,8 @@ mod tests {
     #[test]
     fn sunglasses_cover_both_eyes_of_a_tilted_face_and_not_the_mouth() {
         let t = Affine2::scale(20.0, 20.0)
-            .then(&Affine2::rotate(0.5))
-            .then(&Affine2::translate(100.0, 90.0));
+            .followed_by(&Affine2::rotate(0.5))
+            .followed_by(&Affine2::translate(100.0, 90.0));
         let pts = face(&t);
         let mut img = RgbImage::from_pixel(200, 200, image::Rgb([230, 230, 230]));
         Filter::by_name("sunglasses")
@@ -160,8 +160,8 @@ mod tests {
             .map(|&(x, y, a)| {
                 face(
                     &Affine2::scale(12.0, 12.0)
-                        .then(&Affine2::rotate(a))
-                        .then(&Affine2::translate(x, y)),
+                        .followed_by(&Affine2::rotate(a))
+                        .followed_by(&Affine2::translate(x, y)),
                 )
             })
             .collect();
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn hat_sits_above_the_brows() {
-        let pts = face(&Affine2::scale(15.0, 15.0).then(&Affine2::translate(100.0, 120.0)));
+        let pts = face(&Affine2::scale(15.0, 15.0).followed_by(&Affine2::translate(100.0, 120.0)));
         let mut img = RgbImage::from_pixel(200, 200, image::Rgb([255, 255, 255]));
         Filter::by_name("hat")
             .unwrap()

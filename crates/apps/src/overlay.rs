@@ -190,8 +190,8 @@ impl Overlay {
         }
         let level_to_overlay = Affine2::scale((1u32 << k) as f32, (1u32 << k) as f32);
         let t = level_to_overlay
-            .then(overlay_to_image)
-            .then(&Affine2::translate(-(ix0 as f32), -(iy0 as f32)));
+            .followed_by(overlay_to_image)
+            .followed_by(&Affine2::translate(-(ix0 as f32), -(iy0 as f32)));
         let layer = warp_rgba(&self.levels[k], &t, (ix1 - ix0) as u32, (iy1 - iy0) as u32);
         Some((layer, ix0 as i32, iy0 as i32))
     }

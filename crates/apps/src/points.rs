@@ -245,8 +245,8 @@ mod tests {
 
     #[test]
     fn shape_residual_is_zero_for_a_placed_mean_face_and_grows_with_distortion() {
-        let t =
-            facemark_core::Affine2::rotate(0.4).then(&facemark_core::Affine2::scale(30.0, 30.0));
+        let t = facemark_core::Affine2::rotate(0.4)
+            .followed_by(&facemark_core::Affine2::scale(30.0, 30.0));
         let face: Vec<Point> = MEAN_SHAPE_68.iter().map(|p| t.apply(*p)).collect();
         assert!(shape_residual(&face) < 1e-3);
         let squashed: Vec<Point> = face.iter().map(|p| [p[0], p[1] * 0.5]).collect();

@@ -89,7 +89,7 @@ impl CropSpec {
         };
         let turned: Vec<Point> = points.iter().map(|&p| turn.apply(p)).collect();
         let b = BoxF::around(&turned)?;
-        Some(turn.then(&self.transform(&b, size)))
+        Some(turn.followed_by(&self.transform(&b, size)))
     }
 
     /// The square region of the photo (photo pixels) that becomes the crop.

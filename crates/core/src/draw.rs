@@ -417,7 +417,7 @@ pub fn fit_transform(w: u32, h: u32, size: u32) -> Affine2 {
     let s = size as f32 / w.max(h).max(1) as f32;
     let ox = (size as f32 - w as f32 * s) * 0.5;
     let oy = (size as f32 - h as f32 * s) * 0.5;
-    Affine2::scale(s, s).then(&Affine2::translate(ox, oy))
+    Affine2::scale(s, s).followed_by(&Affine2::translate(ox, oy))
 }
 
 /// A grid of tiles, `cols` per row, each scaled (bilinear, aspect kept, centred) into a

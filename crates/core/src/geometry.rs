@@ -133,20 +133,32 @@ impl Affine2 {
             ty: 0.0,
         }
     }
-    /// `self ∘ other`: apply `other` first, then `self`.
-    pub fn then_after(&self, other: &Affine2) -> Affine2 {
+    /// `self ∘ first`: the transform that applies `first`, then `self`
+    /// (`a.after(b).apply(p) == a.apply(b.apply(p))`).
+    pub fn after(&self, first: &Affine2) -> Affine2 {
         Affine2 {
-            a: self.a * other.a + self.b * other.c,
-            b: self.a * other.b + self.b * other.d,
-            c: self.c * other.a + self.d * other.c,
-            d: self.c * other.b + self.d * other.d,
-            tx: self.a * other.tx + self.b * other.ty + self.tx,
-            ty: self.c * other.tx + self.d * other.ty + self.ty,
+            a: self.a * first.a + self.b * first.c,
+            b: self.a * first.b + self.b * first.d,
+            c: self.c * first.a + self.d * first.c,
+            d: self.c * first.b + self.d * first.d,
+            tx: self.a * first.tx + self.b * first.ty + self.tx,
+            ty: self.c * first.tx + self.d * first.ty + self.ty,
         }
     }
-    /// Apply `self` first, then `next`.
+    /// `next ∘ self`: the transform that applies `self`, then `next`
+    /// (`a.followed_by(b).apply(p) == b.apply(a.apply(p))`).
+    pub fn followed_by(&self, next: &Affine2) -> Affine2 {
+        next.after(self)
+    }
+    /// Old name of [`Affine2::after`]: apply `other` first, then `self`.
+    #[deprecated(note = "use `after` (apply the argument first) or `followed_by`")]
+    pub fn then_after(&self, other: &Affine2) -> Affine2 {
+        self.after(other)
+    }
+    /// Old name of [`Affine2::followed_by`]: apply `self` first, then `next`.
+    #[deprecated(note = "use `followed_by` (apply the argument second) or `after`")]
     pub fn then(&self, next: &Affine2) -> Affine2 {
-        next.then_after(self)
+        self.followed_by(next)
     }
     /// The image of point `p`.
     pub fn apply(&self, p: Point) -> Point {
@@ -184,7 +196,7 @@ impl Affine2 {
     /// photo pixels → crop pixels. `bx` need not be square; each axis is scaled on its own.
     pub fn crop_to(bx: &BoxF, out_w: u32, out_h: u32) -> Affine2 {
         Affine2::translate(-bx.x, -bx.y)
-            .then(&Affine2::scale(out_w as f32 / bx.w, out_h as f32 / bx.h))
+            .followed_by(&Affine2::scale(out_w as f32 / bx.w, out_h as f32 / bx.h))
     }
 
     /// Least-squares similarity (rotation, uniform scale, translation) taking `from[i]` to `to[i]`
@@ -443,9 +455,9 @@ mod tests {
             top + (bot - top) * wy
         };
         let t = Affine2::translate(-18.0, -11.0)
-            .then(&Affine2::rotate(0.4))
-            .then(&Affine2::scale(1.3, 1.3))
-            .then(&Affine2::translate(24.0, 20.0));
+            .followed_by(&Affine2::rotate(0.4))
+            .followed_by(&Affine2::scale(1.3, 1.3))
+            .followed_by(&Affine2::translate(24.0, 20.0));
         let got = warp_gray_f32(&img, &t, 48, 40);
         let inv = t.inverse().unwrap();
         let (mut inside, mut edge) = (0, 0);
@@ -473,10 +485,39 @@ mod tests {
     }
 
     #[test]
+    fn followed_by_and_after_compose_in_their_named_order() {
+        // Rotation and translation do not commute: the order shows.
+        let rot = Affine2::rotate(std::f32::consts::FRAC_PI_2);
+        let shift = Affine2::translate(10.0, 0.0);
+        let p = [1.0, 2.0];
+        let close = |a: Point, b: Point| (a[0] - b[0]).abs() < 1e-4 && (a[1] - b[1]).abs() < 1e-4;
+        // Rotate, then shift: (1, 2) → (-2, 1) → (8, 1).
+        let rot_then_shift = rot.followed_by(&shift);
+        assert!(close(rot_then_shift.apply(p), [8.0, 1.0]));
+        assert!(close(rot_then_shift.apply(p), shift.apply(rot.apply(p))));
+        // Shift, then rotate: (1, 2) → (11, 2) → (-2, 11).
+        let rot_after_shift = rot.after(&shift);
+        assert!(close(rot_after_shift.apply(p), [-2.0, 11.0]));
+        assert!(close(rot_after_shift.apply(p), rot.apply(shift.apply(p))));
+        // The two names are each other's mirror.
+        assert_eq!(shift.after(&rot), rot.followed_by(&shift));
+        assert_ne!(rot.followed_by(&shift), rot.after(&shift));
+    }
+
+    #[test]
+    #[allow(deprecated)] // checks that the deprecated names still mean what they meant
+    fn old_names_are_the_new_ones() {
+        let rot = Affine2::rotate(0.7);
+        let shift = Affine2::translate(3.0, -1.0);
+        assert_eq!(rot.then(&shift), rot.followed_by(&shift));
+        assert_eq!(rot.then_after(&shift), rot.after(&shift));
+    }
+
+    #[test]
     fn inverse_round_trips() {
         let t = Affine2::rotate(0.3)
-            .then(&Affine2::scale(2.0, 2.0))
-            .then(&Affine2::translate(5.0, -3.0));
+            .followed_by(&Affine2::scale(2.0, 2.0))
+            .followed_by(&Affine2::translate(5.0, -3.0));
         let p = [3.0, 7.0];
         let q = t.inverse().unwrap().apply(t.apply(p));
         assert!((q[0] - p[0]).abs() < 1e-4 && (q[1] - p[1]).abs() < 1e-4);
@@ -485,8 +526,8 @@ mod tests {
     #[test]
     fn similarity_recovers_known_transform() {
         let t = Affine2::rotate(-0.4)
-            .then(&Affine2::scale(1.7, 1.7))
-            .then(&Affine2::translate(10.0, 4.0));
+            .followed_by(&Affine2::scale(1.7, 1.7))
+            .followed_by(&Affine2::translate(10.0, 4.0));
         let from = [[0.0, 0.0], [10.0, 0.0], [3.0, 8.0], [-4.0, 2.0]];
         let to: Vec<Point> = from.iter().map(|p| t.apply(*p)).collect();
         let s = Affine2::similarity(&from, &to).unwrap();

@@ -5,7 +5,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: landmarks PHOTO")?;
     let image = facemark::open_image(&path)?; // upright, any type facemark reads
-    let detector = facemark::Detector::default()?;
+    let detector = facemark::Pipeline::default()?;
     for (i, face) in detector.detect(&image).iter().enumerate() {
         let nose = face.points[30];
         println!(

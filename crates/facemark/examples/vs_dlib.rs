@@ -127,7 +127,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         "model again"
     };
-    let detector = facemark::Detector::new(facemark_detect::default_detector()?, model)?
+    let detector = facemark::Pipeline::new(facemark_detect::default_detector()?, model)?
         .with_refiner(refiner)?
         .with_refine(refine)
         .with_flip(flip);

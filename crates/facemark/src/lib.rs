@@ -3,7 +3,7 @@
 //! ```no_run
 //! // JPEG, PNG, WebP, BMP, TIFF, PNM or GIF, upright (EXIF orientation applied)
 //! let image = facemark::open_image("photo.jpg").unwrap();
-//! let faces = facemark::Detector::default().unwrap().detect(&image);
+//! let faces = facemark::Pipeline::default().unwrap().detect(&image);
 //! for face in faces {
 //!     println!("face at {:?}: {} landmarks", face.landmark_box, face.points.len());
 //! }
@@ -18,7 +18,9 @@ pub mod calibration;
 pub mod pipeline;
 
 pub use calibration::BoxCalibration;
-pub use pipeline::{calibration_for, default_model, CalibratedDetector, Detector, Error, Face};
+#[allow(deprecated)] // the old name, kept so that code using it builds (with a warning)
+pub use pipeline::Detector;
+pub use pipeline::{calibration_for, default_model, CalibratedDetector, Error, Face, Pipeline};
 
 /// Read a photo as facemark's CLI does: JPEG, PNG, WebP, BMP, TIFF, PNM or GIF (first frame),
 /// by content, upright (EXIF orientation applied) so the points land on the face a person sees.

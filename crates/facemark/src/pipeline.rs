@@ -41,13 +41,13 @@ pub struct Face {
     pub points: Vec<Point>,
 }
 
-/// Face detector + landmark model, ready to run: `facemark::Detector::default()?.detect(&img)`.
+/// Face detector + landmark model, ready to run: `facemark::Pipeline::default()?.detect(&img)`.
 ///
-/// By default one model pass per face (fastest); [`Detector::with_flip`] and
-/// [`Detector::with_refine`] trade time for accuracy (figures in README). Refinement passes
-/// run the refiner when there is one ([`Detector::with_refiner`]), else the model again on the
+/// By default one model pass per face (fastest); [`Pipeline::with_flip`] and
+/// [`Pipeline::with_refine`] trade time for accuracy (figures in README). Refinement passes
+/// run the refiner when there is one ([`Pipeline::with_refiner`]), else the model again on the
 /// box around its last points.
-pub struct Detector {
+pub struct Pipeline {
     detector: Box<dyn FaceDetector>,
     calibration: BoxCalibration,
     model: KeypointModel,
@@ -74,21 +74,27 @@ pub fn calibration_for(detector_name: &str) -> BoxCalibration {
     map.get(detector_name).copied().unwrap_or_default()
 }
 
-impl Detector {
+/// Old name of [`Pipeline`], the whole face detector + landmark model pipeline.
+#[deprecated(
+    note = "renamed `Pipeline`: the detector + landmarker pipeline (beside the `FaceDetector` trait and `CalibratedDetector`)"
+)]
+pub type Detector = Pipeline;
+
+impl Pipeline {
     /// The built-in face detector and the embedded default model.
     #[allow(clippy::should_implement_trait)]
-    pub fn default() -> Result<Detector, Error> {
-        Detector::new(facemark_detect::default_detector()?, default_model()?)
+    pub fn default() -> Result<Pipeline, Error> {
+        Pipeline::new(facemark_detect::default_detector()?, default_model()?)
     }
 
     /// Any detector and model; the calibration is the embedded one for this detector.
     ///
     /// Requires a model that finds points from a box: a refiner (`is_refiner`) is refused,
-    /// it belongs in [`Detector::with_refiner`].
-    pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Result<Detector, Error> {
+    /// it belongs in [`Pipeline::with_refiner`].
+    pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Result<Pipeline, Error> {
         model.require_box_model()?;
         let calibration = calibration_for(&detector.name());
-        Ok(Detector {
+        Ok(Pipeline {
             detector,
             calibration,
             model,
@@ -230,7 +236,7 @@ impl Detector {
     }
 }
 
-impl Detector {
+impl Pipeline {
     /// One pass of `model` on the crop `t` (photo pixels → input pixels); with `flip`, the
     /// crop and its mirror image go through the network as one batch of two, and the mirrored
     /// prediction is mapped back (normalised x negated, points permuted by the scheme's
@@ -269,7 +275,7 @@ impl Detector {
 
 /// A [`FaceDetector`] whose boxes are already calibrated landmark boxes, for callers that
 /// work with the [`Landmarker`] seam directly (tracking in `facemark-apps`).
-pub struct CalibratedDetector<'a>(pub &'a Detector);
+pub struct CalibratedDetector<'a>(pub &'a Pipeline);
 
 impl FaceDetector for CalibratedDetector<'_> {
     fn detect(&self, image: &GrayImage) -> Vec<Detection> {
@@ -289,7 +295,7 @@ impl FaceDetector for CalibratedDetector<'_> {
 }
 
 /// The model with the pipeline's refinement, as a [`Landmarker`].
-impl Landmarker for Detector {
+impl Landmarker for Pipeline {
     fn scheme(&self) -> &Scheme {
         self.model.scheme()
     }
@@ -303,6 +309,17 @@ mod tests {
     use super::*;
     use facemark_core::CropSpec;
     use facemark_model::{ArchConfig, ModelMeta};
+
+    #[test]
+    #[allow(deprecated)] // checks that the old name still builds and names the pipeline
+    fn detector_is_the_old_name_of_pipeline() {
+        let from_old: fn() -> Result<crate::Detector, Error> = Pipeline::default;
+        let _ = from_old;
+        assert_eq!(
+            std::any::type_name::<crate::Detector>(),
+            std::any::type_name::<Pipeline>()
+        );
+    }
 
     /// Finds nothing: these tests give boxes by hand.
     struct NoFaces;
@@ -354,9 +371,9 @@ mod tests {
         let refiner = constant_model(&upright, true);
         let lb = BoxF::new(60.0, 40.0, 80.0, 90.0);
 
-        let one = Detector::new(Box::new(NoFaces), first.clone()).unwrap();
+        let one = Pipeline::new(Box::new(NoFaces), first.clone()).unwrap();
         let p1 = one.face_in_box(&gray, &lb).points;
-        let refined = Detector::new(Box::new(NoFaces), first)
+        let refined = Pipeline::new(Box::new(NoFaces), first)
             .unwrap()
             .with_refiner(Some(refiner.clone()))
             .unwrap()
@@ -380,9 +397,9 @@ mod tests {
     #[test]
     fn a_refiner_is_refused_as_the_model_and_a_box_model_as_the_refiner() {
         let uv = turned_mean_uv();
-        let e = Detector::new(Box::new(NoFaces), constant_model(&uv, true)).err();
+        let e = Pipeline::new(Box::new(NoFaces), constant_model(&uv, true)).err();
         assert!(e.unwrap().to_string().contains("is a refiner"));
-        let d = Detector::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
+        let d = Pipeline::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
         let e = d.with_refiner(Some(constant_model(&uv, false))).err();
         assert!(e.unwrap().to_string().contains("not on crops aligned"));
         // another scheme
@@ -401,7 +418,7 @@ mod tests {
             ),
             arch.build(1).unwrap(),
         );
-        let d = Detector::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
+        let d = Pipeline::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
         let e = d.with_refiner(Some(five)).err();
         assert!(e.unwrap().to_string().contains("must share a scheme"));
     }

@@ -234,10 +234,10 @@ impl Augmenter {
         let flip_draw: f32 = rng.gen();
         let s = if s.is_finite() && s > 1e-3 { s } else { 1.0 };
         let aug = Affine2::translate(-c, -c)
-            .then(&Affine2::scale(s, s))
-            .then(&Affine2::rotate(theta))
-            .then(&Affine2::translate(c + tx, c + ty));
-        let mut transform = crop.then(&aug);
+            .followed_by(&Affine2::scale(s, s))
+            .followed_by(&Affine2::rotate(theta))
+            .followed_by(&Affine2::translate(c + tx, c + ty));
+        let mut transform = crop.followed_by(&aug);
         let flipped =
             flip_draw < cfg.flip_prob && self.mirror.as_ref().is_some_and(|m| m.len() == n_points);
         if flipped {
@@ -249,7 +249,7 @@ impl Augmenter {
                 tx: size as f32,
                 ty: 0.0,
             };
-            transform = transform.then(&flip);
+            transform = transform.followed_by(&flip);
         }
         Geometry { transform, flipped }
     }

@@ -1,7 +1,7 @@
 //! `facemark detect`: faces and landmarks on photos (and folders of photos), the main job.
 
 use anyhow::{bail, Context, Result};
-use facemark::{Detector, Face};
+use facemark::{Face, Pipeline};
 use facemark_core::{draw, io, BoxF};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -218,7 +218,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Per-frame landmarks of a video (tracking; re-detection every few frames), one JSON line per
 /// frame (or CSV rows with `--format csv`) in `OUT/STEM.landmarks.jsonl|csv`.
-fn video_landmarks(detector: &Detector, path: &Path, args: &Args) -> Result<()> {
+fn video_landmarks(detector: &Pipeline, path: &Path, args: &Args) -> Result<()> {
     use facemark_apps::video::{write_landmarks, LandmarkFormat};
     let stem = path
         .file_stem()
@@ -319,7 +319,7 @@ fn written_files(out: &Path, stem: &str, formats: &[OutFormat], faces: usize) ->
 
 /// Landmarks of one photo, written in each `--format`; the result and the files written (see
 /// [`written_files`]).
-fn process(detector: &Detector, path: &Path, args: &Args) -> Result<(PhotoResult, String)> {
+fn process(detector: &Pipeline, path: &Path, args: &Args) -> Result<(PhotoResult, String)> {
     let img = facemark_core::photo::open_image(path)
         .with_context(|| format!("{}: cannot decode image", path.display()))?;
     let gray = facemark_detect::to_gray(&img);

@@ -99,7 +99,7 @@ pub struct Args {
 /// The end-to-end pipeline seen as a [`Landmarker`] for evaluation: the box it is given is the
 /// annotated face's, used only to pick the matching detection; no match → no points (the
 /// evaluation lists the face as skipped).
-struct DetectedFace(facemark::Detector);
+struct DetectedFace(facemark::Pipeline);
 
 impl Landmarker for DetectedFace {
     fn scheme(&self) -> &facemark_core::Scheme {
@@ -186,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             let name = args.detector.as_deref().unwrap_or("default");
             let det = facemark_detect::detector_by_name(name)?; // "default" included
-            let pipeline = facemark::Detector::new(det, m)?
+            let pipeline = facemark::Pipeline::new(det, m)?
                 .with_refiner(refiner)
                 .context("--refiner")?
                 .with_refine(refine);

@@ -6,7 +6,7 @@
 //! filter, draw, encode with the same size, frame rate and audio.
 
 use anyhow::{bail, Context, Result};
-use facemark::{CalibratedDetector, Detector};
+use facemark::{CalibratedDetector, Pipeline};
 use facemark_apps::smooth::{OneEuroParams, Smoothing};
 use facemark_apps::track::TrackerOptions;
 use facemark_apps::{video, Filter, EFFECT_NAMES};
@@ -94,7 +94,7 @@ pub struct Args {
     pub no_flip: bool,
 }
 
-fn build_detector(args: &Args, refine: usize) -> Result<Detector> {
+fn build_detector(args: &Args, refine: usize) -> Result<Pipeline> {
     Ok(super::pipeline(
         args.model.as_deref(),
         &args.opts,

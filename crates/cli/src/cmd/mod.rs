@@ -67,7 +67,7 @@ pub(crate) fn pipeline(
     opts: &ModelOpts,
     detector: Option<&str>,
     min_face: Option<u32>,
-) -> anyhow::Result<facemark::Detector> {
+) -> anyhow::Result<facemark::Pipeline> {
     let first = match model {
         Some(m) => facemark_model::KeypointModel::load(m)
             .with_context(|| format!("loading model {}", m.display()))?,
@@ -78,7 +78,7 @@ pub(crate) fn pipeline(
     let face_detector = facemark_detect::detector_with(detector, min_face)?;
     let what = model.map_or("the default model".to_string(), |p| p.display().to_string());
     let pipeline =
-        facemark::Detector::new(face_detector, first).with_context(|| format!("model {what}"))?;
+        facemark::Pipeline::new(face_detector, first).with_context(|| format!("model {what}"))?;
     let refiner_name = opts
         .refiner
         .as_deref()

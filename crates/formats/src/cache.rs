@@ -47,7 +47,9 @@ pub struct FaceCache {
     pub visible: Vec<bool>,
     /// Crop region of each face in its source image's pixels.
     pub regions: Vec<BoxF>,
+    /// Each face's sample name ([`Sample::name`]).
     pub names: Vec<String>,
+    /// Each face's identity (the person, for identity-disjoint splits).
     pub identities: Vec<String>,
 }
 
@@ -73,9 +75,11 @@ pub fn crop_sample(
 }
 
 impl FaceCache {
+    /// Number of faces.
     pub fn len(&self) -> usize {
         self.names.len()
     }
+    /// Whether the cache holds no face.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }

@@ -331,8 +331,11 @@ impl std::str::FromStr for Fold {
 /// without one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSplit {
+    /// Faces to train on.
     pub train: Vec<usize>,
+    /// Faces to validate on (identities not in `train`).
     pub val: Vec<usize>,
+    /// The held-out fold's faces.
     pub test: Vec<usize>,
 }
 

@@ -6,29 +6,50 @@ use std::path::PathBuf;
 pub enum FormatError {
     // The cause is part of the message and deliberately not exposed as `source()`, so that
     // error-chain printers (anyhow's `{:#}`) do not repeat it.
+    /// Reading or writing the file failed.
     #[error("{}: {error}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         error: std::io::Error,
     },
+    /// The image could not be decoded.
     #[error("{}: cannot decode image: {error}", path.display())]
     Image {
+        /// The image file.
         path: PathBuf,
+        /// The decoder's error.
         error: image::ImageError,
     },
+    /// A line of a text file does not parse.
     #[error("{}:{line}: {msg}", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// 1-based line number.
         line: usize,
+        /// What is wrong.
         msg: String,
     },
+    /// The content is not acceptable (the message says why).
     #[error("{}: {msg}", path.display())]
-    Invalid { path: PathBuf, msg: String },
+    Invalid {
+        /// The file, or the sample, it is about.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
     /// A sample that cannot take part in what was asked (named by [`Sample::name`]).
     ///
     /// [`Sample::name`]: facemark_core::Sample::name
     #[error("{name}: {msg}")]
-    Sample { name: String, msg: String },
+    Sample {
+        /// The sample's name.
+        name: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// An option out of its range, or options that do not go together.
     #[error("{0}")]
     Options(String),

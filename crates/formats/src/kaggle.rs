@@ -259,6 +259,7 @@ pub fn write_training_csv(path: &Path, samples: &[Sample]) -> Result<()> {
 /// One row of `IdLookupTable.csv`: which coordinate of which test image a submission row is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LookupRow {
+    /// The submission's `RowId`.
     pub row_id: u64,
     /// 1-based, as in `test.csv`'s `ImageId`.
     pub image_id: u64,

@@ -30,6 +30,7 @@
 //! the picture a person sees.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cache;
 pub mod convert;

@@ -168,7 +168,10 @@ mod tests {
         let sheet = sample_sheet(&samples, &opts).unwrap();
         assert_eq!(sheet.indices, vec![0, 1]);
         let (w, h) = sheet.image.dimensions();
-        assert!(w >= 128 && h >= 64 && w < 2 * h, "one row of two tiles: {w}×{h}");
+        assert!(
+            w >= 128 && h >= 64 && w < 2 * h,
+            "one row of two tiles: {w}×{h}"
+        );
         assert!(sheet.image.pixels().any(|p| p.0 == POINT_COLOR), "points");
         assert!(sheet.image.pixels().any(|p| p.0 == NUMBER_COLOR), "numbers");
         let full = SheetOptions {

@@ -14,6 +14,7 @@ pub mod draw;
 pub mod geometry;
 pub mod gray;
 pub mod io;
+pub mod limits;
 pub mod photo;
 pub mod sample;
 pub mod scheme;

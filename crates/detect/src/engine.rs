@@ -43,8 +43,18 @@ impl Default for DetectParams {
 
 impl DetectParams {
     /// Checks `1.001 ≤ scale_factor ≤ 100` (OpenCV only asks for > 1; steps below 1.001 would
-    /// mean thousands of scales).
+    /// mean thousands of scales) and window sides of at most
+    /// [`facemark_core::limits::MAX_FACE_SIZE`] (larger ones wrapped to negative `i32`s).
     pub fn validate(&self) -> Result<(), DetectError> {
+        let sizes = [
+            ("min_size", self.min_size.0),
+            ("min_size", self.min_size.1),
+            ("max_size", self.max_size.0),
+            ("max_size", self.max_size.1),
+        ];
+        for (what, v) in sizes {
+            facemark_core::limits::check_face_size(what, v).map_err(DetectError::Params)?;
+        }
         if !(self.scale_factor >= 1.001 && self.scale_factor <= 100.0) {
             return Err(DetectError::Params(format!(
                 "scale_factor must be between 1.001 and 100, got {}",
@@ -836,6 +846,7 @@ mod tests {
     #[test]
     fn scales_follow_opencv() {
         let p = DetectParams {
+    use facemark_core::limits::MAX_FACE_SIZE;
             scale_factor: 1.1,
             min_neighbors: 3,
             min_size: (30, 30),
@@ -928,6 +939,30 @@ mod tests {
     fn grouping_needs_neighbours_and_averages() {
         let r = |x, y, w| Rect { x, y, w, h: w };
         let rects = vec![r(10, 10, 20), r(11, 10, 20), r(10, 11, 21), r(100, 100, 20)];
+    #[test]
+    fn window_sizes_that_would_wrap_are_refused() {
+        let model = edge_model();
+        let img = GrayImage::from_fn(64, 48, |x, y| image::Luma([((x * 7 + y * 13) % 251) as u8]));
+        for (min, max) in [(3_000_000_000, 0), (0, 3_000_000_000), (u32::MAX, u32::MAX)] {
+            let p = DetectParams {
+                min_neighbors: 0,
+                min_size: (min, min),
+                max_size: (max, max),
+                ..DetectParams::default()
+            };
+            let err = p.validate().unwrap_err();
+            assert!(err.to_string().contains("larger than any image"), "{err}");
+        }
+        // within the limit: accepted, and a minimum larger than the image finds nothing
+        let p = DetectParams {
+            min_neighbors: 0,
+            min_size: (MAX_FACE_SIZE, MAX_FACE_SIZE),
+            ..DetectParams::default()
+        };
+        assert!(p.validate().is_ok());
+        assert!(detect_multi_scale(&model, &img, &p).unwrap().is_empty());
+    }
+
         let g = group_rectangles(&rects, 2, 0.2);
         assert_eq!(g.len(), 1);
         assert_eq!(

@@ -287,7 +287,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
             return bad("beta1/beta2", "must be in [0, 1)");
         }
-        if !(0.0..0.9).contains(&self.val_fraction) {
+        if facemark_core::limits::check_val_fraction(self.val_fraction).is_err() {
             return bad("val_fraction", "must be in [0, 0.9)");
         }
         if !(self.crop_margin.is_finite() && self.crop_margin >= 0.0) {

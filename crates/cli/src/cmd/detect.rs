@@ -52,7 +52,7 @@ pub struct Args {
     /// Refinement passes: each runs the refiner (see `--refiner`) on a crop aligned on the last
     /// points, or the model again on their box; each costs one more model pass [default: 1
     /// with `--refiner`, else 0].
-    #[arg(long)]
+    #[arg(long, value_parser = facemark_core::limits::parse_refine)]
     pub refine: Option<usize>,
     /// Test-time flip: also run the mirrored crop and average (2× the model time, lower error).
     #[arg(long)]

@@ -34,7 +34,8 @@ pub struct Args {
     #[arg(long)]
     pub fold: Option<facemark_formats::Fold>,
     /// Validation fraction of the identity split (the trainer's default).
-    #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
+    #[arg(long, default_value_t = TrainConfig::default().val_fraction,
+          value_parser = facemark_core::limits::parse_val_fraction)]
     pub val_fraction: f32,
     /// Seed of the identity split (the trainer's default), and of the `--box-shift` draws.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
@@ -60,7 +61,7 @@ pub struct Args {
     pub detector: Option<String>,
     /// Refinement passes after the model (as `detect --refine`): the `--refiner` on crops
     /// aligned on the last points, else the model again. Default: 1 with `--refiner`, else 0.
-    #[arg(long)]
+    #[arg(long, value_parser = facemark_core::limits::parse_refine)]
     pub refine: Option<usize>,
     #[command(flatten)]
     pub opts: super::ModelOpts,

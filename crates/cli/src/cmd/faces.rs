@@ -34,10 +34,10 @@ pub struct Args {
     out: Option<PathBuf>,
     /// Smallest face side in pixels [default: 20 for cascades, 40 for SeetaFace (its window);
     /// SeetaFace enlarges the image for smaller faces (slower) and shrinks it for larger (faster)].
-    #[arg(long)]
+    #[arg(long, value_parser = facemark_core::limits::parse_face_size)]
     min_size: Option<u32>,
     /// Largest face side in pixels (0: no limit; cascades only).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = facemark_core::limits::parse_face_size)]
     max_size: u32,
     /// Pyramid step between scales (> 1). Cascades default 1.1; SeetaFace 1.25 (its 0.8).
     #[arg(long)]

@@ -86,7 +86,7 @@ pub struct Args {
     pub no_gamma: bool,
     /// Photos: refinement passes (the refiner on a crop aligned on the last points, see
     /// `--refiner`; or the model again on their box).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = facemark_core::limits::parse_refine)]
     pub refine: usize,
     /// Turn off the test-time flip (each face also run mirrored and averaged): about twice as
     /// fast, noisier points.

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, default_value = "all")]
     pub box_split: String,
     /// Re-predict this many times from the box around the previous prediction.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = facemark_core::limits::parse_refine)]
     pub refine: usize,
     /// Known answers for the test faces (`training.csv` layout, in ImageId order, e.g. the
     /// `truth.csv` of `--make-test`): print the Kaggle RMSE of the submission.
@@ -48,7 +48,8 @@ pub struct Args {
     #[arg(long, default_value = "val")]
     pub split: String,
     /// Validation fraction of the identity split (the trainer's default).
-    #[arg(long, default_value_t = TrainConfig::default().val_fraction)]
+    #[arg(long, default_value_t = TrainConfig::default().val_fraction,
+          value_parser = facemark_core::limits::parse_val_fraction)]
     pub val_fraction: f32,
     /// Seed of the identity split (the trainer's default).
     #[arg(long, default_value_t = TrainConfig::default().seed)]

@@ -17,17 +17,24 @@ use std::path::Path;
 /// Feature family of a cascade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeatureType {
+    /// Haar-like rectangle sums (Viola–Jones).
     Haar,
+    /// Local binary patterns over 3×3 cells.
     Lbp,
 }
 
 /// One weighted rectangle of a Haar feature, in window pixels (x, y, w, h).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HaarRect {
+    /// Left edge.
     pub x: i32,
+    /// Top edge.
     pub y: i32,
+    /// Width.
     pub w: i32,
+    /// Height.
     pub h: i32,
+    /// Weight of the rectangle's pixel sum in the feature.
     pub weight: f32,
 }
 
@@ -35,16 +42,22 @@ pub struct HaarRect {
 /// are rotated by 45° and read from the tilted integral image.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HaarFeature {
+    /// The rectangles.
     pub rects: [HaarRect; 3],
+    /// Rotated by 45° (read from the tilted integral image).
     pub tilted: bool,
 }
 
 /// An LBP feature: a 3×3 grid of `w × h` cells starting at `(x, y)` in window pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LbpFeature {
+    /// Left edge of the grid.
     pub x: i32,
+    /// Top edge of the grid.
     pub y: i32,
+    /// Width of one cell.
     pub w: i32,
+    /// Height of one cell.
     pub h: i32,
 }
 
@@ -231,9 +244,11 @@ impl CascadeModel {
     pub fn window_size(&self) -> (u32, u32) {
         (self.window.0 as u32, self.window.1 as u32)
     }
+    /// Haar or LBP.
     pub fn feature_type(&self) -> FeatureType {
         self.feature_type
     }
+    /// Number of boosted stages.
     pub fn stage_count(&self) -> usize {
         self.stages.len()
     }

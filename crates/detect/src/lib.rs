@@ -15,6 +15,7 @@
 //! [`detector_by_name`] picks one by name or cascade file.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 mod cascade;
 mod dense;
@@ -39,24 +40,37 @@ mod embedded {
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
+    /// Reading a cascade file failed.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },
     /// Malformed cascade XML; `line` is 1-based (0 when not tied to a line).
     #[error("{}cascade XML, line {line}: {msg}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
     FormatIn {
+        /// The file, when the XML came from one.
         file: Option<PathBuf>,
+        /// 1-based line (0: not tied to a line).
         line: u32,
+        /// What is wrong.
         msg: String,
     },
+    /// Malformed cascade XML, no file named (see [`DetectError::FormatIn`]).
     #[error("cascade XML, line {line}: {msg}")]
-    Format { line: u32, msg: String },
+    Format {
+        /// 1-based line (0: not tied to a line).
+        line: u32,
+        /// What is wrong.
+        msg: String,
+    },
     /// A well-formed file of a kind this crate does not evaluate.
     #[error("unsupported cascade: {0}")]
     Unsupported(String),
+    /// Detection parameters out of range.
     #[error("invalid detection parameters: {0}")]
     Params(String),
     /// An image too large for the cascade engine (its integral-image offsets are 32-bit).
@@ -65,8 +79,10 @@ pub enum DetectError {
     /// The embedded model/cascade was not available when this binary was built.
     #[error("{0}")]
     NotEmbedded(String),
+    /// A detector name that is none of `haar`, `seeta`, `lbp` or a `.xml` file.
     #[error("unknown detector `{0}`: expected `haar`, `seeta`, `lbp` or a cascade .xml file")]
     UnknownDetector(String),
+    /// The SeetaFace model could not be read.
     #[error("SeetaFace model: {0}")]
     Seeta(String),
 }
@@ -179,6 +195,7 @@ impl Cascade {
         self
     }
 
+    /// The parsed cascade.
     pub fn model(&self) -> &CascadeModel {
         &self.model
     }
@@ -276,8 +293,8 @@ pub fn detector_with(
             if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) || p.is_file() {
                 Ok(Box::new(Cascade::from_xml_file(p)?.with_params(params)))
             } else {
-    // refused here rather than by every detect call (which would find no faces)
-    params.validate()?;
+                // refused here rather than by every detect call (which would find no faces)
+                params.validate()?;
                 Err(DetectError::UnknownDetector(other.to_string()))
             }
         }

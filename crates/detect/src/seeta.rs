@@ -40,6 +40,7 @@ const WINDOW: u32 = 40;
 #[derive(Clone)]
 pub struct Seeta {
     model: rustface::Model,
+    /// Parameters of [`FaceDetector::detect`].
     pub params: SeetaParams,
 }
 
@@ -75,6 +76,7 @@ impl Seeta {
         })
     }
 
+    /// Set the parameters [`FaceDetector::detect`] uses.
     pub fn with_params(mut self, params: SeetaParams) -> Seeta {
         self.params = params;
         self

@@ -32,6 +32,9 @@ pub enum KaggleError {
     IdRange { id: u64, max: u64, n: usize },
     #[error("ImageId {id} appears twice in the test set")]
     DuplicateId { id: u64 },
+    /// An option out of its range (`facemark_core::limits`).
+    #[error("{0}")]
+    Options(String),
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error("{path}: line {line}: {msg}")]
@@ -132,6 +135,7 @@ pub fn predict_test(
     opts: &PredictOptions,
 ) -> Result<Vec<Vec<Point>>, KaggleError> {
     check_scheme(lm)?;
+    facemark_core::limits::check_refine(opts.refine).map_err(KaggleError::Options)?;
     let ids: Vec<u64> = test
         .iter()
         .map(|s| {
@@ -447,5 +451,16 @@ mod tests {
         // a: x 10..24 (w 14), y 10 only (h 0, skipped); b: x 0..24, y 0..30
         assert_eq!(m, BoxF::new(0.0, 0.0, 24.0, 30.0));
         assert_eq!(mean_landmark_box(&[a]), None);
+    }
+
+    #[test]
+    fn refinement_passes_beyond_the_limit_are_refused() {
+        let lm = Shrink(Scheme::kaggle15());
+        let opts = PredictOptions {
+            start: TestBox::WholeImage,
+            refine: 1_000_000,
+        };
+        let err = predict_test(&lm, &[], &opts).unwrap_err();
+        assert!(matches!(err, KaggleError::Options(_)), "{err}");
     }
 }

@@ -846,11 +846,11 @@ pub(crate) fn detect_multi_scale(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use facemark_core::limits::MAX_FACE_SIZE;
 
     #[test]
     fn scales_follow_opencv() {
         let p = DetectParams {
-    use facemark_core::limits::MAX_FACE_SIZE;
             scale_factor: 1.1,
             min_neighbors: 3,
             min_size: (30, 30),
@@ -940,10 +940,6 @@ mod tests {
     }
 
     #[test]
-    fn grouping_needs_neighbours_and_averages() {
-        let r = |x, y, w| Rect { x, y, w, h: w };
-        let rects = vec![r(10, 10, 20), r(11, 10, 20), r(10, 11, 21), r(100, 100, 20)];
-    #[test]
     fn window_sizes_that_would_wrap_are_refused() {
         let model = edge_model();
         let img = GrayImage::from_fn(64, 48, |x, y| image::Luma([((x * 7 + y * 13) % 251) as u8]));
@@ -967,6 +963,10 @@ mod tests {
         assert!(detect_multi_scale(&model, &img, &p).unwrap().is_empty());
     }
 
+    #[test]
+    fn grouping_needs_neighbours_and_averages() {
+        let r = |x, y, w| Rect { x, y, w, h: w };
+        let rects = vec![r(10, 10, 20), r(11, 10, 20), r(10, 11, 21), r(100, 100, 20)];
         let g = group_rectangles(&rects, 2, 0.2);
         assert_eq!(g.len(), 1);
         assert_eq!(

@@ -276,6 +276,8 @@ pub fn detector_with(
     if let Some(m) = min_face {
         params.min_size = (m, m);
     }
+    // refused here rather than by every detect call (which would find no faces)
+    params.validate()?;
     match name.unwrap_or("default") {
         "seeta" | "seetaface" | "default" => {
             let mut seeta = SeetaParams::default(); // its detect() raises a minimum below 20
@@ -293,8 +295,6 @@ pub fn detector_with(
             if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) || p.is_file() {
                 Ok(Box::new(Cascade::from_xml_file(p)?.with_params(params)))
             } else {
-                // refused here rather than by every detect call (which would find no faces)
-                params.validate()?;
                 Err(DetectError::UnknownDetector(other.to_string()))
             }
         }

@@ -560,8 +560,8 @@ impl ArchConfig {
         }
     }
 
-    /// The PIP layout of a [`Head::Pip`] (checked against `n_points`).
-    fn pip_layout(&self) -> Result<Option<PipLayout>, ArchError> {
+    /// The PIP layout of a [`Head::Pip`] (checked against `n_points`); `None` for other heads.
+    pub fn pip_layout(&self) -> Result<Option<PipLayout>, ArchError> {
         let Head::Pip { neighbours } = &self.head else {
             return Ok(None);
         };

@@ -325,16 +325,13 @@ impl KeypointModel {
     fn sparse_pip(&self) -> Option<&facemark_nn::pip::SparsePipHead> {
         self.sparse_pip
             .get_or_init(|| {
-                let Head::Pip { neighbours } = &self.meta.arch.head else {
-                    return None;
-                };
                 if self.precision.uses_int8() {
                     return None;
                 }
+                let layout = self.meta.arch.pip_layout().ok().flatten()?;
                 let Some(facemark_nn::layers::Layer::Conv2d(head)) = self.net.layers.last() else {
                     return None;
                 };
-                let layout = facemark_nn::pip::PipLayout::new(neighbours.clone()).ok()?;
                 facemark_nn::pip::SparsePipHead::new(head, layout).ok()
             })
             .as_ref()

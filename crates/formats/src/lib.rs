@@ -11,6 +11,7 @@
 //! | [`imglab`] | dlib imglab XML (many faces per image, boxes kept) |
 //! | [`dataset`] | format detection ([`dataset::load_any`]), writing ([`dataset::save_as`]), identity splits |
 //! | [`cache`] | [`cache::FaceCache`]: face crops at one size in one binary file |
+//! | [`dlib`] | dlib's binary serialization (`serialize.h`): integers, floats, strings, vectors, matrices |
 //!
 //! And what is done with a data set as a whole (`facemark data`), returning data for the caller
 //! to print:
@@ -35,6 +36,7 @@
 pub mod cache;
 pub mod convert;
 pub mod dataset;
+pub mod dlib;
 mod error;
 pub mod helen;
 mod image_io;

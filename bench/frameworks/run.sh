@@ -5,6 +5,7 @@
 #
 #   bash bench/frameworks/run.sh [THREADS=2] [REPS=3]
 #   BURN_FEATURES=avx512 bash bench/frameworks/run.sh   # burn with flex's AVX-512 matmul kernels
+#   PEER_RUSTFLAGS= bash bench/frameworks/run.sh        # peers built for generic x86-64
 #
 # bench/frameworks/ (candle) and bench/frameworks/burn/ (burn) are two standalone crates, each
 # with its own lock file and target/, neither a member of the facemark workspace.
@@ -12,8 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS="${1:-2}"
 REPS="${2:-3}"
-(cd bench/frameworks && cargo build -q --release)
-(cd bench/frameworks/burn && cargo build -q --release ${BURN_FEATURES:+--features "$BURN_FEATURES"})
+# Each peer built for this CPU, as candle's own repository builds it (its .cargo/config.toml sets
+# `-C target-cpu=native`); MKL (candle's `mkl` feature) is left out: intel-mkl-src fetches MKL
+# from outside the package registries at build time. facemark picks its AVX2/AVX-512 kernels at
+# run time, so it needs no such flag.
+PEER_RUSTFLAGS="${PEER_RUSTFLAGS--C target-cpu=native}"
+(cd bench/frameworks && RUSTFLAGS="$PEER_RUSTFLAGS" cargo build -q --release)
+(cd bench/frameworks/burn && RUSTFLAGS="$PEER_RUSTFLAGS" cargo build -q --release ${BURN_FEATURES:+--features "$BURN_FEATURES"})
 echo "== candle ($THREADS threads)" >&2
 C_JSON=$(RAYON_NUM_THREADS="$THREADS" bench/frameworks/target/release/facemark-bench-frameworks "$REPS")
 echo "$C_JSON"

@@ -28,6 +28,7 @@ print(f"seed001 training step, batch 16, {n} threads: facemark {f['step_ms']:.1f
       f"PyTorch {t['torch']} {t['step_ms']:.1f} ms -> facemark/PyTorch = {f['step_ms'] / t['step_ms']:.2f}")
 for k in ("infer_ms_1t", f"infer_ms_{n}t"):
     if k in f and k in t:
-        print(f"seed001 one-face inference ({k[9:]}): facemark {f[k]:.2f} ms, PyTorch {t[k]:.2f} ms "
+        best = t.get("infer_best_" + k[9:], "eager")
+        print(f"seed001 one-face inference ({k[9:]}): facemark {f[k]:.2f} ms, PyTorch {t[k]:.2f} ms ({best}) "
               f"-> facemark/PyTorch = {f[k] / t[k]:.2f}")
 PY

@@ -74,10 +74,29 @@ def main():
     net.eval()
     face = torch.rand(1, 1, 224, 224) * 2 - 1
     out = {"torch": torch.__version__, "train_threads": train_threads, "step_ms": step_ms}
+    # Inference at PyTorch's best on a CPU: its performance guide recommends inference mode and,
+    # for a fixed graph, a TorchScript trace frozen with `torch.jit.freeze` (batch norm folded
+    # into the convolutions, oneDNN fusions). Each variant is timed and the fastest is the
+    # figure compared; all are printed.
+    variants = {"eager_no_grad": net}
+    with torch.inference_mode():
+        try:
+            traced = torch.jit.freeze(torch.jit.trace(net, face))
+            traced = torch.jit.optimize_for_inference(traced)
+            variants["jit_frozen"] = traced
+        except Exception as e:  # a build without TorchScript: eager only
+            print(f"torch.jit.freeze unavailable: {e}", file=sys.stderr)
     for t in (1, train_threads):
         torch.set_num_threads(t)
-        with torch.no_grad():
-            out[f"infer_ms_{t}t"] = median_ms(lambda: net(face), reps * 10, warmup=5)
+        best = None
+        for name, model in variants.items():
+            with torch.inference_mode():
+                ms = median_ms(lambda: model(face), reps * 10, warmup=5)
+            out[f"infer_ms_{t}t_{name}"] = ms
+            if best is None or ms < best[1]:
+                best = (name, ms)
+        out[f"infer_ms_{t}t"] = best[1]
+        out[f"infer_best_{t}t"] = best[0]
     print(json.dumps(out))
 
 

@@ -17,14 +17,21 @@ use tiny_skia::{
 /// The built-in artwork effects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builtin {
+    /// Dark wrap-around sunglasses, placed on the two eye centres.
     Sunglasses,
+    /// Round wire-rimmed glasses, placed on the two eye centres.
     RoundGlasses,
+    /// A top hat on the head, placed from the eyes, brows and nose bridge.
     Hat,
+    /// A moustache under the nose, placed from the nose base and the mouth.
     Moustache,
+    /// Dog ears on the head and a dog's nose on the nose (two parts, each placed by its own
+    /// landmarks).
     Dog,
 }
 
 impl Builtin {
+    /// Every built-in effect, in the order the CLI lists them.
     pub const ALL: [Builtin; 5] = [
         Builtin::Sunglasses,
         Builtin::RoundGlasses,

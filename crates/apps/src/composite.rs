@@ -58,10 +58,15 @@ pub fn linear_to_srgb(v: f32) -> f32 {
 /// A premultiplied RGBA layer of `width × height` pixels whose top-left pixel sits at frame
 /// pixel `(x, y)`.
 pub struct LayerRef<'a> {
+    /// The pixels, row-major RGBA8 with premultiplied colour; length `width * height * 4`.
     pub data: &'a [u8],
+    /// The layer's width in pixels.
     pub width: u32,
+    /// The layer's height in pixels.
     pub height: u32,
+    /// The frame column of the layer's left edge (may be negative or past the frame: clipped).
     pub x: i32,
+    /// The frame row of the layer's top edge (may be negative or past the frame: clipped).
     pub y: i32,
 }
 

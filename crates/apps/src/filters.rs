@@ -31,19 +31,24 @@ pub const EFFECT_NAMES: [&str; 7] = [
 
 /// What a filter draws.
 pub enum Effect {
+    /// Vector artwork drawn at the face's scale and angle ([`crate::artwork`]).
     Builtin(Builtin),
+    /// Blur or pixelate the face's region ([`crate::privacy`]).
     Privacy(Privacy),
+    /// A user PNG placed by its anchors ([`crate::overlay`]); boxed, it holds a pyramid of images.
     Overlay(Box<Overlay>),
 }
 
 /// A ready-to-apply filter.
 pub struct Filter {
+    /// What is drawn on each face.
     pub effect: Effect,
     /// Blend in linear light (default `true`); see [`crate::composite`].
     pub gamma: bool,
 }
 
 impl Filter {
+    /// A filter with the default blending (linear light).
     pub fn new(effect: Effect) -> Filter {
         Filter {
             effect,

@@ -11,6 +11,7 @@
 //!   per-frame landmarks for `facemark detect` on video.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod artwork;
 pub mod composite;

@@ -30,12 +30,15 @@ use std::path::Path;
 pub struct Anchor {
     /// `[x, y]` in overlay pixels.
     pub at: Point,
+    /// The landmark (or mean of landmarks) that overlay position is pinned to.
     pub point: PointRef,
 }
 
 /// The anchor file's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnchorFile {
+    /// At least two anchors at distinct positions: two fix scale, rotation and translation; more
+    /// are fitted by least squares.
     pub anchors: Vec<Anchor>,
 }
 
@@ -91,6 +94,7 @@ impl AnchorFile {
 /// the output instead of aliasing.
 pub struct Overlay {
     levels: Vec<RgbaImage>,
+    /// Where the overlay is pinned to the face (from the anchor file or the lens search).
     pub anchors: Vec<Anchor>,
     /// The PNG had no transparency and its uniform background was keyed out
     /// ([`key_out_background`]).

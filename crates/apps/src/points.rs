@@ -131,12 +131,16 @@ pub enum PointRef {
     /// One landmark, 0-based.
     Index(usize),
     /// One landmark, 0-based, written `{"index": i}`.
-    IndexObj { index: usize },
+    IndexObj {
+        /// The landmark, 0-based.
+        index: usize,
+    },
     /// The mean of several landmarks, 0-based.
     Mean(Vec<usize>),
 }
 
 impl PointRef {
+    /// A reference by name; the name is checked when it is resolved ([`PointRef::indices`]).
     pub fn named(name: &str) -> PointRef {
         PointRef::Named(name.to_string())
     }

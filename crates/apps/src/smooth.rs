@@ -33,7 +33,9 @@ impl Default for OneEuroParams {
 /// (see [`FaceSmoother`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Smoothing {
+    /// For the head's rigid motion (translation, scale, rotation); default 1 Hz, β 2.
     pub pose: OneEuroParams,
+    /// For the shape residuals in the mean-face frame (expressions); default 1 Hz, β 0.
     pub shape: OneEuroParams,
 }
 
@@ -61,11 +63,13 @@ fn alpha(cutoff: f32, dt: f32) -> f32 {
 /// One Euro filter of a scalar signal.
 #[derive(Debug, Clone)]
 pub struct OneEuro {
+    /// The filter's settings; changing them takes effect at the next sample.
     pub params: OneEuroParams,
     prev: Option<(f64, f32, f32)>, // (t, x̂, dx̂)
 }
 
 impl OneEuro {
+    /// A filter that has seen no sample yet.
     pub fn new(params: OneEuroParams) -> Self {
         OneEuro { params, prev: None }
     }
@@ -88,6 +92,7 @@ impl OneEuro {
         x_hat
     }
 
+    /// Forget the history: the next sample passes through unfiltered (a track that restarts).
     pub fn reset(&mut self) {
         self.prev = None;
     }
@@ -101,6 +106,8 @@ pub struct PointSmoother {
 }
 
 impl PointSmoother {
+    /// Every coordinate of every point gets a One Euro filter with `params`; the number of
+    /// points is taken from the first call to [`PointSmoother::filter`].
     pub fn new(params: OneEuroParams) -> Self {
         PointSmoother {
             params,
@@ -156,6 +163,7 @@ impl FaceSmoother {
         }
     }
 
+    /// The shape residuals' parameters given to [`FaceSmoother::new`].
     pub fn shape_params(&self) -> OneEuroParams {
         self.shape_params
     }
@@ -204,6 +212,7 @@ impl FaceSmoother {
             .collect()
     }
 
+    /// The pose parameters given to [`FaceSmoother::new`].
     pub fn params(&self) -> OneEuroParams {
         self.params
     }

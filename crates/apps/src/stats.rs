@@ -34,10 +34,11 @@ impl Acc {
     }
 }
 
-/// Accumulates flicker over a run; feed every frame's faces in order.
 /// Per track: the last two (raw, smoothed) point sets, oldest first.
 type History = HashMap<u64, Vec<(Vec<Point>, Vec<Point>)>>;
 
+/// Accumulates flicker over a run; feed every frame's faces in order
+/// ([`FlickerMeter::add_frame`]), then read [`FlickerMeter::report`].
 #[derive(Default)]
 pub struct FlickerMeter {
     /// per track id: last two (raw, smoothed) point sets
@@ -54,15 +55,21 @@ pub struct FlickerMeter {
 /// The measured figures (all normalised by the eye distance; NaN when nothing was measured).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct FlickerReport {
+    /// Frames given to the meter.
     pub frames: u64,
     /// Faces summed over frames.
     pub face_frames: u64,
     /// Consecutive-frame pairs of one track that were measured.
     pub pairs: u64,
+    /// Mean `|p_t − p_{t−1}|` of the detector's raw points, in eye distances.
     pub flicker_raw: f64,
+    /// The same of the smoothed points (what is drawn).
     pub flicker_smoothed: f64,
+    /// Mean second difference `|p_t − 2 p_{t−1} + p_{t−2}|` of the raw points, in eye distances.
     pub jerk_raw: f64,
+    /// The same of the smoothed points.
     pub jerk_smoothed: f64,
+    /// Mean `|smoothed − raw|`, in eye distances: what the smoothing costs in lag.
     pub lag: f64,
 }
 
@@ -90,6 +97,7 @@ fn mean_second_diff(a: &[Point], b: &[Point], c: &[Point]) -> f64 {
 }
 
 impl FlickerMeter {
+    /// A meter that has seen no frame.
     pub fn new() -> Self {
         Self::default()
     }
@@ -129,6 +137,7 @@ impl FlickerMeter {
         self.history = next;
     }
 
+    /// The figures so far (NaN for a figure with nothing measured).
     pub fn report(&self) -> FlickerReport {
         FlickerReport {
             frames: self.frames,

@@ -106,11 +106,18 @@ pub struct TrackedFace {
 /// Counters over a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrackerCounters {
+    /// Frames given to [`Tracker::update`].
     pub frames: u64,
+    /// Detector runs, whole-frame and local (the costly step tracking saves).
     pub detector_runs: u64,
+    /// Landmarker runs (one per followed track per frame, more for new faces).
     pub landmarker_runs: u64,
+    /// Tracks created from a detection.
     pub tracks_started: u64,
+    /// Tracks ended because the landmarks in their crop were implausible (too small, jumped or
+    /// rescaled too far): the face left or the landmarker lost it.
     pub tracks_lost: u64,
+    /// Tracks ended because `max_misses` detection frames found no detection to support them.
     pub tracks_dropped_unsupported: u64,
     /// Detector runs limited to the surroundings of tentative tracks (part of `detector_runs`).
     pub local_detector_runs: u64,
@@ -133,12 +140,14 @@ struct Track {
 pub struct Tracker<'a> {
     detector: &'a dyn FaceDetector,
     landmarker: &'a dyn Landmarker,
+    /// The settings; may be changed between frames.
     pub options: TrackerOptions,
     tracks: Vec<Track>,
     next_id: u64,
     frame: u64,
     /// Consecutive frames (this one included) without any track.
     idle_frames: u64,
+    /// What the tracker has done so far (for reports and tests).
     pub counters: TrackerCounters,
 }
 
@@ -147,6 +156,8 @@ fn side(b: &BoxF) -> f32 {
 }
 
 impl<'a> Tracker<'a> {
+    /// A tracker with no track yet; the detector finds faces, the landmarker places (and
+    /// follows) them. Both are borrowed for the tracker's life.
     pub fn new(
         detector: &'a dyn FaceDetector,
         landmarker: &'a dyn Landmarker,

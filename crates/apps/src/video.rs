@@ -24,13 +24,17 @@ use std::time::Instant;
 /// What `ffprobe` says about a video's first video stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VideoInfo {
+    /// Frame width in pixels.
     pub width: u32,
+    /// Frame height in pixels.
     pub height: u32,
     /// Frame rate as a fraction (`r_frame_rate`, e.g. 30000/1001).
     pub fps_num: u32,
+    /// The frame rate's denominator (≥ 1 from a valid probe).
     pub fps_den: u32,
     /// Frame count when the container states it.
     pub frames: Option<u64>,
+    /// The container has an audio stream (copied unchanged into filtered output).
     pub has_audio: bool,
     /// Seconds from the container's start to the first video frame (audio may start earlier);
     /// the encoder delays the video by this much so that the copied audio stays in sync.
@@ -38,6 +42,7 @@ pub struct VideoInfo {
 }
 
 impl VideoInfo {
+    /// Frames per second, `fps_num / fps_den` (a zero denominator counts as 1).
     pub fn fps(&self) -> f64 {
         self.fps_num as f64 / self.fps_den.max(1) as f64
     }
@@ -186,6 +191,7 @@ pub struct FrameReader {
     rx: Receiver<std::io::Result<Vec<u8>>>,
     reader: Option<JoinHandle<()>>,
     stderr: Option<JoinHandle<String>>,
+    /// The probed description of the video being decoded.
     pub info: VideoInfo,
     path: PathBuf,
 }
@@ -302,6 +308,7 @@ pub struct FrameWriter {
     dest: PathBuf,
     width: u32,
     height: u32,
+    /// Frames written so far.
     pub frames: u64,
     done: bool,
 }
@@ -468,13 +475,17 @@ pub struct Progress {
 /// What a video run did and measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunStats {
+    /// The input video's description.
     pub info: VideoInfo,
+    /// Frames processed and written.
     pub frames: u64,
     /// Wall-clock seconds of the whole run (decode, track, filter, encode).
     pub seconds: f64,
     /// `frames / seconds`.
     pub fps: f64,
+    /// Jitter of the tracked landmarks, raw and smoothed ([`crate::stats`]).
     pub flicker: FlickerReport,
+    /// The tracker's counters (detector and landmarker runs, tracks); not serialised.
     #[serde(skip)]
     pub counters: TrackerCounters,
 }
@@ -540,6 +551,7 @@ pub struct FrameLandmarks {
     pub frame: u64,
     /// Seconds from the start (`frame / fps`).
     pub time: f64,
+    /// The faces tracked in this frame, oldest track first.
     pub faces: Vec<FaceLandmarks>,
 }
 

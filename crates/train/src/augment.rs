@@ -159,15 +159,19 @@ impl Augmenter {
         }
     }
 
+    /// The augmentation settings given to [`Augmenter::new`].
     pub fn config(&self) -> &AugmentConfig {
         &self.cfg
     }
+    /// The landmark scheme of the faces (its mirror permutation drives flips).
     pub fn scheme(&self) -> &Scheme {
         &self.scheme
     }
+    /// Side of the square network input, pixels (at least 1).
     pub fn input_size(&self) -> u32 {
         self.input_size
     }
+    /// How a face's crop is placed around its landmark box, before random jitter.
     pub fn crop(&self) -> &CropSpec {
         &self.crop
     }

@@ -61,6 +61,7 @@ pub fn regions(scheme: &Scheme) -> Vec<Group> {
 /// One region's NME over the evaluated faces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegionStat {
+    /// The region's name in the scheme (`jaw`, `left_eye`, …).
     pub region: String,
     /// The region's point indices.
     pub points: Vec<usize>,

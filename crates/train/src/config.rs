@@ -33,6 +33,7 @@ pub enum Schedule {
     Cosine,
     /// `lr · gamma^(epoch / step_epochs)`.
     Step,
+    /// `lr` throughout (after any warm-up).
     Constant,
 }
 
@@ -40,8 +41,12 @@ pub enum Schedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LossName {
+    /// Mean squared error of the normalised coordinates: the smooth default.
     Mse,
+    /// Mean absolute error: less pulled by the few badly labelled or occluded points.
     L1,
+    /// Wing loss ([`LossKind::Wing`]): logarithmic for small errors, so they keep a gradient
+    /// once most points are close; width and curvature from `wing_w` and `wing_epsilon`.
     Wing,
 }
 
@@ -49,9 +54,13 @@ pub enum LossName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HeadName {
+    /// Regression of every coordinate from the flattened last feature map (any architecture).
     #[default]
     Dense,
+    /// Pixel-in-pixel: a score, an offset and neighbour offsets per cell of the stride-16 map
+    /// (mobile only).
     Pip,
+    /// Soft-argmax of a heat map per point with offsets (mobile only).
     Integral,
 }
 
@@ -79,6 +88,8 @@ pub struct TrainConfig {
     /// Output folder: `model.safetensors` (best), `checkpoint.safetensors`, `metrics.csv`,
     /// `loss.png`, `config.toml`.
     pub out: PathBuf,
+    /// The network (`seed001`, `naimish`, `mobile`); default `mobile`. Most other options
+    /// (width, head, repeats, …) apply to `mobile` only.
     pub arch: ArchKind,
     /// Square input side in pixels (0 = the architecture's default).
     pub input_size: u32,
@@ -117,14 +128,22 @@ pub struct TrainConfig {
     /// (`CropSpec::align`), used after a first model at inference (`--refiner`). Its
     /// augmentation should then mimic the first model's errors (a few degrees, a few per cent).
     pub crop_align: bool,
+    /// Passes over the training samples (at most; early stopping may end sooner); default 30,
+    /// at least 1.
     pub epochs: usize,
+    /// Samples per optimiser step; default 32, at least 2 (batch norm needs two samples).
     pub batch_size: usize,
+    /// Peak learning rate of Adam, before the schedule and warm-up; default 1e-3, > 0.
     pub lr: f32,
+    /// Adam's decay of the gradient's running mean; default 0.9, in [0, 1).
     pub beta1: f32,
+    /// Adam's decay of the squared gradient's running mean; default 0.999, in [0, 1).
     pub beta2: f32,
+    /// Adam's denominator guard; default 1e-8.
     pub eps: f32,
     /// Decoupled weight decay (AdamW); 0 = Adam.
     pub weight_decay: f32,
+    /// How the learning rate changes over the run; default `cosine`.
     pub schedule: Schedule,
     /// Cosine: floor of the learning rate as a fraction of `lr`.
     pub min_lr_factor: f32,
@@ -135,9 +154,11 @@ pub struct TrainConfig {
     pub step_epochs: usize,
     /// Step schedule: decay factor.
     pub gamma: f32,
+    /// The training loss on normalised coordinates ([-1, 1] about the crop centre); default `mse`.
     pub loss: LossName,
-    /// Wing loss width and curvature, in normalised units.
+    /// Wing loss: width of the logarithmic region, in normalised units; default 0.05.
     pub wing_w: f32,
+    /// Wing loss: curvature of the logarithmic region, in normalised units; default 0.01.
     pub wing_epsilon: f32,
     /// Fraction of the samples held out for validation, split by identity.
     pub val_fraction: f32,
@@ -147,6 +168,8 @@ pub struct TrainConfig {
     pub fold: Option<Fold>,
     /// Early stopping: epochs without a better validation NME (0 = never stop early).
     pub patience: usize,
+    /// Seed of every random choice (split, shuffling, augmentation, initial weights): the same
+    /// seed, data and thread count give the same model. Default 1.
     pub seed: u64,
     /// Worker threads (0 = all cores).
     pub threads: usize,
@@ -156,6 +179,8 @@ pub struct TrainConfig {
     pub freeze: Vec<String>,
     /// Use at most this many samples (0 = all): quick runs and smoke tests.
     pub max_samples: usize,
+    /// Landmark-aware augmentation of the training crops (`[augment]` table; validation crops
+    /// are never augmented).
     pub augment: AugmentConfig,
 }
 
@@ -224,15 +249,30 @@ mod fold_text {
 /// Errors in a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The config file.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// The file is not valid TOML or has an unknown field or a value of the wrong type.
     #[error("{path}: {msg}")]
-    Parse { path: PathBuf, msg: String },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's message (with line and column).
+        msg: String,
+    },
+    /// A field's value is out of its valid range ([`TrainConfig::validate`]).
     #[error("config field `{field}`: {msg}")]
-    Invalid { field: &'static str, msg: String },
+    Invalid {
+        /// The field's name as written in TOML.
+        field: &'static str,
+        /// The valid range or why the value does not fit the other options.
+        msg: String,
+    },
 }
 
 impl TrainConfig {
@@ -247,9 +287,13 @@ impl TrainConfig {
             msg,
         })
     }
+    /// Parse a config from TOML text; fields left out take their defaults, unknown fields are
+    /// errors. Values are not range-checked: call [`TrainConfig::validate`].
     pub fn from_toml(text: &str) -> Result<TrainConfig, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
+    /// Every field as TOML (what a run saves as `config.toml`); [`TrainConfig::from_toml`]
+    /// reads it back to an equal config.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises")
     }

@@ -25,29 +25,49 @@ pub const GT_COLOR: [u8; 3] = [0, 255, 0];
 /// Prediction colour in pictures (the seeds' magenta).
 pub const PRED_COLOR: [u8; 3] = [255, 0, 255];
 
+/// Errors evaluating a landmarker and writing its report.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// The data's landmark scheme is not the model's (checked before any face runs).
     #[error("the model predicts {model} points ({scheme}) but sample {sample} has {data}")]
     PointCount {
+        /// Points the landmarker predicts.
         model: usize,
+        /// The landmarker's scheme name.
         scheme: String,
+        /// Points the sample is annotated with.
         data: usize,
+        /// The first sample that differs.
         sample: String,
     },
+    /// `box_shift` is outside `[0, 1]` (the message says so).
     #[error("{0}")]
     BoxShift(String),
+    /// Every face was skipped (unreadable image, no box); nothing to measure.
     #[error("no face could be evaluated ({skipped} skipped; first: {first})")]
-    NoFaces { skipped: usize, first: String },
+    NoFaces {
+        /// Faces skipped.
+        skipped: usize,
+        /// The first skipped face and why.
+        first: String,
+    },
+    /// Drawing the CED chart failed.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
+    /// Encoding or writing a picture (the worst-faces sheet) failed.
     #[error("writing {path}: {source}")]
     Write {
+        /// The picture's path.
         path: PathBuf,
+        /// The encoder's or system's error.
         source: image::ImageError,
     },
+    /// Writing a report file failed.
     #[error("writing {path}: {source}")]
     Io {
+        /// The report's path.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
 }
@@ -55,6 +75,7 @@ pub enum EvalError {
 /// Evaluation settings.
 #[derive(Debug, Clone, Default)]
 pub struct EvalOptions {
+    /// Where each face's box comes from (default: the ground-truth landmark box).
     pub box_source: BoxSource,
     /// Simulated detector error in `[0, 1]` ([`crate::boxes::shift_box`]; 0: the box as is).
     pub box_shift: f32,
@@ -69,6 +90,7 @@ pub struct EvalOptions {
 pub struct FaceResult {
     /// Index into the evaluated `samples`.
     pub index: usize,
+    /// The sample's name (usually its image file name).
     pub name: String,
     /// NME by outer-eye-corner distance (`None`: scheme or points do not allow it).
     pub nme_outer: Option<f32>,
@@ -93,8 +115,11 @@ pub struct FaceResult {
 /// Mean and median of a per-face metric, and over how many faces.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Mean over the faces that have the metric.
     pub mean: f32,
+    /// Median over the same faces (robust to a few failures).
     pub median: f32,
+    /// Faces that have the metric.
     pub n: usize,
 }
 
@@ -111,6 +136,7 @@ impl Summary {
 /// AUC and failure rate at one NME threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdStat {
+    /// The NME threshold (a fraction of the normaliser: 0.08 is 8 %).
     pub threshold: f32,
     /// CED area up to the threshold, divided by the threshold, in `[0, 1]`.
     pub auc: f32,
@@ -121,7 +147,9 @@ pub struct ThresholdStat {
 /// A face that could not be evaluated.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Skipped {
+    /// The sample's name.
     pub name: String,
+    /// Why it was skipped (the decoder's or box source's message).
     pub reason: String,
 }
 
@@ -130,19 +158,24 @@ pub struct Skipped {
 pub struct EvalReport {
     /// The landmark scheme's name.
     pub scheme: String,
+    /// Points per face in that scheme.
     pub n_points: usize,
     /// Faces evaluated.
     pub n_faces: usize,
+    /// Where the boxes given to the landmarker came from.
     pub box_source: BoxSource,
     /// The `box_shift` and its seed (0: the boxes as chosen).
     #[serde(default)]
     pub box_shift: f32,
+    /// The seed the box shifts were drawn with.
     #[serde(default)]
     pub box_shift_seed: u64,
     /// Which NME the thresholds, CED, per-point NME and worst faces use: `"outer_eye"` when
     /// available, else `"inter_pupil"`, else `"none"` (then only pixel metrics exist).
     pub primary: String,
+    /// NME by outer-eye-corner distance over the faces that allow it (300-W's normaliser).
     pub nme_outer: Option<Summary>,
+    /// NME by inter-pupil distance over the faces that allow it.
     pub nme_pupil: Option<Summary>,
     /// Pooled Kaggle RMSE over every present coordinate of every face (pixels).
     pub rmse_px: Option<f32>,
@@ -165,8 +198,11 @@ pub struct EvalReport {
     pub yaw: Vec<YawBucket>,
     /// Wall-clock seconds of the evaluation (loading + prediction), and faces per second.
     pub seconds: f32,
+    /// `n_faces / seconds`.
     pub faces_per_second: f32,
+    /// Every evaluated face, in sample order.
     pub faces: Vec<FaceResult>,
+    /// The faces that could not be evaluated, with their reasons.
     pub skipped: Vec<Skipped>,
 }
 

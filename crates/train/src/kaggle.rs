@@ -20,32 +20,71 @@ use image::GrayImage;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// Errors predicting Kaggle's test set and writing or scoring a submission.
 #[derive(Debug, thiserror::Error)]
 pub enum KaggleError {
+    /// The landmarker's scheme is not Kaggle's 15 points in Kaggle's order, so its points
+    /// cannot be written to the submission's columns.
     #[error("the model's scheme `{scheme}` is not Kaggle's 15 points in Kaggle order (expected point names {expected})")]
-    Scheme { scheme: String, expected: String },
+    Scheme {
+        /// The landmarker's scheme name.
+        scheme: String,
+        /// Kaggle's point names in order, for the message.
+        expected: String,
+    },
+    /// A sample to predict did not come from `test.csv` (its name carries no ImageId).
     #[error("{name}: not a Kaggle test row (expected a name `kaggle_<ImageId>` from test.csv's ImageId column)")]
-    NoImageId { name: String },
+    NoImageId {
+        /// The sample's name.
+        name: String,
+    },
+    /// A test image could not be decoded.
     #[error("{name}: {reason}")]
-    Image { name: String, reason: String },
+    Image {
+        /// The sample's name.
+        name: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// An ImageId is implausibly large for the test set (bounded so that a corrupt id cannot
+    /// demand a huge allocation).
     #[error("ImageId {id} is out of range (at most {max} for {n} test faces)")]
-    IdRange { id: u64, max: u64, n: usize },
+    IdRange {
+        /// The offending ImageId.
+        id: u64,
+        /// The largest accepted (10 × test faces + 100 000).
+        max: u64,
+        /// Test faces read.
+        n: usize,
+    },
+    /// Two test rows share an ImageId.
     #[error("ImageId {id} appears twice in the test set")]
-    DuplicateId { id: u64 },
+    DuplicateId {
+        /// The repeated ImageId.
+        id: u64,
+    },
     /// An option out of its range (`facemark_core::limits`).
     #[error("{0}")]
     Options(String),
+    /// Reading `test.csv`, `IdLookupTable.csv` or the training file failed.
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// A line of a submission file to score is not `RowId,Location`.
     #[error("{path}: line {line}: {msg}")]
     Submission {
+        /// The submission file.
         path: PathBuf,
+        /// The line, counted from 1.
         line: usize,
+        /// What was expected.
         msg: String,
     },
+    /// Writing the submission failed.
     #[error("writing {path}: {source}")]
     Io {
+        /// The file or folder being written.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
 }
@@ -85,6 +124,7 @@ pub enum TestBox {
 /// How test faces are predicted.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PredictOptions {
+    /// The box of the first prediction (default: the whole 96×96 image).
     pub start: TestBox,
     /// Extra passes, each predicting again from `BoxF::around(previous prediction)`.
     pub refine: usize,
@@ -180,7 +220,9 @@ pub fn predict_test(
 /// What [`write_submission`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubmissionSummary {
+    /// Test faces predicted.
     pub test_faces: usize,
+    /// Submission rows written (one per `IdLookupTable.csv` row).
     pub rows: usize,
 }
 

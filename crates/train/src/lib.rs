@@ -1,6 +1,7 @@
 //! facemark-train: augmentation, the training loop, evaluation metrics and the Kaggle workflow.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod augment; // landmark-aware augmentation
 pub mod baseline; // the mean-shape baseline

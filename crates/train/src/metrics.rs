@@ -24,10 +24,19 @@ use serde::{Deserialize, Serialize};
 /// The thresholds the reports use for AUC and failure rate.
 pub const THRESHOLDS: [f32; 2] = [0.08, 0.10];
 
+/// Errors of the metric functions: the inputs do not describe the same points.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MetricsError {
+    /// The prediction, the ground truth and the presence mask must have one entry per point.
     #[error("point count mismatch: prediction has {pred} points, ground truth {gt}, mask {mask}")]
-    LengthMismatch { pred: usize, gt: usize, mask: usize },
+    LengthMismatch {
+        /// Predicted points.
+        pred: usize,
+        /// Ground-truth points.
+        gt: usize,
+        /// Mask entries.
+        mask: usize,
+    },
 }
 
 fn check(pred: &[Point], gt: &[Point], mask: &[bool]) -> Result<(), MetricsError> {
@@ -134,6 +143,7 @@ pub fn nme(
 /// the Kaggle RMSE over many faces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SquaredError {
+    /// Sum of squared coordinate errors, pixels².
     pub sum: f64,
     /// Number of coordinate values (2 per present point).
     pub count: usize,

@@ -12,17 +12,28 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// Chart size in pixels.
+/// Chart width in pixels.
 pub const WIDTH: u32 = 900;
+/// Chart height in pixels.
 pub const HEIGHT: u32 = 560;
 
+/// Errors drawing or saving a chart.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
+    /// plotters failed while drawing the chart.
     #[error("drawing the chart for {path}: {msg}")]
-    Draw { path: PathBuf, msg: String },
+    Draw {
+        /// The chart's output path.
+        path: PathBuf,
+        /// plotters' message.
+        msg: String,
+    },
+    /// Encoding or writing the PNG failed.
     #[error("writing {path}: {source}")]
     Write {
+        /// The chart's output path.
         path: PathBuf,
+        /// The encoder's or system's error.
         source: image::ImageError,
     },
 }

@@ -61,32 +61,64 @@ use std::path::{Path, PathBuf};
 /// Errors of a training run.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// The configuration is unreadable or out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A data set could not be read.
     #[error("data {path}: {source}")]
     Data {
+        /// The data set as configured.
         path: PathBuf,
+        /// The reader's error (file, line, field).
         source: facemark_formats::FormatError,
     },
+    /// The data sets do not fit together or the config (no face, different point counts, an
+    /// unknown or mismatched scheme, too few faces to split).
     #[error("data: {0}")]
     DataShape(String),
+    /// Writing the model or checkpoint failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The architecture cannot be built with these options (e.g. the input is too small).
     #[error(transparent)]
     Arch(#[from] facemark_model::ArchError),
+    /// Creating the output folder or writing `metrics.csv`, the charts or `config.toml` failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// The `init` model could not be read.
     #[error("--init {path}: {source}")]
-    Init { path: PathBuf, source: ModelError },
+    Init {
+        /// The model file given as `init`.
+        path: PathBuf,
+        /// The reader's error.
+        source: ModelError,
+    },
+    /// A `freeze` pattern names nothing (a typo would otherwise silently train everything).
     #[error("--freeze: pattern `{0}` matches no parameter of the network")]
     Freeze(String),
+    /// The checkpoint cannot be resumed: missing, corrupt, or written with another config.
     #[error("resume from {path}: {msg}")]
-    Resume { path: PathBuf, msg: String },
+    Resume {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What did not match.
+        msg: String,
+    },
+    /// The training loss became NaN or infinite; the run stops instead of saving garbage
+    /// (lower `lr` or add warm-up).
     #[error("training diverged at epoch {epoch}: loss is {loss}")]
-    Diverged { epoch: usize, loss: f32 },
+    Diverged {
+        /// The epoch, counted from 1.
+        epoch: usize,
+        /// The non-finite loss.
+        loss: f32,
+    },
+    /// The rayon pool of `threads` workers could not be built.
     #[error("thread pool: {0}")]
     Threads(String),
 }
@@ -109,6 +141,7 @@ pub struct RunOptions {
 pub struct EpochRecord {
     /// 1-based epoch.
     pub epoch: usize,
+    /// The learning rate of the epoch's last optimiser step.
     pub lr: f32,
     /// Mean training loss over the epoch's batches (with augmentation and dropout).
     pub train_loss: f32,
@@ -118,6 +151,7 @@ pub struct EpochRecord {
     pub val_nme: f32,
     /// Seconds of training (without validation) in this epoch.
     pub train_secs: f32,
+    /// Training throughput: faces trained on / `train_secs`.
     pub samples_per_s: f32,
 }
 
@@ -141,16 +175,25 @@ impl EpochRecord {
 /// What a finished run reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainSummary {
+    /// The run's output folder.
     pub out: PathBuf,
+    /// The saved model (`out/model.safetensors`: the best epoch's weights).
     pub model_path: PathBuf,
+    /// The epoch (from 1) with the lowest validation NME (training loss without a validation
+    /// set): the weights saved.
     pub best_epoch: usize,
+    /// That epoch's validation NME (its training loss without a validation set).
     pub best_val_nme: f32,
     /// The distance NME is normalised by: "outer-eye", "inter-pupil" or "box" (landmark-box
     /// side, for schemes without eye corners).
     pub nme_norm: String,
+    /// Training faces (after any `max_samples` limit, without augmentation copies).
     pub n_train: usize,
+    /// Validation faces (held out by identity).
     pub n_val: usize,
+    /// The run ended before `epochs` because validation NME stopped improving (`patience`).
     pub stopped_early: bool,
+    /// Every epoch's record, this run and any it resumed.
     pub history: Vec<EpochRecord>,
 }
 

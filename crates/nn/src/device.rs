@@ -18,6 +18,7 @@ pub const GPU_MIN_MACS: usize = 1 << 22;
 /// A compute device name as the CLI takes it: `cpu`, `cuda` (GPU 0) or `cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Device {
+    /// The CPU engine (gemm and the crate's own kernels); always available.
     #[default]
     Cpu,
     /// CUDA device ordinal.

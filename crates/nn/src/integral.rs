@@ -15,6 +15,7 @@ use crate::pip::from_grid;
 /// Channel layout of an integral head: `3N` channels for `n_points` landmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntegralLayout {
+    /// Landmarks `N`; the head has `3N` channels.
     pub n_points: usize,
 }
 

@@ -17,6 +17,7 @@
 //!   loop run single-threaded, batch-wide GEMMs (dense layers) use rayon inside `gemm`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "cuda")]
 mod cuda;
@@ -45,14 +46,21 @@ pub use tensor::{Param, Tensor};
 /// Errors of the engine: shape mismatches between data and a network or a parameter file.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
+    /// A tensor does not have the shape the network expects (a parameter from a file, a head's
+    /// output).
     #[error("shape mismatch for {what}: expected {expected:?}, got {got:?}")]
     Shape {
+        /// The parameter's name or what was being checked.
         what: String,
+        /// The shape the network has.
         expected: Vec<usize>,
+        /// The shape given.
         got: Vec<usize>,
     },
+    /// A parameter file names a tensor the network does not have (another architecture).
     #[error("unknown parameter `{0}`")]
     UnknownParam(String),
+    /// A parameter the network needs is absent from the file.
     #[error("missing parameter `{0}`")]
     MissingParam(String),
     /// The compute device asked for cannot be used (see [`device::set_device`]).

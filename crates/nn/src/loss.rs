@@ -13,7 +13,12 @@ pub enum LossKind {
     L1,
     /// Wing loss (Feng et al. 2018): `w·ln(1+|x|/ε)` for `|x| < w`, else `|x| − C`.
     /// `w` and `epsilon` in normalised units (e.g. 0.05 and 0.01 for [-1,1] targets).
-    Wing { w: f32, epsilon: f32 },
+    Wing {
+        /// Width of the logarithmic region (normalised units).
+        w: f32,
+        /// Curvature of the logarithmic region (normalised units); smaller is sharper.
+        epsilon: f32,
+    },
 }
 
 /// Loss and gradient over `pred` and `target` (`[n, 2N]` flattened, x before y) where

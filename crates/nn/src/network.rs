@@ -8,11 +8,13 @@ use rand::RngCore;
 /// A sequential stack of layers.
 #[derive(Debug, Clone, Default)]
 pub struct Network {
+    /// The layers, input first. Their parameters' names must be unique.
     pub layers: Vec<Layer>,
     in_shapes: Vec<Vec<usize>>,
 }
 
 impl Network {
+    /// A network running `layers` in order.
     pub fn new(layers: Vec<Layer>) -> Network {
         Network {
             layers,
@@ -67,12 +69,14 @@ impl Network {
     pub fn params(&self) -> Vec<&Param> {
         self.layers.iter().flat_map(|l| l.params()).collect()
     }
+    /// [`Network::params`], mutable (for the optimiser, loading and freezing).
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
         self.layers
             .iter_mut()
             .flat_map(|l| l.params_mut())
             .collect()
     }
+    /// The parameter or buffer named `name` (`"conv1.weight"`), if the network has one.
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params().into_iter().find(|p| p.name == name)
     }
@@ -88,11 +92,15 @@ impl Network {
     pub fn size_bytes(&self) -> usize {
         self.params().iter().map(|p| p.value.len() * 4).sum()
     }
+    /// Sets every gradient to zero. Backward passes *add* to the gradients, so call this
+    /// before each batch.
     pub fn zero_grad(&mut self) {
         for p in self.params_mut() {
             p.zero_grad();
         }
     }
+    /// Drops what `forward_train` kept for the backward pass (inputs, columns, masks), freeing
+    /// its memory; a `backward` after it has nothing to read.
     pub fn clear_cache(&mut self) {
         for l in &mut self.layers {
             l.clear_cache();

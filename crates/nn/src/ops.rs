@@ -4,10 +4,15 @@
 /// A matrix view: `data[r * rs + c * cs]` for `rows × cols`.
 #[derive(Clone, Copy)]
 pub struct Mat<'a> {
+    /// The values; every `r * rs + c * cs` for `r < rows`, `c < cols` must be in range.
     pub data: &'a [f32],
+    /// Rows of the matrix.
     pub rows: usize,
+    /// Columns of the matrix.
     pub cols: usize,
+    /// Row stride, in elements (`cols` for row-major).
     pub rs: usize,
+    /// Column stride, in elements (1 for row-major; `rows` for a transposed view).
     pub cs: usize,
 }
 
@@ -107,8 +112,11 @@ fn gpu_failed(e: &str) {
 /// Geometry of a 2-D convolution or pooling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// Kernel side, pixels.
     pub k: usize,
+    /// Step between windows, pixels (≥ 1).
     pub stride: usize,
+    /// Zero padding on every side, pixels.
     pub pad: usize,
 }
 

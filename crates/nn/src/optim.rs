@@ -6,9 +6,14 @@ use serde::{Deserialize, Serialize};
 /// Adam hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamConfig {
+    /// Base learning rate (default 1e-3), kept with the state; [`Adam::step`] takes each step's
+    /// rate from the caller's schedule.
     pub lr: f32,
+    /// Decay of the gradient's running mean, in [0, 1) (default 0.9).
     pub beta1: f32,
+    /// Decay of the squared gradient's running mean, in [0, 1) (default 0.999).
     pub beta2: f32,
+    /// Added to the root of the second moment before dividing (default 1e-8).
     pub eps: f32,
     /// Decoupled weight decay (AdamW); 0 = plain Adam.
     pub weight_decay: f32,
@@ -29,6 +34,7 @@ impl Default for AdamConfig {
 /// Adam state: first and second moments per parameter, by parameter name.
 #[derive(Debug, Clone)]
 pub struct Adam {
+    /// The hyper-parameters.
     pub config: AdamConfig,
     /// Steps taken so far.
     pub t: u64,
@@ -37,6 +43,7 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// An optimiser that has taken no step (moments are created per parameter on first use).
     pub fn new(config: AdamConfig) -> Adam {
         Adam {
             config,

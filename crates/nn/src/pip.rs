@@ -35,8 +35,11 @@ pub struct PipLayout {
 /// Loss weights of the PIP terms (PIPNet's defaults: score maps 10, offsets 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PipWeights {
+    /// Weight of the score maps' loss (default 10).
     pub score: f32,
+    /// Weight of each point's own offsets' loss (default 1).
     pub offset: f32,
+    /// Weight of the neighbours' offsets' loss (default 1).
     pub neighbour: f32,
 }
 

@@ -109,6 +109,7 @@ impl QLinear {
         })
     }
 
+    /// A dense layer, quantised.
     pub fn from_dense(d: &Dense) -> QLinear {
         QLinear::new(&d.weight.value, &d.bias.value, d.in_f, d.out_f, None, true)
     }

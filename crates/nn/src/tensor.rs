@@ -3,7 +3,9 @@
 /// A dense row-major `f32` tensor. Images are NCHW.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
+    /// Dimensions, outermost first; their product is `data.len()`.
     pub shape: Vec<usize>,
+    /// The values, row-major.
     pub data: Vec<f32>,
 }
 
@@ -19,6 +21,7 @@ impl Tensor {
         );
         Tensor { shape, data }
     }
+    /// A tensor of `shape` filled with zeros.
     pub fn zeros(shape: Vec<usize>) -> Tensor {
         let n = shape.iter().product();
         Tensor {
@@ -46,9 +49,11 @@ impl Tensor {
     pub fn per_sample(&self) -> usize {
         self.shape[1..].iter().product()
     }
+    /// Number of values (all dimensions).
     pub fn len(&self) -> usize {
         self.data.len()
     }
+    /// No value (some dimension is 0).
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
@@ -59,7 +64,9 @@ impl Tensor {
 pub struct Param {
     /// Stable name `"<layer>.<param>"`, used by model files and `--freeze`.
     pub name: String,
+    /// Dimensions in PyTorch's layout for the layer (conv weight `[out, in, k, k]`).
     pub shape: Vec<usize>,
+    /// The values, row-major.
     pub value: Vec<f32>,
     /// Accumulated gradient (empty for buffers).
     pub grad: Vec<f32>,
@@ -70,6 +77,8 @@ pub struct Param {
 }
 
 impl Param {
+    /// A trainable parameter with a zero gradient; panics if `value` does not have `shape`'s
+    /// element count.
     pub fn new(name: String, shape: Vec<usize>, value: Vec<f32>) -> Param {
         let n = value.len();
         assert_eq!(shape.iter().product::<usize>(), n);
@@ -82,6 +91,8 @@ impl Param {
             frozen: false,
         }
     }
+    /// A buffer: saved with the model, never given a gradient or optimised (batch norm's
+    /// running statistics).
     pub fn buffer(name: String, shape: Vec<usize>, value: Vec<f32>) -> Param {
         Param {
             name,
@@ -92,6 +103,7 @@ impl Param {
             frozen: false,
         }
     }
+    /// Sets the accumulated gradient to zero (nothing for a buffer).
     pub fn zero_grad(&mut self) {
         self.grad.iter_mut().for_each(|g| *g = 0.0);
     }

@@ -53,12 +53,16 @@ use rayon::prelude::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActKind {
+    /// `max(x, 0)`.
     Relu,
+    /// `min(max(x, 0), 6)`: ReLU bounded at 6, as in MobileNet.
     Relu6,
+    /// `x` for `x > 0`, else `eˣ − 1` (α = 1): smooth, with negative outputs.
     Elu,
 }
 
 impl ActKind {
+    /// The activation of one value.
     #[inline]
     pub fn apply(self, v: f32) -> f32 {
         match self {
@@ -93,17 +97,20 @@ impl ActKind {
 /// An activation layer (keeps its output for the backward pass).
 #[derive(Debug, Clone)]
 pub struct Activation {
+    /// Which function.
     pub kind: ActKind,
     pub(super) out: Vec<f32>,
 }
 
 impl Activation {
+    /// A layer applying `kind`, with no cached output yet.
     pub fn new(kind: ActKind) -> Activation {
         Activation {
             kind,
             out: Vec::new(),
         }
     }
+    /// Inference: `kind` of every value, same shape; no cache.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let mut y = x.clone();
         self.apply_inplace(&mut y.data);
@@ -114,6 +121,8 @@ impl Activation {
         d.par_chunks_mut(1 << 14)
             .for_each(|c| c.iter_mut().for_each(|v| *v = k.apply(*v)));
     }
+    /// [`Activation::forward`] in `x`'s buffer, keeping a copy of the output (the derivative
+    /// is taken from it).
     pub fn forward_train(&mut self, mut x: Tensor) -> Tensor {
         self.apply_inplace(&mut x.data);
         // reuse the buffer across steps (no fresh pages per step)
@@ -121,6 +130,8 @@ impl Activation {
         self.out.extend_from_slice(&x.data);
         x
     }
+    /// `None` unless `need_dx`; else `dy · kind'(y)` from the cached output. Without a
+    /// [`Activation::forward_train`] before, `dy` comes back unchanged.
     pub fn backward(&mut self, mut dy: Tensor, need_dx: bool) -> Option<Tensor> {
         if !need_dx {
             return None;
@@ -142,17 +153,21 @@ impl Activation {
 /// by `1/(1-p)`; identity at inference.
 #[derive(Debug, Clone)]
 pub struct Dropout {
+    /// Probability of zeroing a value in training, in `[0, 1)`; `p ≤ 0` turns dropout off.
     pub p: f32,
     pub(super) mask: Vec<f32>,
 }
 
 impl Dropout {
+    /// Dropout with probability `p` (`[0, 1)`).
     pub fn new(p: f32) -> Dropout {
         Dropout {
             p,
             mask: Vec::new(),
         }
     }
+    /// Zeroes each value with probability `p` (one draw from `rng` per value, in order),
+    /// scales the rest by `1/(1 − p)`, and keeps the mask.
     pub fn forward_train(&mut self, mut x: Tensor, rng: &mut dyn RngCore) -> Tensor {
         if self.p <= 0.0 {
             self.mask.clear();
@@ -166,6 +181,7 @@ impl Dropout {
         x.data.iter_mut().zip(&self.mask).for_each(|(v, m)| *v *= m);
         x
     }
+    /// `dy` times the mask of the last [`Dropout::forward_train`] (unchanged without one).
     pub fn backward(&mut self, mut dy: Tensor) -> Tensor {
         if !self.mask.is_empty() {
             dy.data

@@ -43,10 +43,15 @@ use rayon::prelude::*;
 /// 2-D convolution, weight `[out, in, k, k]`, bias `[out]`, square kernel, zero padding.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
+    /// Input channels.
     pub in_c: usize,
+    /// Output channels (filters).
     pub out_c: usize,
+    /// Kernel side, stride and zero padding, in pixels.
     pub win: Window,
+    /// `"<name>.weight"`, `[out_c, in_c, k, k]`.
     pub weight: Param,
+    /// `"<name>.bias"`, `[out_c]`.
     pub bias: Param,
     /// An activation fused into the output (inference-only networks from
     /// [`crate::Network::fused`]); `None` in trainable networks.
@@ -56,6 +61,8 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
+    /// A `k × k` convolution, stride `stride`, `pad` pixels of zero padding, parameters named
+    /// `"<name>.weight"` (Kaiming normal from `rng`, gain √2) and `"<name>.bias"` (zeros).
     pub fn new(
         name: &str,
         in_c: usize,
@@ -106,6 +113,7 @@ impl Conv2d {
             threads,
         );
     }
+    /// Inference: `[n, in_c, h, w]` → `[n, out_c, oh, ow]`, then `act`; no cache (module docs).
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let mut out = Tensor::zeros(vec![0]);
         self.forward_into(x, &mut out);
@@ -151,6 +159,8 @@ impl Conv2d {
             },
         );
     }
+    /// Training forward pass: as [`Conv2d::forward`], caching the im2col columns for
+    /// [`Conv2d::backward`]. Panics on a fused layer (`act` set).
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
         assert!(self.act.is_none(), "fused layers are inference-only");
         let (n, oc, oh, ow) = self.out_shape(&x);
@@ -174,6 +184,8 @@ impl Conv2d {
         self.cols = cols;
         Tensor::new(vec![n, oc, oh, ow], out)
     }
+    /// Adds the weight and bias gradients of `dy` (`[n, out_c, oh, ow]`) to their `grad`;
+    /// returns the input gradient when `need_dx`. Requires [`Conv2d::forward_train`] first.
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         let (n, c, h, w) = (
             self.in_shape[0],

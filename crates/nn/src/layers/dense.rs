@@ -33,9 +33,13 @@ use rand::RngCore;
 /// Fully connected layer, weight `[out, in]`, bias `[out]`; input `[n, in]`.
 #[derive(Debug, Clone)]
 pub struct Dense {
+    /// Input features (the per-sample size of the input).
     pub in_f: usize,
+    /// Output features.
     pub out_f: usize,
+    /// `"<name>.weight"`, `[out_f, in_f]`.
     pub weight: Param,
+    /// `"<name>.bias"`, `[out_f]`.
     pub bias: Param,
     pub(super) input: Option<Tensor>,
 }
@@ -55,6 +59,7 @@ impl Dense {
             input: None,
         }
     }
+    /// Inference: `[n, in_f]` (or any shape of `in_f` values per sample) → `[n, out_f]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let n = x.batch();
         assert_eq!(
@@ -81,11 +86,14 @@ impl Dense {
         );
         Tensor::new(vec![n, self.out_f], out)
     }
+    /// [`Dense::forward`], keeping the input for [`Dense::backward`].
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
         let y = self.forward(&x);
         self.input = Some(x);
         y
     }
+    /// Adds `dyᵀ·x` and `Σ dy` to the weight and bias gradients; returns `dy·W` in the input's
+    /// shape when `need_dx`. Panics without a [`Dense::forward_train`] before.
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         let x = self
             .input

@@ -42,9 +42,13 @@ use rayon::prelude::*;
 /// Depthwise 2-D convolution (one `k × k` filter per channel), weight `[c, 1, k, k]`.
 #[derive(Debug, Clone)]
 pub struct DepthwiseConv2d {
+    /// Channels, in and out.
     pub c: usize,
+    /// Kernel side, stride and zero padding, in pixels.
     pub win: Window,
+    /// `"<name>.weight"`, `[c, 1, k, k]`.
     pub weight: Param,
+    /// `"<name>.bias"`, `[c]`.
     pub bias: Param,
     /// An activation fused into the output (inference only, see
     /// [`Conv2d::act`](super::Conv2d::act)).
@@ -423,6 +427,9 @@ fn dw_plane_generic(
 }
 
 impl DepthwiseConv2d {
+    /// A `k × k` filter per channel, stride `stride`, `pad` pixels of zero padding, parameters
+    /// named `"<name>.weight"` (Kaiming normal from `rng`, gain √2, fan-in `k·k`) and
+    /// `"<name>.bias"` (zeros).
     pub fn new(
         name: &str,
         c: usize,
@@ -444,6 +451,7 @@ impl DepthwiseConv2d {
             input: None,
         }
     }
+    /// Inference: `[n, c, h, w]` → `[n, c, oh, ow]`, then `act`; no cache (module docs).
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let mut out = Tensor::zeros(vec![0]);
         self.forward_into(x, &mut out);
@@ -497,12 +505,17 @@ impl DepthwiseConv2d {
             out.par_chunks_mut(oh * ow).enumerate().for_each(go);
         }
     }
+    /// [`DepthwiseConv2d::forward`], keeping the input for the backward pass. Panics on a
+    /// fused layer (`act` set).
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
         assert!(self.act.is_none(), "fused layers are inference-only");
         let y = self.forward(&x);
         self.input = Some(x);
         y
     }
+    /// Adds the weight and bias gradients of `dy` (`[n, c, oh, ow]`) to their `grad`, frozen
+    /// or not; returns the input gradient when `need_dx`. Panics without a
+    /// [`DepthwiseConv2d::forward_train`] before.
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         let x = self
             .input

@@ -151,12 +151,19 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Layer {
+    /// A full 2-D convolution ([`Conv2d`]).
     Conv2d(Conv2d),
+    /// A per-channel 2-D convolution ([`DepthwiseConv2d`]).
     Depthwise(DepthwiseConv2d),
+    /// A fully connected layer ([`Dense`]).
     Dense(Dense),
+    /// Batch normalisation ([`BatchNorm`]).
     BatchNorm(BatchNorm),
+    /// An element-wise activation ([`Activation`]).
     Act(Activation),
+    /// Max pooling ([`MaxPool2d`]).
     MaxPool(MaxPool2d),
+    /// Dropout in training, the identity at inference ([`Dropout`]).
     Dropout(Dropout),
     /// `[n, ...]` → `[n, prod(...)]`.
     Flatten,
@@ -216,6 +223,8 @@ impl Layer {
             Layer::Flatten => Some(Tensor::new(in_shape.to_vec(), dy.data)),
         }
     }
+    /// The layer's parameters and buffers in file order (weight, bias, then batch norm's
+    /// running statistics); empty for layers without any.
     pub fn params(&self) -> Vec<&Param> {
         match self {
             Layer::Conv2d(l) => vec![&l.weight, &l.bias],
@@ -225,6 +234,7 @@ impl Layer {
             _ => vec![],
         }
     }
+    /// [`Layer::params`], mutable (for the optimiser, loading and freezing).
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
         match self {
             Layer::Conv2d(l) => vec![&mut l.weight, &mut l.bias],

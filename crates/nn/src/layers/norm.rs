@@ -39,12 +39,19 @@ use rayon::prelude::*;
 /// `momentum`, unbiased variance) at inference.
 #[derive(Debug, Clone)]
 pub struct BatchNorm {
+    /// Channels (dim 1 of the input).
     pub c: usize,
+    /// Added to the variance before the square root; 1e-5 as PyTorch.
     pub eps: f32,
+    /// Weight of the new batch in the running statistics' update; 0.1 as PyTorch.
     pub momentum: f32,
+    /// `"<name>.weight"`, `[c]`: the scale after normalising (ones at first).
     pub weight: Param,
+    /// `"<name>.bias"`, `[c]`: the shift after normalising (zeros at first).
     pub bias: Param,
+    /// `"<name>.running_mean"`, `[c]`: a buffer, the mean used at inference.
     pub running_mean: Param,
+    /// `"<name>.running_var"`, `[c]`: a buffer, the (unbiased) variance used at inference.
     pub running_var: Param,
     pub(super) xhat: Vec<f32>,
     pub(super) inv_std: Vec<f32>,
@@ -52,6 +59,8 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// The identity at first: weight 1, bias 0, running mean 0, running variance 1; parameters
+    /// named `"<name>.weight"`, `"<name>.bias"`, `"<name>.running_mean"`, `"<name>.running_var"`.
     pub fn new(name: &str, c: usize) -> BatchNorm {
         BatchNorm {
             c,
@@ -85,6 +94,7 @@ impl BatchNorm {
             .collect();
         (scale, shift)
     }
+    /// Inference: normalises with the running statistics; same shape out; no cache.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let s = self.spatial(x);
         let (scale, shift) = self.inference_affine();
@@ -163,6 +173,9 @@ impl BatchNorm {
         self.shape = x.shape;
         Tensor::new(self.shape.clone(), out)
     }
+    /// Adds `Σ dy·x̂` and `Σ dy` per channel to the weight and bias gradients (none when the
+    /// weight is frozen); returns the input gradient through the batch statistics when
+    /// `need_dx`. Requires [`BatchNorm::forward_train`] first.
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         let (n, c) = (self.shape[0], self.c);
         let s: usize = self.shape[2..].iter().product();

@@ -34,13 +34,16 @@ use rayon::prelude::*;
 /// Max pooling, square window, no padding, floor mode.
 #[derive(Debug, Clone)]
 pub struct MaxPool2d {
+    /// Window side, pixels.
     pub k: usize,
+    /// Step between windows, pixels.
     pub stride: usize,
     pub(super) argmax: Vec<u32>,
     in_shape: Vec<usize>,
 }
 
 impl MaxPool2d {
+    /// A `k × k` window every `stride` pixels, no padding.
     pub fn new(k: usize, stride: usize) -> MaxPool2d {
         MaxPool2d {
             k,
@@ -108,9 +111,11 @@ impl MaxPool2d {
         }
         Tensor::new(vec![n, c, oh, ow], out)
     }
+    /// Inference: `[n, c, h, w]` → `[n, c, (h − k)/s + 1, (w − k)/s + 1]`; no cache.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         self.run(x, None)
     }
+    /// [`MaxPool2d::forward`], keeping each output's arg-max for the backward pass.
     pub fn forward_train(&mut self, x: Tensor) -> Tensor {
         let mut arg = std::mem::take(&mut self.argmax);
         let y = self.run(&x, Some(&mut arg));
@@ -118,6 +123,8 @@ impl MaxPool2d {
         self.in_shape = x.shape;
         y
     }
+    /// `None` unless `need_dx`; else `dy` routed to each window's arg-max (zeros elsewhere).
+    /// Requires [`MaxPool2d::forward_train`] first.
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
         if !need_dx {
             return None;

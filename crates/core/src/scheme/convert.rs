@@ -42,8 +42,8 @@ pub fn ibug68_to_kaggle15(points: &[Point]) -> Vec<Point> {
     ]
 }
 
-/// Converts 68 iBUG points to the five-point scheme ([`FIVE_NAMES`](super::FIVE_NAMES)): eye centres (means of
-/// 42–47 and 36–41), nose tip 30, mouth corners 54 (left) and 48 (right).
+/// Converts 68 iBUG points to the five-point scheme ([`FIVE_NAMES`](super::FIVE_NAMES)): eye
+/// centres (means of 42–47 and 36–41), nose tip 30, mouth corners 54 (left) and 48 (right).
 pub fn ibug68_to_five(points: &[Point]) -> Vec<Point> {
     let k = ibug68_to_kaggle15(points);
     vec![k[0], k[1], k[10], k[11], k[12]]

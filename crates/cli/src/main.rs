@@ -2,6 +2,7 @@
 //! Each subcommand lives in its own module under `cmd/` with an `Args` struct and a `run`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 use clap::{Parser, Subcommand};
 

@@ -29,10 +29,13 @@ pub struct Args {
     /// Network input side in pixels (default per architecture: 224, 96, 64).
     #[arg(long)]
     pub input_size: Option<u32>,
+    /// Passes over the training faces, at most (early stopping may end sooner; default 30).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Faces per optimiser step, at least 2 (default 32).
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Peak learning rate of Adam, before the schedule (default 0.001).
     #[arg(long)]
     pub lr: Option<f32>,
     /// Output folder (model.safetensors, checkpoint, metrics.csv, loss.png).
@@ -47,6 +50,7 @@ pub struct Args {
     /// Keep matching parameters fixed: prefix (`conv1`) or glob (`pw*`); repeat or commas.
     #[arg(long, value_delimiter = ',')]
     pub freeze: Vec<String>,
+    /// Seed of the split, shuffling, augmentation and initial weights (default 1).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads (default: all cores).

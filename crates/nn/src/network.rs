@@ -8,7 +8,8 @@ use rand::RngCore;
 /// A sequential stack of layers.
 #[derive(Debug, Clone, Default)]
 pub struct Network {
-    /// The layers, input first. Their parameters' names must be unique.
+    /// The layers, input first. Parameter names must be unique: model files, the optimiser's
+    /// state and `freeze` find parameters by name.
     pub layers: Vec<Layer>,
     in_shapes: Vec<Vec<usize>>,
 }

@@ -2,7 +2,9 @@
 //! with a printed reason, when they are absent). With `--nocapture` the tests print what
 //! docs/pose.md reports.
 
-use facemark_core::pose::{head_pose, mean_face_from_shapes, HeadPose, MEAN_FACE_68};
+use facemark_core::pose::{
+    estimate, head_pose, mean_face_from_shapes, Camera, HeadPose, MEAN_FACE_68,
+};
 use facemark_core::testdata::shared_data;
 use facemark_core::{ImageSource, Point, Sample, Scheme};
 use facemark_formats::load_any;
@@ -121,6 +123,26 @@ fn youtube_test_faces_frontal_ones_have_small_yaw_and_turned_ones_the_proxys_sig
         quantile(&mut rel, 0.5),
         quantile(&mut rel, 0.95)
     );
+    // the assumed focal length halved and doubled: how much the angles move
+    let mut moved: Vec<f32> = Vec::new();
+    for ((p, w, h), (pose, _, _)) in data.iter().zip(&poses) {
+        for k in [0.5, 2.0] {
+            let mut cam = Camera::for_image(*w, *h);
+            cam.focal *= k;
+            let q = estimate(p, &MEAN_FACE_68, &cam).unwrap();
+            moved.push(
+                (q.yaw - pose.yaw)
+                    .abs()
+                    .max((q.pitch - pose.pitch).abs())
+                    .max((q.roll - pose.roll).abs()),
+            );
+        }
+    }
+    let (moved_median, moved_95) = (quantile(&mut moved, 0.5), quantile(&mut moved, 0.95));
+    eprintln!(
+        "  focal length ×0.5 or ×2: largest angle change median {moved_median:.2}°, 95th percentile {moved_95:.2}°"
+    );
+    assert!(moved_median < 3.0);
     assert!(n_frontal > 50);
     assert!(frontal_median < 5.0 && frontal_90 < 10.0);
     assert!(turned.len() > 20 && agree as f32 >= 0.95 * turned.len() as f32);

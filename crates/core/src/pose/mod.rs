@@ -148,6 +148,15 @@ impl HeadPose {
     }
 }
 
+/// `,yaw,pitch,roll` (degrees, 2 decimals) to append to a CSV row, `,,,` without a pose: the
+/// pose columns of `facemark detect`'s CSV outputs.
+pub fn csv_fields(pose: Option<&HeadPose>) -> String {
+    match pose {
+        Some(p) => format!(",{:.2},{:.2},{:.2}", p.yaw, p.pitch, p.roll),
+        None => ",,,".into(),
+    }
+}
+
 /// `R = Ry(−yaw) · Rx(−pitch) · Rz(roll)` (degrees), the module's convention.
 fn angles_to_rotation(yaw: f64, pitch: f64, roll: f64) -> Rotation3<f64> {
     Rotation3::from_axis_angle(&Vector3::y_axis(), -yaw.to_radians())
@@ -164,11 +173,16 @@ fn rotation_to_angles(r: &Matrix3<f64>) -> (f64, f64, f64) {
     (-a.to_degrees(), -b.to_degrees(), c.to_degrees())
 }
 
+/// Whether faces of `scheme` get a pose: there is a 3-D model for its points (iBUG 68 only).
+pub fn has_model(scheme: &Scheme) -> bool {
+    scheme.name == "ibug68" && scheme.len() == 68
+}
+
 /// The head pose of a face with the iBUG 68 points `points` (photo pixels) in a photo of
 /// `width × height`, with [`Camera::for_image`] and [`MEAN_FACE_68`]. `None` for other schemes
 /// (no 3-D model), or when the fit fails ([`estimate`]).
 pub fn head_pose(points: &[Point], scheme: &Scheme, width: u32, height: u32) -> Option<HeadPose> {
-    if scheme.name != "ibug68" || scheme.len() != 68 || points.len() != 68 {
+    if !has_model(scheme) || points.len() != 68 {
         return None;
     }
     estimate(points, &MEAN_FACE_68, &Camera::for_image(width, height))

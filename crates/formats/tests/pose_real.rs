@@ -142,7 +142,7 @@ fn youtube_test_faces_frontal_ones_have_small_yaw_and_turned_ones_the_proxys_sig
     eprintln!(
         "  focal length ×0.5 or ×2: largest angle change median {moved_median:.2}°, 95th percentile {moved_95:.2}°"
     );
-    assert!(moved_median < 3.0);
+    assert!(moved_median < 4.0);
     assert!(n_frontal > 50);
     assert!(frontal_median < 5.0 && frontal_90 < 10.0);
     assert!(turned.len() > 20 && agree as f32 >= 0.95 * turned.len() as f32);

@@ -4,7 +4,8 @@
 //! **Camera.** Nothing is known of the camera that took a photo, so [`Camera::for_image`]
 //! assumes a pinhole with focal length `max(width, height)` pixels (about a 53° field of view
 //! across the longer side, a phone's or webcam's), the principal point at the image centre and
-//! no lens distortion. The angles depend little on the focal length; the translation scales with
+//! no lens distortion. Halving or doubling that focal length moves the angles by a few degrees
+//! (a median 2.7° on the YouTube Faces test frames, docs/pose.md); the translation scales with
 //! it.
 //!
 //! **Frames.** The camera frame is OpenCV's: `x` to the image's right, `y` down, `z` forward

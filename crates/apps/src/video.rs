@@ -11,6 +11,7 @@ use crate::error::VideoError;
 use crate::filters::Filter;
 use crate::stats::{FlickerMeter, FlickerReport};
 use crate::track::{TrackedFace, Tracker, TrackerCounters, TrackerOptions};
+use facemark_core::pose::{csv_fields, has_model, head_pose, HeadPose};
 use facemark_core::{FaceDetector, Landmarker};
 use image::RgbImage;
 use serde::Serialize;
@@ -565,6 +566,10 @@ pub struct FaceLandmarks {
     pub bbox: [f32; 4],
     /// `[[x, y], …]` pixels (smoothed when smoothing is on).
     pub points: Vec<[f32; 2]>,
+    /// Head pose fitted to `points` ([`facemark_core::pose`]); `None`, and left out of the
+    /// JSON, for schemes without a 3-D model (all but iBUG 68) or when the fit fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pose: Option<HeadPose>,
 }
 
 /// Track faces through `input` and call `on_frame` with each frame's landmarks (frames without
@@ -582,6 +587,7 @@ pub fn landmarks_per_frame(
     let info = reader.info.clone();
     let mut tracker = Tracker::new(detector, landmarker, options.clone());
     let mut meter = FlickerMeter::new();
+    let scheme = landmarker.scheme();
     let mut n = 0u64;
     while let Some(frame) = reader.next_frame()? {
         let time = n as f64 / info.fps().max(1e-9);
@@ -595,6 +601,7 @@ pub fn landmarks_per_frame(
                 .map(|f| FaceLandmarks {
                     id: f.id,
                     bbox: [f.bbox.x, f.bbox.y, f.bbox.w, f.bbox.h],
+                    pose: head_pose(&f.points, scheme, frame.width(), frame.height()),
                     points: f.points,
                 })
                 .collect(),
@@ -621,9 +628,11 @@ pub fn landmarks_per_frame(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LandmarkFormat {
     /// One JSON object per line per frame: `{"frame":0,"time":0.0,"faces":[{"id":1,
-    /// "box":[x,y,w,h],"points":[[x,y],…]}]}`.
+    /// "box":[x,y,w,h],"points":[[x,y],…],"pose":{"yaw":…,"pitch":…,"roll":…,…}}]}` (`pose`
+    /// with 68-point models only).
     JsonLines,
-    /// Header `frame,time,face_id,box_x,box_y,box_w,box_h,x0,y0,…`, one row per face per frame.
+    /// Header `frame,time,face_id,box_x,box_y,box_w,box_h,x0,y0,…` (then `yaw,pitch,roll`,
+    /// degrees, with 68-point models; empty where the fit failed), one row per face per frame.
     Csv,
 }
 
@@ -650,6 +659,7 @@ pub fn write_landmarks(
 ) -> Result<RunStats, VideoError> {
     let mut stats = None;
     let mut inner_err = None;
+    let with_pose = has_model(landmarker.scheme());
     let io = facemark_core::io::write_atomic_with(output, |w| {
         let mut header_done = false;
         let r = landmarks_per_frame(
@@ -674,6 +684,9 @@ pub fn write_landmarks(
                             for i in 0..n {
                                 h.push_str(&format!(",x{i},y{i}"));
                             }
+                            if with_pose {
+                                h.push_str(",yaw,pitch,roll");
+                            }
                             writeln!(w, "{h}").map_err(io)?;
                             header_done = true;
                         }
@@ -684,6 +697,9 @@ pub fn write_landmarks(
                             );
                             for p in &f.points {
                                 row.push_str(&format!(",{:.2},{:.2}", p[0], p[1]));
+                            }
+                            if with_pose {
+                                row.push_str(&csv_fields(f.pose.as_ref()));
                             }
                             writeln!(w, "{row}").map_err(io)?;
                         }

@@ -166,6 +166,44 @@ fn landmarks_per_frame_as_csv_and_json_lines() {
     );
     let second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(second["faces"][0]["points"].as_array().unwrap().len(), 68);
+    assert!(
+        second["faces"][0].get("pose").is_none(),
+        "no 3-D model for a generic scheme"
+    );
+
+    // iBUG 68 points: a head pose per face, as JSON and as three more CSV columns
+    let fx = Fixed(Scheme::ibug68());
+    for out in [&csv, &jl] {
+        video::write_landmarks(
+            &input,
+            out,
+            LandmarkFormat::from_path(out),
+            &fx,
+            &fx,
+            &TrackerOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+    }
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].ends_with(",x67,y67,yaw,pitch,roll"),
+        "{}",
+        lines[0]
+    );
+    let row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(row.len(), 7 + 136 + 3);
+    let yaw: f32 = row[7 + 136].parse().unwrap();
+    assert!(yaw.abs() < 10.0, "the mean face looks ahead: yaw {yaw}");
+    let text = std::fs::read_to_string(&jl).unwrap();
+    let second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    let pose = &second["faces"][0]["pose"];
+    assert!(
+        (pose["yaw"].as_f64().unwrap() - yaw as f64).abs() < 0.01,
+        "{pose}"
+    );
+    assert!(pose["pitch"].is_number() && pose["roll"].is_number());
 }
 
 #[test]

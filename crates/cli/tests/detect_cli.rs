@@ -573,3 +573,91 @@ fn faces_and_filter_read_new_types() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(size(&out), (120, 100));
 }
+
+/// `--pose`: the JSON and CSV carry each face's head pose (with or without the flag), and the
+/// flag draws its axes on the PNG.
+#[test]
+fn detect_pose_writes_pose_fields_and_draws_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let img = dir.path().join("face.png");
+    gradient_image(&img);
+    let run = |out: &Path, pose: bool| {
+        let mut c = bin();
+        c.args(["detect", "--box", "30,20,60,60", "--format", "png,json,csv"])
+            .arg("--model")
+            .arg(&model)
+            .arg("--out")
+            .arg(out)
+            .arg(&img);
+        if pose {
+            c.arg("--pose");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (with, without) = (dir.path().join("with"), dir.path().join("without"));
+    run(&with, true);
+    run(&without, false);
+    let json = landmarks_json(&with, "face");
+    let pose = &json["faces"][0]["pose"];
+    for k in ["yaw", "pitch", "roll", "rms_px"] {
+        assert!(pose[k].is_number(), "{k} missing: {pose}");
+    }
+    assert_eq!(pose["rotation"].as_array().unwrap().len(), 3);
+    assert_eq!(pose["translation"].as_array().unwrap().len(), 3);
+    assert_eq!(landmarks_json(&without, "face")["faces"][0]["pose"], *pose);
+    let csv = std::fs::read_to_string(with.join("face.landmarks.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("face,point,x,y,yaw,pitch,roll"));
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let yaw: f64 = row[4].parse().unwrap();
+    assert!((yaw - pose["yaw"].as_f64().unwrap()).abs() < 0.01);
+    // the axes are drawn only with --pose
+    let a = image::open(with.join("face.landmarks.png"))
+        .unwrap()
+        .to_rgb8();
+    let b = image::open(without.join("face.landmarks.png"))
+        .unwrap()
+        .to_rgb8();
+    let changed = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
+    assert!(changed >= 5, "{changed} pixels differ");
+}
+
+/// On a real photo with the embedded model: each face gets a pose whose yaw reads as a person
+/// sees it — in obamas4.jpg the man (left) turns towards the image's right, the woman (right)
+/// towards its left.
+#[test]
+fn default_pipeline_poses_on_a_real_photo() {
+    let Some(data) = facemark_core::testdata::shared_data() else {
+        return;
+    };
+    if facemark::default_model().is_err() {
+        eprintln!("skipping: this build has no embedded default model");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args([
+            "detect", "--pose", "--format", "png,json", "--json", "--out",
+        ])
+        .arg(dir.path())
+        .arg(data.join("scenes/obamas4.jpg"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut faces: Vec<(f64, f64)> = json[0]["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let x = f["landmark_box"]["x"].as_f64().unwrap();
+            (x, f["pose"]["yaw"].as_f64().unwrap())
+        })
+        .collect();
+    faces.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(faces.len(), 2);
+    assert!(faces[0].1 > 5.0 && faces[0].1 < 40.0, "{faces:?}");
+    assert!(faces[1].1 < -5.0 && faces[1].1 > -40.0, "{faces:?}");
+}

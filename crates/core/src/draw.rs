@@ -1,5 +1,5 @@
 //! Drawing helpers for result pictures (landmarks with their contours, sized to the face;
-//! boxes, index labels, contact sheets).
+//! boxes, index labels, head-pose axes, contact sheets).
 //!
 //! Plain pixel code on `image::RgbImage`, coordinates in pixels of the image (pixel-edge
 //! convention: pixel `(i, j)` covers `[i, i+1) × [j, j+1)`). Points are anti-aliased discs;
@@ -7,6 +7,7 @@
 //! is clipped; non-finite coordinates are skipped.
 
 use crate::geometry::{warp_rgb, Affine2};
+use crate::pose::{Camera, HeadPose};
 use crate::scheme::Contour;
 use crate::{BoxF, Point};
 use image::RgbImage;
@@ -454,6 +455,26 @@ pub fn contact_sheet(tiles: &[RgbImage], cols: usize, tile_size: u32) -> RgbImag
     sheet
 }
 
+/// A head pose's axes, from the nose tip ([`HeadPose::axes`]), `thickness` pixels wide:
+/// `X` (towards the subject's left) red, `Y` (towards the chin) green, and the front axis (the
+/// way the face looks) blue, drawn last; each `length` model units (about millimetres: 50 is
+/// about half a face's height) long in 3-D, so they shorten as they turn away. Nothing is
+/// drawn when an axis end is behind the camera.
+pub fn draw_pose_axes(
+    img: &mut RgbImage,
+    pose: &HeadPose,
+    camera: &Camera,
+    length: f64,
+    thickness: f32,
+) {
+    let Some([o, x, y, front]) = pose.axes(camera, length) else {
+        return;
+    };
+    draw_line(img, o, x, [230, 40, 40], thickness);
+    draw_line(img, o, y, [40, 200, 40], thickness);
+    draw_line(img, o, front, [40, 110, 255], thickness);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,5 +676,24 @@ mod tests {
         // The wide tile is letterboxed: its top rows stay black.
         assert_eq!(s.get_pixel(20 + 8, 2).0, [0, 0, 0]);
         assert_eq!(contact_sheet(&[], 3, 10).width(), 1);
+    }
+
+    #[test]
+    fn pose_axes_point_the_way_the_face_looks() {
+        let cam = Camera::for_image(200, 200);
+        let pose = HeadPose::from_angles(40.0, 0.0, 0.0, [0.0, 0.0, 400.0]);
+        let mut img = RgbImage::new(200, 200);
+        draw_pose_axes(&mut img, &pose, &cam, 60.0, 2.0);
+        let [o, _, _, front] = pose.axes(&cam, 60.0).unwrap();
+        assert!(front[0] > o[0] + 10.0);
+        // the blue front axis covers the pixels between the nose and its end
+        let mid = [(o[0] + front[0]) * 0.5, (o[1] + front[1]) * 0.5];
+        let p = img.get_pixel(mid[0] as u32, mid[1] as u32).0;
+        assert!(p[2] > 150 && p[0] < 100, "{p:?}");
+        // behind the camera: nothing drawn, no panic
+        let behind = HeadPose::from_angles(0.0, 0.0, 0.0, [0.0, 0.0, -400.0]);
+        let mut blank = RgbImage::new(50, 50);
+        draw_pose_axes(&mut blank, &behind, &cam, 60.0, 2.0);
+        assert!(blank.pixels().all(|p| p.0 == [0, 0, 0]));
     }
 }

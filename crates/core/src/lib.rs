@@ -16,6 +16,7 @@ pub mod gray;
 pub mod io;
 pub mod limits;
 pub mod photo;
+pub mod pose;
 pub mod sample;
 pub mod scheme;
 pub mod testdata;

@@ -1,6 +1,7 @@
 //! The whole job on one photo: detect faces, frame each as the model was trained, place landmarks.
 
 use crate::calibration::BoxCalibration;
+use facemark_core::pose::{head_pose, HeadPose};
 use facemark_core::{Affine2, BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
 use facemark_model::KeypointModel;
 use image::{DynamicImage, GrayImage};
@@ -39,6 +40,11 @@ pub struct Face {
     pub landmark_box: BoxF,
     /// Landmarks `[x, y]` in photo pixels, in the model's scheme.
     pub points: Vec<Point>,
+    /// Head pose (yaw, pitch, roll in degrees; rotation and translation for drawing) fitted to
+    /// the points ([`facemark_core::pose`]: conventions, assumed camera). `None` for schemes
+    /// other than iBUG 68 (no 3-D model) or when the fit fails; left out of the JSON then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pose: Option<HeadPose>,
 }
 
 /// Face detector + landmark model, ready to run: `facemark::Pipeline::default()?.detect(&img)`.
@@ -210,7 +216,8 @@ impl Pipeline {
     /// calibrated detection), with the configured refinement passes: each runs the refiner on
     /// its crop aligned on the last points, or without a refiner the model again on the box
     /// around them. `landmark_box` of the result is the box around the points the last pass
-    /// started from (the given box when there was no pass).
+    /// started from (the given box when there was no pass). The pose is fitted to the final
+    /// points with the camera assumed for a photo of `gray`'s size.
     pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {
         let mut lb = *landmark_box;
         let mut points = self.model_points(&self.model, gray, &self.model.crop_for_box(&lb));
@@ -228,10 +235,12 @@ impl Pipeline {
             lb = b;
             points = self.model_points(model, gray, &t);
         }
+        let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
         Face {
             detection: None,
             landmark_box: lb,
             points,
+            pose,
         }
     }
 }
@@ -421,5 +430,41 @@ mod tests {
         let d = Pipeline::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
         let e = d.with_refiner(Some(five)).err();
         assert!(e.unwrap().to_string().contains("must share a scheme"));
+    }
+
+    #[test]
+    fn faces_of_68_point_models_get_a_pose_in_the_json_and_others_none() {
+        let gray = GrayImage::new(200, 160);
+        let lb = BoxF::new(60.0, 40.0, 80.0, 90.0);
+        let scheme = Scheme::ibug68();
+        let upright: Vec<f32> = facemark_core::scheme::IBUG68_MEAN
+            .iter()
+            .flat_map(|p| [p[0] * 1.4, p[1] * 1.4])
+            .collect();
+        for (uv, turned) in [(upright, false), (turned_mean_uv(), true)] {
+            let d = Pipeline::new(Box::new(NoFaces), constant_model(&uv, false)).unwrap();
+            let face = d.face_in_box(&gray, &lb);
+            let pose = face.pose.expect("a 68-point face has a pose");
+            let eye_line = CropSpec::roll(&face.points, &scheme).unwrap().to_degrees();
+            assert!(pose.yaw.abs() < 5.0, "{pose:?}");
+            assert!((pose.roll - eye_line).abs() < 3.0, "{pose:?} vs {eye_line}");
+            assert_eq!(pose.roll.abs() > 20.0, turned);
+            let json = serde_json::to_value(&face).unwrap();
+            assert!(json["pose"]["yaw"].is_number() && json["pose"]["rotation"].is_array());
+        }
+        // five points: no 3-D model, no pose, no "pose" key
+        let arch = ArchConfig {
+            input_size: 32,
+            ..ArchConfig::mobile(5)
+        };
+        let five = KeypointModel::new(
+            ModelMeta::new(arch.clone(), Scheme::five(), CropSpec::default()),
+            arch.build(1).unwrap(),
+        );
+        let face = Pipeline::new(Box::new(NoFaces), five)
+            .unwrap()
+            .face_in_box(&gray, &lb);
+        assert!(face.pose.is_none());
+        assert!(serde_json::to_value(&face).unwrap().get("pose").is_none());
     }
 }

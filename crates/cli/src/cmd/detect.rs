@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use facemark::{Face, Pipeline};
+use facemark_core::pose::{self, Camera};
 use facemark_core::{draw, io, BoxF};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -43,6 +44,11 @@ pub struct Args {
     /// Label each point with its index on the annotated PNG.
     #[arg(long)]
     pub numbers: bool,
+    /// Draw each face's head pose on the annotated PNG: axes from the nose tip (red: the
+    /// subject's left, green: down, blue: the way the face looks). With 68-point models the
+    /// pose (yaw, pitch, roll in degrees) is in the JSON and CSV outputs either way.
+    #[arg(long)]
+    pub pose: bool,
     /// Print the results as JSON on stdout (an array with one object per photo, as in the
     /// `.landmarks.json` files) instead of one summary line per photo. As every command: a
     /// summary for people on stdout unless `--json` asks for JSON; the `--format` files are
@@ -142,6 +148,13 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     if let Some(v) = videos.first() {
         args.opts.for_photos_only(v)?;
+    }
+    if args.pose && !facemark_core::pose::has_model(detector.scheme()) {
+        eprintln!(
+            "warning: --pose: the model places {} points ({}); head pose needs the iBUG 68 points, none is drawn",
+            detector.scheme().len(),
+            detector.scheme().name
+        );
     }
     let files = collect_inputs(&args.inputs)?;
     if !videos.is_empty() {
@@ -360,6 +373,16 @@ fn process(detector: &Pipeline, path: &Path, args: &Args) -> Result<(PhotoResult
                     let style = style(f);
                     draw::draw_box(&mut rgb, &f.landmark_box, [255, 200, 0], style.line_width);
                     draw::draw_landmarks(&mut rgb, &f.points, &contours, &style);
+                    if let (true, Some(p)) = (args.pose, &f.pose) {
+                        let camera = Camera::for_image(img.width(), img.height());
+                        draw::draw_pose_axes(
+                            &mut rgb,
+                            p,
+                            &camera,
+                            60.0,
+                            (style.line_width * 2.0).max(2.0),
+                        );
+                    }
                 }
                 if args.numbers {
                     for f in &result.faces {
@@ -383,10 +406,12 @@ fn process(detector: &Pipeline, path: &Path, args: &Args) -> Result<(PhotoResult
                 }
             }
             OutFormat::Csv => {
-                let mut s = String::from("face,point,x,y\n");
+                // the face's pose (degrees) on each of its rows; empty without one
+                let mut s = String::from("face,point,x,y,yaw,pitch,roll\n");
                 for (i, f) in result.faces.iter().enumerate() {
+                    let pose = pose::csv_fields(f.pose.as_ref());
                     for (k, p) in f.points.iter().enumerate() {
-                        s += &format!("{i},{k},{:.3},{:.3}\n", p[0], p[1]);
+                        s += &format!("{i},{k},{:.3},{:.3}{pose}\n", p[0], p[1]);
                     }
                 }
                 let out = args.out.join(format!("{stem}.landmarks.csv"));

@@ -3,6 +3,7 @@
 and the points are where the annotators put them."""
 
 import json
+import pathlib
 import shutil
 
 import numpy as np
@@ -81,3 +82,27 @@ def test_filter_on_a_photo_changes_the_faces(det):
     assert np.any(out != rgb)
     faces = facemark.Detector(refine=1, flip=True).detect(rgb)
     np.testing.assert_array_equal(facemark.filter(rgb, "sunglasses", faces=faces), out)
+
+
+def test_same_faces_and_points_as_the_cli(det, tmp_path):
+    import os
+    import subprocess
+
+    from conftest import REPO
+
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    cli = next((p for p in (target / "release" / "facemark", target / "debug" / "facemark") if p.is_file()), None)
+    if cli is None:
+        pytest.skip(f"no facemark binary under {target} (cargo build -p facemark-cli)")
+    photo = shared_data() / "scenes" / "obamas4.jpg"
+    run = subprocess.run(
+        [cli, "detect", "--json", "--format", "json", "--out", tmp_path, photo],
+        capture_output=True, check=True, text=True,
+    )
+    cli_faces = json.loads(run.stdout)[0]["faces"]
+    faces = det.detect(photo)
+    assert len(faces) == len(cli_faces) > 0
+    for f, c in zip(faces, cli_faces):
+        b = c["detection"]["bbox"]
+        assert f.box == (b["x"], b["y"], b["w"], b["h"])
+        np.testing.assert_allclose(f.points, np.array(c["points"], np.float32), atol=1e-4)

@@ -1,14 +1,15 @@
 """Dask or Ray for facemark.distributed: start-up and throughput with 1 and 2 workers.
 
-    python bench/python/distributed.py [--photos N] [--repeat R] [--engines dask,ray]
+    python bench/python/distributed.py [--photos N] [--chunk C] [--engines dask,ray] [--no-video]
 
 Runs facemark.distributed's tasks (chunks of photos, one task per video) on the shared
 photos (the first N of ../shared/data/300w-helen-train, 400×400 JPEGs; plus the scenes) and
 the shared video, single-process first (the reference), then on each engine with 1 and 2
 worker processes of 1 thread each (the Detector gets threads=1), and prints per run: the
-engine's start-up (cluster up, every worker ready), the job's wall time, photos/s, and
-whether every output file equals the single-process one. Needs `pip install facemark
-"dask[distributed]" ray` (bench/python/compare.sh makes such a venv).
+engine's start-up (cluster up, every worker ready), the job's wall time, files/s (photos, and
+the video as one file), the largest worker's memory (RSS) after the job, and whether every
+output file equals the single-process one. Needs `pip install facemark "dask[distributed]"
+ray` (`bench/python/compare.sh distributed` makes such a venv).
 """
 
 import argparse
@@ -24,11 +25,17 @@ import facemark.distributed as fd
 DATA = pathlib.Path(os.environ.get("FACEMARK_DATA", pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
-def inputs(n_photos):
+def inputs(n_photos, video=True):
     helen = sorted((DATA / "300w-helen-train").glob("*.jpg"))[:n_photos]
     scenes = sorted((DATA / "scenes").glob("*.jpg"))
-    video = DATA / "video" / "short_hamilton_clip.mp4"
-    return [str(p) for p in helen + scenes] + ([str(video)] if video.is_file() else [])
+    clip = DATA / "video" / "short_hamilton_clip.mp4"
+    return [str(p) for p in helen + scenes] + ([str(clip)] if video and clip.is_file() else [])
+
+
+def rss_mb():
+    """This process's resident memory, MB (Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def same_outputs(a, b):
@@ -50,9 +57,10 @@ def run_dask(files, out, workers, chunk, kw):
     t1 = time.perf_counter()
     fd.landmark(files, out, client=client, chunk=chunk, detector=kw)
     job = time.perf_counter() - t1
+    mem = max(client.run(rss_mb).values())
     client.close()
     cluster.close()
-    return up, job
+    return up, job, mem
 
 
 def run_ray(files, out, workers, chunk, kw):
@@ -71,8 +79,9 @@ def run_ray(files, out, workers, chunk, kw):
     refs = [(video if k == "video" else photo).remote(*a, kw) for k, a in tasks]
     ray.get(refs)
     job = time.perf_counter() - t1
+    mem = max(ray.get([ray.remote(num_cpus=1)(rss_mb).remote() for _ in range(workers)]))
     ray.shutdown()
-    return up, job
+    return up, job, mem
 
 
 def main():
@@ -81,8 +90,9 @@ def main():
     ap.add_argument("--chunk", type=int, default=16, help="photos per task")
     ap.add_argument("--engines", default="dask,ray")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--no-video", action="store_true", help="photos only (photos/s is then the throughput)")
     args = ap.parse_args()
-    files = inputs(args.photos)
+    files = inputs(args.photos, not args.no_video)
     n_photos = sum(1 for f in files if not f.endswith(".mp4"))
     kw = {"threads": 1}
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="fm-dist-"))
@@ -92,13 +102,15 @@ def main():
         fd.landmark(files, ref, chunk=args.chunk, detector=kw)
         single = time.perf_counter() - t
         print(f"inputs: {n_photos} photos + {len(files) - n_photos} video(s), chunk {args.chunk}, 1 thread per worker")
-        print(f"{'engine':8} {'workers':>7} {'start-up s':>10} {'job s':>7} {'speed-up':>8}  same as single-process")
-        print(f"{'single':8} {1:>7} {0:>10.2f} {single:>7.2f} {1:>8.2f}  -")
+        print(f"{'engine':8} {'workers':>7} {'start-up s':>10} {'job s':>7} {'files/s':>8} {'speed-up':>8} {'worker MB':>9}  same as single-process")
+        print(f"{'single':8} {1:>7} {0:>10.2f} {single:>7.2f} {len(files) / single:>8.1f} {1:>8.2f} {rss_mb():>9.0f}  -")
         for engine in args.engines.split(","):
             for w in map(int, args.workers.split(",")):
                 out = tmp / f"{engine}-{w}"
-                up, job = {"dask": run_dask, "ray": run_ray}[engine](files, out, w, args.chunk, kw)
-                print(f"{engine:8} {w:>7} {up:>10.2f} {job:>7.2f} {single / job:>8.2f}  {same_outputs(ref, out)}")
+                up, job, mem = {"dask": run_dask, "ray": run_ray}[engine](files, out, w, args.chunk, kw)
+                print(
+                    f"{engine:8} {w:>7} {up:>10.2f} {job:>7.2f} {len(files) / job:>8.1f} {single / job:>8.2f} {mem:>9.0f}  {same_outputs(ref, out)}"
+                )
     finally:
         shutil.rmtree(tmp)
 

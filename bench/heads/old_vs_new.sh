@@ -11,7 +11,7 @@ OLD_CFG=$1; OLD=$2; NEW_CFG=$3; NEW=$4
 OUT=target/bench-heads/old-vs-new
 mkdir -p "$OUT"
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p facemark-cli
-FM=target/release/facemark
+FM=${FM:-target/release/facemark}   # FM=PATH: another build of the CLI
 split() { # config → eval arguments of its validation split
   python3 - "$1" <<'PY'
 import sys, tomllib

@@ -23,7 +23,7 @@
 //! | [`landmarker`] | landmark box ↔ dlib rectangle, the `Landmarker` seam |
 //! | [`scheme`] | schemes by point count (dlib's 5-point layout) |
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // one exception: the prefetch hint in `predict`
 #![warn(missing_docs)]
 
 mod error;

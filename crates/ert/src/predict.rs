@@ -191,8 +191,9 @@ impl ShapePredictor {
                 let mut i = 0usize;
                 while i < splits.len() {
                     let s = splits[i];
-                    let go_right = !(feats[s.idx1 as usize] - feats[s.idx2 as usize] > s.thresh);
-                    i = 2 * i + 1 + go_right as usize;
+                    // left (2i+1) when the difference exceeds the threshold, else right
+                    let left = feats[s.idx1 as usize] - feats[s.idx2 as usize] > s.thresh;
+                    i = 2 * i + 2 - left as usize;
                 }
                 (t.leaf_start as usize + i - splits.len()) * len
             }));

@@ -58,7 +58,7 @@ pub fn dlib_round(v: f64) -> i64 {
     let t = v + 0.5;
     let i = t as i64;
     if (i as f64) > t {
-        i - 1
+        i.saturating_sub(1)
     } else {
         i
     }

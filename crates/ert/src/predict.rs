@@ -159,7 +159,8 @@ impl ShapePredictor {
             // Pixel offsets first (usize::MAX: outside the image, which reads 0 as in dlib),
             // then the reads, so that the cache misses on a large photo overlap.
             offsets.clear();
-            offsets.extend(level.anchor_idx.iter().zip(&level.deltas).map(|(&a, d)| {
+            // (plain loops rather than closures: they inline into the AVX2 build)
+            for (&a, d) in level.anchor_idx.iter().zip(&level.deltas) {
                 // dlib: tform*delta + location(current_shape, anchor), in float (a 2×2 float
                 // matrix times a float vector: m00·dx + m01·dy), then unnormalizing_tform in
                 // double, then floor(+0.5).
@@ -168,14 +169,15 @@ impl ShapePredictor {
                 let y = (m[2] * d[0] + m[3] * d[1]) + shape[2 * a + 1];
                 let px = sx * x as f64 + rect.left;
                 let py = sy * y as f64 + rect.top;
+                let mut o = usize::MAX;
                 if px.is_finite() && py.is_finite() {
                     let (ix, iy) = (dlib_round(px), dlib_round(py));
                     if ix >= 0 && iy >= 0 && ix < w && iy < h {
-                        return (iy * w + ix) as usize;
+                        o = (iy * w + ix) as usize;
                     }
                 }
-                usize::MAX
-            }));
+                offsets.push(o);
+            }
             for (f, &o) in features[..nf].iter_mut().zip(offsets.iter()) {
                 *f = pixels.get(o).map_or(0.0, |&p| p as f32);
             }
@@ -185,7 +187,7 @@ impl ShapePredictor {
             // leaves added in tree order with the next ones prefetched, so that the leaf loads
             // (the bulk of the time: a model's leaves are tens of MB) overlap.
             leaves.clear();
-            leaves.extend(level.trees.iter().map(|t| {
+            for t in &level.trees {
                 let splits = &level.splits
                     [t.split_start as usize..t.split_start as usize + t.n_splits as usize];
                 let mut i = 0usize;
@@ -195,8 +197,8 @@ impl ShapePredictor {
                     let left = feats[s.idx1 as usize] - feats[s.idx2 as usize] > s.thresh;
                     i = 2 * i + 2 - left as usize;
                 }
-                (t.leaf_start as usize + i - splits.len()) * len
-            }));
+                leaves.push((t.leaf_start as usize + i - splits.len()) * len);
+            }
             for k in 0..leaves.len() {
                 if let Some(&ahead) = leaves.get(k + PREFETCH_AHEAD) {
                     prefetch(&level.leaves[ahead..ahead + len]);

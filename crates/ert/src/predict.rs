@@ -199,6 +199,9 @@ impl ShapePredictor {
                 }
                 leaves.push((t.leaf_start as usize + i - splits.len()) * len);
             }
+            for &first in leaves.iter().take(PREFETCH_AHEAD) {
+                prefetch(&level.leaves[first..first + len]);
+            }
             for k in 0..leaves.len() {
                 if let Some(&ahead) = leaves.get(k + PREFETCH_AHEAD) {
                     prefetch(&level.leaves[ahead..ahead + len]);

@@ -357,10 +357,12 @@ impl Pipeline {
             lb = b;
             points = sp.points_in_rect(gray, &sp.rect_for_landmark_box(&b), &mut scratch);
         }
+        let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
         Face {
             detection: None,
             landmark_box: lb,
             points,
+            pose,
         }
     }
 }
@@ -586,5 +588,43 @@ mod tests {
             .face_in_box(&gray, &lb);
         assert!(face.pose.is_none());
         assert!(serde_json::to_value(&face).unwrap().get("pose").is_none());
+    }
+
+    /// A tiny dlib shape predictor made by dlib's trainer (`facemark-ert`'s test fixture).
+    fn tiny_sp() -> ShapePredictor {
+        let p =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ert/tests/data/tiny7.dat");
+        ShapePredictor::load(&p).unwrap()
+    }
+
+    #[test]
+    fn a_shape_predictor_runs_on_dlibs_rectangle_for_a_given_box_and_on_landmark_boxes() {
+        let gray = GrayImage::from_fn(120, 90, |x, y| image::Luma([((x * 5 + y * 3) % 253) as u8]));
+        let sp = tiny_sp();
+        let p = Pipeline::with_shape_predictor(Box::new(NoFaces), sp.clone());
+        assert!(p.model().is_none() && p.shape_predictor().is_some());
+        assert_eq!(p.scheme().len(), 7);
+        // --box 10,12,60,50 is dlib's rectangle(10, 12, 69, 61)
+        let face = p.face_in_given_box(&gray, &BoxF::new(10.0, 12.0, 60.0, 50.0));
+        let dlib = sp.predict_dlib(&gray, &DlibRect::new(10.0, 12.0, 69.0, 61.0));
+        for (a, b) in face.points.iter().zip(&dlib) {
+            assert!(
+                (a[0] as f64 - b[0] - 0.5).abs() < 1e-4 && (a[1] as f64 - b[1] - 0.5).abs() < 1e-4
+            );
+        }
+        // a landmark box goes through the mean shape
+        let lb = BoxF::new(30.0, 20.0, 40.0, 35.0);
+        assert_eq!(p.face_in_box(&gray, &lb).points, sp.landmarks(&gray, &lb));
+        // the whole image is the rectangle
+        let whole = p.face_in_whole_image(&gray);
+        let dlib = sp.predict_dlib(&gray, &DlibRect::new(0.0, 0.0, 119.0, 89.0));
+        assert!((whole.points[0][0] as f64 - dlib[0][0] - 0.5).abs() < 1e-4);
+        // no refiner for it
+        let uv = turned_mean_uv();
+        let e = p.with_refiner(Some(constant_model(&uv, true))).err();
+        assert!(e
+            .unwrap()
+            .to_string()
+            .contains("not a dlib shape predictor"));
     }
 }

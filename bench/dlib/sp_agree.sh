@@ -10,7 +10,8 @@
 # libdlib-dev, harness bench/dlib/sp_agree.cpp built -O3 -march=native. Both sides see the same
 # gray pixels (facemark decodes each photo once and sends it to dlib through a pipe) and the
 # same whole-pixel rectangle: the ground-truth landmark box turned into the 68-point model's
-# face rectangle through its mean shape, rounded.
+# face rectangle through its mean shape, rounded. dlib loads the models from the .dat files
+# facemark writes (target/bench-sp/written/), which must equal the originals byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}
@@ -33,6 +34,7 @@ g++ -O3 -march=native -std=c++17 bench/dlib/sp_agree.cpp -o "$OUT/sp_agree" $(pk
 cargo build --release -q -p facemark-ert --example sp_agree
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/sp_agree
 "$BIN" --harness "$OUT/sp_agree" --model "$M68" --model "$M5" --rect-model "$M68" --reps "$REPS" --limit "$LIMIT" \
+  --written-dir "$OUT/written" \
   --data "$DATA/youtube-faces-68/test_frames_keypoints.csv" \
   --data "$DATA/300w-helen-train" \
   --data "$DATA/300w-lfpw-train"

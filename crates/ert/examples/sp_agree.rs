@@ -11,6 +11,10 @@
 //! The rectangle of a face: its ground-truth landmark box turned into the face rectangle of
 //! `--rect-model` (default: the first model; `ShapePredictor::rect_for_landmark_box`), each side
 //! rounded to a whole pixel as dlib's rectangles are; every model gets the same rectangle.
+//!
+//! `--written-dir DIR`: dlib loads the `.dat` files facemark writes (`ShapePredictor::save` of
+//! each model, into DIR) instead of the originals, so agreement also shows that dlib reads
+//! facemark's files (they are also compared with the originals byte for byte).
 
 use facemark_ert::{dlib_round, DlibRect, Scratch, ShapePredictor};
 use std::io::{BufRead, BufReader, Write};
@@ -29,6 +33,7 @@ struct Stats {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut models, mut data) = (Vec::<PathBuf>::new(), Vec::<PathBuf>::new());
     let (mut harness, mut rect_model) = (None::<PathBuf>, None::<PathBuf>);
+    let mut written_dir = None::<PathBuf>;
     let (mut reps, mut limit) = (3u32, usize::MAX);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -38,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--data" => data.push(v()?.into()),
             "--harness" => harness = Some(v()?.into()),
             "--rect-model" => rect_model = Some(v()?.into()),
+            "--written-dir" => written_dir = Some(v()?.into()),
             "--reps" => reps = v()?.parse()?,
             "--limit" => limit = v()?.parse()?,
             _ => return Err(format!("unknown argument {a}").into()),
@@ -55,8 +61,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => ShapePredictor::load(p)?,
         None => sps[0].clone(),
     };
+    let mut for_dlib = models.clone();
+    if let Some(dir) = &written_dir {
+        std::fs::create_dir_all(dir)?;
+        for (i, (sp, m)) in sps.iter().zip(&models).enumerate() {
+            let p = dir.join(format!(
+                "{i}-{}",
+                m.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            sp.save(&p)?;
+            let same = std::fs::read(&p)? == std::fs::read(m)?;
+            println!(
+                "dlib loads {} (written by facemark; {} the original)",
+                p.display(),
+                if same {
+                    "byte for byte"
+                } else {
+                    "NOT byte for byte"
+                }
+            );
+            for_dlib[i] = p;
+        }
+    }
     let mut child = Command::new(&harness)
-        .args(&models)
+        .args(&for_dlib)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

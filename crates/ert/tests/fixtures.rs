@@ -159,3 +159,35 @@ fn five_points_are_dlibs_layout() {
     let sp = ShapePredictor::load(&data("tiny5.dat")).unwrap();
     assert_eq!(sp.scheme().name, "dlib5");
 }
+
+#[test]
+fn a_model_built_in_rust_writes_and_reads_back() {
+    use facemark_ert::{Level, Split, Tree};
+    // 2 points, one level, two trees of depth 1 over 3 feature pixels
+    let tree = |t: f32, a: f32| Tree {
+        splits: vec![Split {
+            idx1: 0,
+            idx2: 2,
+            thresh: t,
+        }],
+        leaf_values: vec![a, 0.0, 0.0, a, -a, 0.5, 0.25, -a],
+    };
+    let level = Level::new(
+        vec![0, 1, 1],
+        vec![[0.1, 0.0], [-0.05, 0.2], [0.0, 0.0]],
+        &[tree(3.0, 0.125), tree(-7.5, 1e-3)],
+    );
+    let sp = ShapePredictor::new(vec![0.3, 0.4, 0.7, 0.45], vec![level]).unwrap();
+    let back = ShapePredictor::from_bytes(&sp.to_bytes()).unwrap();
+    assert_eq!(back.to_bytes(), sp.to_bytes());
+    assert_eq!(back.levels(), sp.levels());
+    assert_eq!(back.initial_shape(), sp.initial_shape());
+    let img = test_image();
+    let r = DlibRect::new(10.0, 10.0, 70.0, 70.0);
+    assert_eq!(back.predict_dlib(&img, &r), sp.predict_dlib(&img, &r));
+    // inconsistent parts are refused
+    let bad = Level::new(vec![5], vec![[0.0, 0.0]], &[]);
+    assert!(ShapePredictor::new(vec![0.3, 0.4, 0.7, 0.45], vec![bad])
+        .unwrap_err()
+        .contains("anchor 5"));
+}

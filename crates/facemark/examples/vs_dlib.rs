@@ -218,10 +218,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (q8, f32m) = (
         detector
             .model()
+            .expect("vs_dlib runs a facemark model")
             .clone()
             .with_precision(facemark_model::Precision::Int8),
         detector
             .model()
+            .expect("vs_dlib runs a facemark model")
             .clone()
             .with_precision(facemark_model::Precision::F32),
     );

@@ -20,7 +20,9 @@ pub mod pipeline;
 pub use calibration::BoxCalibration;
 #[allow(deprecated)] // the old name, kept so that code using it builds (with a warning)
 pub use pipeline::Detector;
-pub use pipeline::{calibration_for, default_model, CalibratedDetector, Error, Face, Pipeline};
+pub use pipeline::{
+    calibration_for, default_model, CalibratedDetector, Error, Face, LandmarkModel, Pipeline,
+};
 
 /// Read a photo as facemark's CLI does: JPEG, PNG, WebP, BMP, TIFF, PNM or GIF (first frame),
 /// by content, upright (EXIF orientation applied) so the points land on the face a person sees.
@@ -32,6 +34,8 @@ pub use facemark_apps as apps;
 pub use facemark_core as core;
 /// Face detectors: OpenCV cascades and SeetaFace (`facemark-detect`).
 pub use facemark_detect as detect;
+/// dlib's shape predictors (`.dat`) in pure Rust (`facemark-ert`).
+pub use facemark_ert as ert;
 /// Data set readers and writers, splits, the crop cache (`facemark-formats`).
 pub use facemark_formats as formats;
 /// Landmark models: architectures, model files, inference (`facemark-model`).

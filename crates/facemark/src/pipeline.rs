@@ -3,6 +3,7 @@
 use crate::calibration::BoxCalibration;
 use facemark_core::pose::{head_pose, HeadPose};
 use facemark_core::{Affine2, BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
+use facemark_ert::{DlibRect, ShapePredictor};
 use facemark_model::KeypointModel;
 use image::{DynamicImage, GrayImage};
 use serde::Serialize;
@@ -28,6 +29,30 @@ pub enum Error {
     /// Building the face detector failed.
     #[error("face detector: {0}")]
     Detector(#[from] facemark_detect::DetectError),
+    /// Loading a dlib shape predictor failed.
+    #[error("dlib shape predictor: {0}")]
+    ShapePredictor(#[from] facemark_ert::ErtError),
+}
+
+/// The landmark model behind a [`Pipeline`]: one of facemark's networks, or a dlib shape
+/// predictor (`.dat`, `facemark_ert`).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per pipeline
+pub enum LandmarkModel {
+    /// A facemark keypoint network.
+    Cnn(KeypointModel),
+    /// A dlib shape predictor (ensemble of regression trees), run exactly as dlib runs it.
+    Ert(ShapePredictor),
+}
+
+impl LandmarkModel {
+    /// The points' scheme.
+    pub fn scheme(&self) -> &Scheme {
+        match self {
+            LandmarkModel::Cnn(m) => m.scheme(),
+            LandmarkModel::Ert(m) => m.scheme(),
+        }
+    }
 }
 
 /// One face found in a photo.
@@ -56,7 +81,7 @@ pub struct Face {
 pub struct Pipeline {
     detector: Box<dyn FaceDetector>,
     calibration: BoxCalibration,
-    model: KeypointModel,
+    model: LandmarkModel,
     /// Second-stage model on roll-normalised crops from the last points (`is_refiner`).
     refiner: Option<KeypointModel>,
     /// Extra passes re-cropping on the previous pass's points (0 = single pass).
@@ -103,11 +128,27 @@ impl Pipeline {
         Ok(Pipeline {
             detector,
             calibration,
-            model,
+            model: LandmarkModel::Cnn(model),
             refiner: None,
             refine: 0,
             flip: false,
         })
+    }
+
+    /// Any detector and a dlib shape predictor (`facemark_ert`). Detections go through the
+    /// detector's calibration to a landmark box, then through the predictor's mean shape to its
+    /// face rectangle ([`ShapePredictor::rect_for_landmark_box`]). Refinement passes re-run it
+    /// on the box around its last points; there is no refiner nor test-time flip for it.
+    pub fn with_shape_predictor(detector: Box<dyn FaceDetector>, sp: ShapePredictor) -> Pipeline {
+        let calibration = calibration_for(&detector.name());
+        Pipeline {
+            detector,
+            calibration,
+            model: LandmarkModel::Ert(sp),
+            refiner: None,
+            refine: 0,
+            flip: false,
+        }
     }
 
     /// Set (or with `None` remove) the refiner that refinement passes run.
@@ -115,6 +156,11 @@ impl Pipeline {
     /// Requires a refiner model (`is_refiner`) with the same scheme as the first model: it
     /// reads that model's points.
     pub fn with_refiner(mut self, refiner: Option<KeypointModel>) -> Result<Self, Error> {
+        if refiner.is_some() && matches!(self.model, LandmarkModel::Ert(_)) {
+            return Err(Error::Refiner(
+                "a refiner refines a facemark model's points, not a dlib shape predictor's".into(),
+            ));
+        }
         if let Some(r) = &refiner {
             if !r.is_refiner() {
                 return Err(Error::Refiner(
@@ -152,7 +198,8 @@ impl Pipeline {
         self
     }
 
-    /// Turn the test-time flip (mirrored crop averaged in) on or off.
+    /// Turn the test-time flip (mirrored crop averaged in) on or off (facemark models; a dlib
+    /// shape predictor runs without it).
     pub fn with_flip(mut self, on: bool) -> Self {
         self.flip = on;
         self
@@ -162,8 +209,22 @@ impl Pipeline {
     pub fn scheme(&self) -> &Scheme {
         self.model.scheme()
     }
-    /// The landmark model.
-    pub fn model(&self) -> &KeypointModel {
+    /// The facemark landmark network; `None` when the pipeline runs a dlib shape predictor.
+    pub fn model(&self) -> Option<&KeypointModel> {
+        match &self.model {
+            LandmarkModel::Cnn(m) => Some(m),
+            LandmarkModel::Ert(_) => None,
+        }
+    }
+    /// The dlib shape predictor; `None` when the pipeline runs a facemark network.
+    pub fn shape_predictor(&self) -> Option<&ShapePredictor> {
+        match &self.model {
+            LandmarkModel::Cnn(_) => None,
+            LandmarkModel::Ert(sp) => Some(sp),
+        }
+    }
+    /// The landmark model, whichever kind.
+    pub fn landmark_model(&self) -> &LandmarkModel {
         &self.model
     }
     /// The face detector.
@@ -219,12 +280,18 @@ impl Pipeline {
     /// started from (the given box when there was no pass). The pose is fitted to the final
     /// points with the camera assumed for a photo of `gray`'s size.
     pub fn face_in_box(&self, gray: &GrayImage, landmark_box: &BoxF) -> Face {
+        let cnn = match &self.model {
+            LandmarkModel::Cnn(m) => m,
+            LandmarkModel::Ert(sp) => {
+                return self.ert_passes(gray, sp, sp.rect_for_landmark_box(landmark_box))
+            }
+        };
         let mut lb = *landmark_box;
-        let mut points = self.model_points(&self.model, gray, &self.model.crop_for_box(&lb));
+        let mut points = self.model_points(cnn, gray, &cnn.crop_for_box(&lb));
         // a pass crops on the last points by its model's own policy: the refiner's turned
         // crop, or the model's box crop (`crop_for_points` of a box model is the crop of the
         // points' box)
-        let model = self.refiner.as_ref().unwrap_or(&self.model);
+        let model = self.refiner.as_ref().unwrap_or(cnn);
         for _ in 0..self.refine {
             let Some(b) = BoxF::around(&points).filter(|b| b.w > 2.0 && b.h > 2.0) else {
                 break;
@@ -234,6 +301,61 @@ impl Pipeline {
             };
             lb = b;
             points = self.model_points(model, gray, &t);
+        }
+        let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
+        Face {
+            detection: None,
+            landmark_box: lb,
+            points,
+            pose,
+        }
+    }
+
+    /// Landmarks for a face in a box a person gave (`--box X,Y,W,H`): for a facemark model
+    /// the face's landmark box ([`Pipeline::face_in_box`]); for a dlib shape predictor dlib's
+    /// own face rectangle, `rectangle(X, Y, X+W−1, Y+H−1)` for whole numbers, so that its
+    /// points are dlib's for that rectangle.
+    pub fn face_in_given_box(&self, gray: &GrayImage, b: &BoxF) -> Face {
+        match &self.model {
+            LandmarkModel::Cnn(_) => self.face_in_box(gray, b),
+            LandmarkModel::Ert(sp) => {
+                let r = DlibRect::from_xywh(b.x as f64, b.y as f64, b.w as f64, b.h as f64);
+                self.ert_passes(gray, sp, r)
+            }
+        }
+    }
+
+    /// Landmarks for a photo that is already a face crop: framed like a facemark model's
+    /// training crops (its margin undone to get the landmark box), or, for a dlib shape
+    /// predictor, the whole image as its face rectangle.
+    pub fn face_in_whole_image(&self, gray: &GrayImage) -> Face {
+        let (w, h) = (gray.width() as f32, gray.height() as f32);
+        match &self.model {
+            LandmarkModel::Cnn(m) => {
+                let margin = m.meta.crop.margin;
+                let (lw, lh) = (w / (1.0 + 2.0 * margin), h / (1.0 + 2.0 * margin));
+                self.face_in_box(gray, &BoxF::new((w - lw) * 0.5, (h - lh) * 0.5, lw, lh))
+            }
+            LandmarkModel::Ert(sp) => self.ert_passes(
+                gray,
+                sp,
+                DlibRect::new(0.0, 0.0, w as f64 - 1.0, h as f64 - 1.0),
+            ),
+        }
+    }
+
+    /// The shape predictor on `rect`, then the refinement passes (each on the rectangle of the
+    /// box around the last points). `landmark_box`: the box the last pass started from.
+    fn ert_passes(&self, gray: &GrayImage, sp: &ShapePredictor, rect: DlibRect) -> Face {
+        let mut scratch = facemark_ert::Scratch::default();
+        let mut lb = sp.landmark_box_for_rect(&rect);
+        let mut points = sp.points_in_rect(gray, &rect, &mut scratch);
+        for _ in 0..self.refine {
+            let Some(b) = BoxF::around(&points).filter(|b| b.w > 2.0 && b.h > 2.0) else {
+                break;
+            };
+            lb = b;
+            points = sp.points_in_rect(gray, &sp.rect_for_landmark_box(&b), &mut scratch);
         }
         let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
         Face {
@@ -466,5 +588,43 @@ mod tests {
             .face_in_box(&gray, &lb);
         assert!(face.pose.is_none());
         assert!(serde_json::to_value(&face).unwrap().get("pose").is_none());
+    }
+
+    /// A tiny dlib shape predictor made by dlib's trainer (`facemark-ert`'s test fixture).
+    fn tiny_sp() -> ShapePredictor {
+        let p =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ert/tests/data/tiny7.dat");
+        ShapePredictor::load(&p).unwrap()
+    }
+
+    #[test]
+    fn a_shape_predictor_runs_on_dlibs_rectangle_for_a_given_box_and_on_landmark_boxes() {
+        let gray = GrayImage::from_fn(120, 90, |x, y| image::Luma([((x * 5 + y * 3) % 253) as u8]));
+        let sp = tiny_sp();
+        let p = Pipeline::with_shape_predictor(Box::new(NoFaces), sp.clone());
+        assert!(p.model().is_none() && p.shape_predictor().is_some());
+        assert_eq!(p.scheme().len(), 7);
+        // --box 10,12,60,50 is dlib's rectangle(10, 12, 69, 61)
+        let face = p.face_in_given_box(&gray, &BoxF::new(10.0, 12.0, 60.0, 50.0));
+        let dlib = sp.predict_dlib(&gray, &DlibRect::new(10.0, 12.0, 69.0, 61.0));
+        for (a, b) in face.points.iter().zip(&dlib) {
+            assert!(
+                (a[0] as f64 - b[0] - 0.5).abs() < 1e-4 && (a[1] as f64 - b[1] - 0.5).abs() < 1e-4
+            );
+        }
+        // a landmark box goes through the mean shape
+        let lb = BoxF::new(30.0, 20.0, 40.0, 35.0);
+        assert_eq!(p.face_in_box(&gray, &lb).points, sp.landmarks(&gray, &lb));
+        // the whole image is the rectangle
+        let whole = p.face_in_whole_image(&gray);
+        let dlib = sp.predict_dlib(&gray, &DlibRect::new(0.0, 0.0, 119.0, 89.0));
+        assert!((whole.points[0][0] as f64 - dlib[0][0] - 0.5).abs() < 1e-4);
+        // no refiner for it
+        let uv = turned_mean_uv();
+        let e = p.with_refiner(Some(constant_model(&uv, true))).err();
+        assert!(e
+            .unwrap()
+            .to_string()
+            .contains("not a dlib shape predictor"));
     }
 }

@@ -16,7 +16,8 @@ pub struct Args {
     /// written as JSON lines, or CSV with `--format csv`).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Landmark model file (.safetensors); default: the model embedded in this binary.
+    /// Landmark model file: facemark's .safetensors, or a dlib shape predictor .dat; default:
+    /// the model embedded in this binary.
     #[arg(long)]
     pub model: Option<PathBuf>,
     #[command(flatten)]
@@ -29,7 +30,8 @@ pub struct Args {
     #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..),
           conflicts_with_all = ["box", "whole"])]
     pub min_face: Option<u32>,
-    /// Skip detection: the face's box `X,Y,W,H` in pixels (tight around brows, jaw and chin).
+    /// Skip detection: the face's box `X,Y,W,H` in pixels (tight around brows, jaw and chin;
+    /// with a dlib .dat model, dlib's face rectangle (X, Y, X+W-1, Y+H-1)).
     #[arg(long, value_parser = parse_box, conflicts_with = "whole")]
     pub r#box: Option<BoxF>,
     /// Skip detection: the image is already a face crop (framed like the model's training crops).
@@ -141,6 +143,10 @@ pub fn run(args: Args) -> Result<()> {
     )?
     .with_refine(args.opts.passes(args.refine))
     .with_flip(args.flip);
+    anyhow::ensure!(
+        !(args.flip && detector.shape_predictor().is_some()),
+        "--flip is for facemark models, not dlib shape predictors (.dat)"
+    );
     let videos: Vec<&PathBuf> = args
         .inputs
         .iter()
@@ -337,13 +343,10 @@ fn process(detector: &Pipeline, path: &Path, args: &Args) -> Result<(PhotoResult
         .with_context(|| format!("{}: cannot decode image", path.display()))?;
     let gray = facemark_detect::to_gray(&img);
     let faces: Vec<Face> = if let Some(b) = args.r#box {
-        vec![detector.face_in_box(&gray, &b)]
+        // a landmark box, or a dlib model's own rectangle (X, Y, X+W-1, Y+H-1)
+        vec![detector.face_in_given_box(&gray, &b)]
     } else if args.whole {
-        // The whole image is the crop region: undo the model's margin to get the landmark box.
-        let m = detector.model().meta.crop.margin;
-        let (w, h) = (img.width() as f32, img.height() as f32);
-        let (lw, lh) = (w / (1.0 + 2.0 * m), h / (1.0 + 2.0 * m));
-        vec![detector.face_in_box(&gray, &BoxF::new((w - lw) * 0.5, (h - lh) * 0.5, lw, lh))]
+        vec![detector.face_in_whole_image(&gray)]
     } else {
         detector.detect_gray(&gray)
     };

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model file (`model.safetensors` from `facemark train`); default: the model embedded in
-    /// this binary, as `detect` uses.
+    /// Model file (`model.safetensors` from `facemark train`, or a dlib shape predictor
+    /// `.dat`); default: the model embedded in this binary, as `detect` uses.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Evaluate the mean-shape baseline (the scheme's mean shape placed in the box) instead of
@@ -142,6 +142,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "mean shape".into(),
             format!("mean-shape baseline ({name})"),
         )
+    } else if let Some(path) = args.model.as_deref().filter(|p| super::is_dlib_model(p)) {
+        ert_landmarker(path, &args)?
     } else {
         let (m, label, shown) = match &args.model {
             Some(path) => {
@@ -297,4 +299,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--model FILE.dat`: a dlib shape predictor, on the `--box` boxes (through its mean shape,
+/// `facemark_ert::landmarker`) or behind `--detector`, with `--refine N` passes on the box
+/// around its last points.
+fn ert_landmarker(
+    path: &std::path::Path,
+    args: &Args,
+) -> anyhow::Result<(Box<dyn Landmarker>, String, String)> {
+    let sp = args
+        .opts
+        .load_shape_predictor(path)
+        .with_context(|| format!("loading model {}", path.display()))?;
+    let label = path
+        .file_stem()
+        .map_or("dlib".into(), |s| s.to_string_lossy().into_owned());
+    let what = format!(
+        "dlib shape predictor {} ({} points, {} levels, {} trees)",
+        path.display(),
+        sp.num_parts(),
+        sp.levels().len(),
+        sp.num_trees()
+    );
+    let refine = args.opts.passes(args.refine);
+    if args.detector.is_none() && refine == 0 {
+        return Ok((Box::new(sp), label, what));
+    }
+    let name = args.detector.as_deref().unwrap_or("default");
+    let pipeline =
+        facemark::Pipeline::with_shape_predictor(facemark_detect::detector_by_name(name)?, sp)
+            .with_refine(refine);
+    Ok(match &args.detector {
+        None => (Box::new(pipeline), label, what),
+        Some(_) => {
+            let what = format!(
+                "{what} behind the {} face detector",
+                pipeline.face_detector().name()
+            );
+            (Box::new(DetectedFace(pipeline)), label, what)
+        }
+    })
 }

@@ -24,6 +24,11 @@ pub struct ModelOpts {
     /// "int8 inference" has the figures.
     #[arg(long, default_value = "auto")]
     pub precision: facemark_model::Precision,
+    /// Scheme of a dlib shape predictor's points (`--model FILE.dat`): ibug68, dlib5, five,
+    /// helen194, kaggle15 or n<N> [default: by point count: 68 → ibug68, 5 → dlib5 (dlib's
+    /// eye corners and nose), 194 → helen194].
+    #[arg(long)]
+    pub scheme: Option<String>,
 }
 
 impl ModelOpts {
@@ -44,6 +49,33 @@ impl ModelOpts {
             .transpose()
     }
 
+    /// The dlib shape predictor `path` (a `.dat` file), its points named by `--scheme` when
+    /// given. Refuses `--refiner`, which refines facemark models only.
+    pub fn load_shape_predictor(
+        &self,
+        path: &std::path::Path,
+    ) -> anyhow::Result<facemark::ert::ShapePredictor> {
+        anyhow::ensure!(
+            self.refiner.is_none(),
+            "--refiner refines a facemark model's points; {} is a dlib shape predictor",
+            path.display()
+        );
+        let sp = facemark::ert::ShapePredictor::load(path)?;
+        match &self.scheme {
+            None => Ok(sp),
+            Some(name) => {
+                let scheme = if name.eq_ignore_ascii_case("dlib5") {
+                    facemark::ert::scheme::dlib5()
+                } else {
+                    facemark_core::Scheme::by_name(name).with_context(|| {
+                        format!("--scheme {name}: expected ibug68, dlib5, five, helen194, kaggle15 or n<N>")
+                    })?
+                };
+                Ok(sp.with_scheme(scheme).context("--scheme")?)
+            }
+        }
+    }
+
     /// Refuses `--refiner` for `video`: videos are tracked, each crop placed from the last
     /// frame's points, so no refinement pass runs there.
     pub fn for_photos_only(&self, video: &std::path::Path) -> anyhow::Result<()> {
@@ -54,6 +86,12 @@ impl ModelOpts {
         );
         Ok(())
     }
+}
+
+/// Whether a `--model` file is a dlib shape predictor (`.dat`) rather than a facemark model.
+pub(crate) fn is_dlib_model(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dat"))
 }
 
 /// The landmark pipeline of the photo and video commands: the model file `model` (default:
@@ -68,6 +106,11 @@ pub(crate) fn pipeline(
     detector: Option<&str>,
     min_face: Option<u32>,
 ) -> anyhow::Result<facemark::Pipeline> {
+    if let Some(path) = model.filter(|p| is_dlib_model(p)) {
+        let sp = opts.load_shape_predictor(path)?;
+        let face_detector = facemark_detect::detector_with(detector, min_face)?;
+        return Ok(facemark::Pipeline::with_shape_predictor(face_detector, sp));
+    }
     let first = match model {
         Some(m) => facemark_model::KeypointModel::load(m)
             .with_context(|| format!("loading model {}", m.display()))?,

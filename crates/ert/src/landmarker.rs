@@ -1,0 +1,89 @@
+//! Faces given as facemark *landmark boxes* (the tight box around a face's points, what
+//! facemark's calibrations, tracking and evaluation hand a [`Landmarker`]) to the dlib
+//! rectangle the predictor was trained on, and back.
+//!
+//! The conversion uses the predictor's own mean shape: its initial shape's bounding box in the
+//! unit square, `[u0, u1] × [v0, v1]`, is where a face's points land, on average, inside the
+//! face rectangle. So the rectangle for a landmark box `(x, y, w, h)` is the one in which that
+//! mean box fills the landmark box exactly: `right − left = w / (u1 − u0)` and `left = x − 0.5
+//! − (right − left)·u0` (the 0.5: dlib puts pixel centres at whole numbers, facemark at +0.5),
+//! likewise in y. A rectangle from dlib's own face detector (or given with `--box`) goes to the
+//! predictor as it is, with no conversion.
+
+use crate::model::ShapePredictor;
+use crate::predict::{DlibRect, Scratch};
+use facemark_core::{BoxF, Landmarker, Point, Scheme};
+use image::GrayImage;
+
+impl ShapePredictor {
+    /// The initial shape's bounding box in the unit square of the face rectangle,
+    /// `[u0, v0, u1, v1]`.
+    pub fn mean_box(&self) -> [f64; 4] {
+        self.mean_box
+    }
+
+    fn mean_extent(&self) -> (f64, f64) {
+        let [u0, v0, u1, v1] = self.mean_box;
+        // A model whose points all share an x (or a y) has no extent there: take the unit
+        // square's.
+        let ex = if u1 - u0 > 1e-6 { u1 - u0 } else { 1.0 };
+        let ey = if v1 - v0 > 1e-6 { v1 - v0 } else { 1.0 };
+        (ex, ey)
+    }
+
+    /// The face rectangle (dlib's convention) in which the mean shape's box is the landmark
+    /// box `b` (facemark's convention, pixels).
+    pub fn rect_for_landmark_box(&self, b: &BoxF) -> DlibRect {
+        let [u0, v0, _, _] = self.mean_box;
+        let (ex, ey) = self.mean_extent();
+        let sx = b.w as f64 / ex;
+        let sy = b.h as f64 / ey;
+        let left = b.x as f64 - 0.5 - sx * u0;
+        let top = b.y as f64 - 0.5 - sy * v0;
+        DlibRect::new(left, top, left + sx, top + sy)
+    }
+
+    /// The landmark box (facemark's convention) of the mean shape placed in the rectangle `r`:
+    /// the inverse of [`ShapePredictor::rect_for_landmark_box`].
+    pub fn landmark_box_for_rect(&self, r: &DlibRect) -> BoxF {
+        let [u0, v0, _, _] = self.mean_box;
+        let (ex, ey) = self.mean_extent();
+        let sx = r.right - r.left;
+        let sy = r.bottom - r.top;
+        BoxF::new(
+            (r.left + sx * u0 + 0.5) as f32,
+            (r.top + sy * v0 + 0.5) as f32,
+            (sx * ex) as f32,
+            (sy * ey) as f32,
+        )
+    }
+
+    /// The points for the face in the rectangle `r`, in facemark's convention (dlib's
+    /// coordinates + 0.5), reusing `scratch`.
+    pub fn points_in_rect(
+        &self,
+        image: &GrayImage,
+        r: &DlibRect,
+        scratch: &mut Scratch,
+    ) -> Vec<Point> {
+        self.predict_normalized(image, r, scratch)
+            .chunks_exact(2)
+            .map(|p| {
+                let q = r.unnormalize([p[0], p[1]]);
+                [(q[0] + 0.5) as f32, (q[1] + 0.5) as f32]
+            })
+            .collect()
+    }
+}
+
+/// Runs the predictor on the rectangle [`ShapePredictor::rect_for_landmark_box`] gives for the
+/// landmark box; points in facemark's convention (pixel centres at +0.5).
+impl Landmarker for ShapePredictor {
+    fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+    fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
+        let r = self.rect_for_landmark_box(face_box);
+        self.points_in_rect(image, &r, &mut Scratch::default())
+    }
+}

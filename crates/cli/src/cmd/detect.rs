@@ -135,6 +135,26 @@ pub fn run(args: Args) -> Result<()> {
             .build_global()
             .ok();
     }
+    let videos: Vec<PathBuf> = args
+        .inputs
+        .iter()
+        .filter(|p| facemark_apps::video::is_video_path(p))
+        .cloned()
+        .collect();
+    if let Some(v) = videos.first() {
+        args.opts.for_photos_only(v)?;
+    }
+    // Outputs are named after the inputs' stems: refuse two inputs that would overwrite each
+    // other's results, before any work.
+    let mut all = videos;
+    all.extend(collect_inputs(&args.inputs)?);
+    let (videos, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        super::distinct_outputs(all, &args.out, "STEM.landmarks.*, STEM_N.pts")?
+            .into_iter()
+            .partition(|p| facemark_apps::video::is_video_path(p));
+    if files.is_empty() && videos.is_empty() {
+        bail!("no images found in {:?}", args.inputs);
+    }
     let detector = super::pipeline(
         args.model.as_deref(),
         &args.opts,
@@ -147,14 +167,6 @@ pub fn run(args: Args) -> Result<()> {
         !(args.flip && detector.shape_predictor().is_some()),
         "--flip is for facemark models, not dlib shape predictors (.dat)"
     );
-    let videos: Vec<&PathBuf> = args
-        .inputs
-        .iter()
-        .filter(|p| facemark_apps::video::is_video_path(p))
-        .collect();
-    if let Some(v) = videos.first() {
-        args.opts.for_photos_only(v)?;
-    }
     if args.pose && !facemark_core::pose::has_model(detector.scheme()) {
         eprintln!(
             "warning: --pose: the model places {} points ({}); head pose needs the iBUG 68 points, none is drawn",
@@ -162,7 +174,6 @@ pub fn run(args: Args) -> Result<()> {
             detector.scheme().name
         );
     }
-    let files = collect_inputs(&args.inputs)?;
     if !videos.is_empty() {
         std::fs::create_dir_all(&args.out)
             .with_context(|| format!("creating {}", args.out.display()))?;
@@ -172,9 +183,6 @@ pub fn run(args: Args) -> Result<()> {
         if files.is_empty() {
             return Ok(());
         }
-    }
-    if files.is_empty() {
-        bail!("no images found in {:?}", args.inputs);
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -129,13 +129,18 @@ pub fn run(args: Args) -> Result<()> {
             .build_global()
             .context("setting up threads")?;
     }
-    let det = build_detector(&args)?;
-    // Several images, an existing folder or a path ending in '/': one PNG per image inside.
+    // Several images, an existing folder or a path ending in '/': one PNG per image inside,
+    // named after the image; refuse two images whose PNGs would have the same name.
     let several = args.images.len() > 1
         || args
             .out
             .as_ref()
             .is_some_and(|o| o.is_dir() || o.to_string_lossy().ends_with('/'));
+    let images = match (&args.out, several) {
+        (Some(out), true) => super::distinct_outputs(args.images.clone(), out, "STEM_faces.png")?,
+        _ => args.images.clone(),
+    };
+    let det = build_detector(&args)?;
     if let (Some(out), true) = (&args.out, several) {
         std::fs::create_dir_all(out)
             .with_context(|| format!("creating output folder {}", out.display()))?;
@@ -144,7 +149,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.csv {
         println!("image,x,y,w,h,score");
     }
-    for path in &args.images {
+    for path in &images {
         let img = facemark_core::photo::open_image(path)
             .with_context(|| format!("reading {}", path.display()))?;
         let gray = to_gray(&img);

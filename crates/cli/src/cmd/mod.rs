@@ -9,7 +9,46 @@ pub mod kaggle;
 pub mod train;
 
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Refuses inputs whose output files would have the same name in the folder `out`, before any
+/// work: the outputs are named after each input's file stem (`shown` is the names' pattern
+/// with `STEM` in it, for the message), so `a/x.jpg` and `b/x.jpg`, or `x.jpg` and `x.png`,
+/// would overwrite each other's results. Stems are compared ignoring case (case-insensitive
+/// file systems would merge them too); the same file named twice counts once.
+///
+/// Returns the inputs without repeats, in their order.
+pub(crate) fn distinct_outputs(
+    inputs: Vec<PathBuf>,
+    out: &Path,
+    shown: &str,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut seen: std::collections::HashMap<String, (PathBuf, PathBuf)> = Default::default();
+    let mut kept = Vec::with_capacity(inputs.len());
+    for p in inputs {
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let real = p.canonicalize().unwrap_or_else(|_| p.clone());
+        match seen.get(&stem.to_lowercase()) {
+            Some((_, r)) if *r == real => continue,
+            Some((first, _)) => anyhow::bail!(
+                "{} and {} would write the same files ({}) in {}: rename one, or run them \
+                 separately with different --out folders",
+                first.display(),
+                p.display(),
+                shown.replace("STEM", &stem),
+                out.display()
+            ),
+            None => {
+                seen.insert(stem.to_lowercase(), (p.clone(), real));
+                kept.push(p);
+            }
+        }
+    }
+    Ok(kept)
+}
 
 /// Landmark-model options shared by `detect`, `filter` and `eval`.
 #[derive(clap::Args, Clone, Debug)]

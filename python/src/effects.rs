@@ -95,7 +95,7 @@ pub(crate) fn filter<'py>(
         .map_err(|e| match e {
             facemark::apps::FilterError::Io { .. }
             | facemark::apps::FilterError::Image {
-                source: image::ImageError::IoError(_),
+                error: image::ImageError::IoError(_),
                 ..
             } => Error::io(e),
             e => Error::value(e),

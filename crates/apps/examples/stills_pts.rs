@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.len() < 3 {
         return Err("usage: stills_pts IMG PTS OUT_DIR [OVERLAY.png]".into());
     }
-    let img = image::open(&args[0])?.to_rgb8();
+    let img = facemark_core::photo::open_image(&args[0])?.to_rgb8();
     let pts = facemark_formats::pts::read_pts(std::path::Path::new(&args[1]))?;
     let out = PathBuf::from(&args[2]);
     std::fs::create_dir_all(&out)?;

@@ -65,13 +65,13 @@ pub enum FilterError {
         source: std::io::Error,
     },
     /// An overlay image could not be decoded.
-    #[error("{path}: cannot read image: {source}")]
+    // the cause is in the message, not a `source()`, so that anyhow's `{:#}` says it once
+    #[error("{}: {}", path.display(), facemark_core::photo::describe_error(error))]
     Image {
         /// The overlay image.
         path: PathBuf,
         /// The decoder's error.
-        #[source]
-        source: image::ImageError,
+        error: image::ImageError,
     },
     /// A glasses overlay came without anchors and its two lenses could not be found from its
     /// transparency; the user must give an anchor file.

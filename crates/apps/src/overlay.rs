@@ -105,9 +105,9 @@ impl Overlay {
     /// Load `png`; anchors from `anchors` or, when `None`, [`lens_anchors`] (glasses).
     pub fn load(png: &Path, anchors: Option<&Path>) -> Result<Overlay, FilterError> {
         let mut img = facemark_core::photo::open_image(png)
-            .map_err(|source| FilterError::Image {
+            .map_err(|error| FilterError::Image {
                 path: png.to_path_buf(),
-                source,
+                error,
             })?
             .to_rgba8();
         let keyed = key_out_background(&mut img);

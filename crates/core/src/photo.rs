@@ -35,6 +35,36 @@ pub fn open_image(path: impl AsRef<Path>) -> ImageResult<DynamicImage> {
     decode_image(BufReader::new(File::open(path)?))
 }
 
+/// What went wrong reading a photo, in words for the message that names its file: a file
+/// whose content is none of the types facemark reads (a text file named `.jpg`) says so and
+/// lists them; a file that cannot be opened says why; any other error is the decoder's own,
+/// after "cannot decode image". Every reader of photos words its errors
+/// with this, so `detect`, `faces`, `filter` and data-set loading say the same.
+pub fn describe_error(error: &image::ImageError) -> String {
+    use image::error::{ImageFormatHint, UnsupportedErrorKind};
+    match error {
+        image::ImageError::Unsupported(u)
+            if matches!(
+                u.kind(),
+                UnsupportedErrorKind::Format(ImageFormatHint::Unknown)
+            ) =>
+        {
+            "not an image: its content is none of the types facemark reads (JPEG, PNG, WebP, \
+             BMP, TIFF, PPM/PGM, GIF)"
+                .to_string()
+        }
+        image::ImageError::IoError(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            e.to_string()
+        }
+        e => format!("cannot decode image: {e}"),
+    }
+}
+
 /// [`open_image`] for a photo held by any reader (an opened file, bytes in memory).
 pub fn decode_image<R: BufRead + Seek>(reader: R) -> ImageResult<DynamicImage> {
     decode(ImageReader::new(reader).with_guessed_format()?)
@@ -213,6 +243,14 @@ mod tests {
         ] {
             assert!(read(junk).is_err(), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn a_file_that_is_no_image_says_so() {
+        let e = read(b"hello, not a photo\n").unwrap_err();
+        assert!(describe_error(&e).starts_with("not an image"), "{e}");
+        let e = read(b"\x89PNG\r\n\x1a\n broken").unwrap_err();
+        assert!(describe_error(&e).starts_with("cannot decode image"), "{e}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn main() {
         Box::new(move |g| c.detect_multi_scale(g, &p))
     };
     for path in images {
-        let img = match image::open(&path) {
+        let img = match facemark_core::photo::open_image(&path) {
             Ok(i) => i,
             Err(e) => {
                 eprintln!("{path}: {e}");

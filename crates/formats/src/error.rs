@@ -15,7 +15,7 @@ pub enum FormatError {
         error: std::io::Error,
     },
     /// The image could not be decoded.
-    #[error("{}: cannot decode image: {error}", path.display())]
+    #[error("{}: {}", path.display(), facemark_core::photo::describe_error(error))]
     Image {
         /// The image file.
         path: PathBuf,

@@ -347,8 +347,7 @@ fn written_files(out: &Path, stem: &str, formats: &[OutFormat], faces: usize) ->
 /// Landmarks of one photo, written in each `--format`; the result and the files written (see
 /// [`written_files`]).
 fn process(detector: &Pipeline, path: &Path, args: &Args) -> Result<(PhotoResult, String)> {
-    let img = facemark_core::photo::open_image(path)
-        .with_context(|| format!("{}: cannot decode image", path.display()))?;
+    let img = super::open_photo(path)?;
     let gray = facemark_detect::to_gray(&img);
     let faces: Vec<Face> = if let Some(b) = args.r#box {
         // a landmark box, or a dlib model's own rectangle (X, Y, X+W-1, Y+H-1)

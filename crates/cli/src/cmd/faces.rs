@@ -150,8 +150,7 @@ pub fn run(args: Args) -> Result<()> {
         println!("image,x,y,w,h,score");
     }
     for path in &images {
-        let img = facemark_core::photo::open_image(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let img = super::open_photo(path)?;
         let gray = to_gray(&img);
         let t = Instant::now();
         let faces = det.detect(&gray);

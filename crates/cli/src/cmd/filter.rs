@@ -135,8 +135,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn run_photo(args: &Args, filter: &Filter) -> Result<()> {
-    let img = facemark_core::photo::open_image(&args.input)
-        .with_context(|| format!("reading {}", args.input.display()))?;
+    let img = super::open_photo(&args.input)?;
     let faces: Vec<Vec<Point>> = match &args.points {
         Some(p) => vec![facemark_formats::pts::read_pts(p)?],
         None => {

@@ -11,6 +11,19 @@ pub mod train;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
+/// The photo at `path` as every command reads it ([`facemark_core::photo::open_image`]: by
+/// content, not extension, upright), the error naming the file in the words of
+/// [`facemark_core::photo::describe_error`].
+pub(crate) fn open_photo(path: &Path) -> anyhow::Result<image::DynamicImage> {
+    facemark_core::photo::open_image(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            facemark_core::photo::describe_error(&e)
+        )
+    })
+}
+
 /// Refuses inputs whose output files would have the same name in the folder `out`, before any
 /// work: the outputs are named after each input's file stem (`shown` is the names' pattern
 /// with `STEM` in it, for the message), so `a/x.jpg` and `b/x.jpg`, or `x.jpg` and `x.png`,

@@ -65,7 +65,8 @@ pub enum TrainError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A data set could not be read.
-    #[error("data {path}: {source}")]
+    // the cause follows in the error chain (anyhow's `{:#}`), said once
+    #[error("data {}", path.display())]
     Data {
         /// The data set as configured.
         path: PathBuf,

@@ -83,7 +83,25 @@ fn main() {
         Command::Calibrate(a) => cmd::calibrate::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_text(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, `: `-separated as anyhow's `{:#}` writes them, each said once: a
+/// cause whose words the message already holds (a library error that repeats its own
+/// `source()`) is left out.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
 }

@@ -117,11 +117,30 @@ struct Ctx<'s> {
     doc: &'s roxmltree::Document<'s>,
 }
 
+/// Where the parts of a cascade start in its XML (1-based lines), so that the checks made
+/// after parsing ([`CascadeModel::validate`]) name the line of the part at fault.
+#[derive(Default)]
+struct Lines {
+    /// The window size (`<width>`, or `<size>` in the old format).
+    window: u32,
+    /// `<stages>`.
+    stages: u32,
+    /// Each weak classifier (tree), in the order of `CascadeModel::trees`.
+    trees: Vec<u32>,
+    /// Each Haar feature, in the order of `CascadeModel::haar`.
+    haar: Vec<u32>,
+    /// Each LBP feature, in the order of `CascadeModel::lbp`.
+    lbp: Vec<u32>,
+}
+
 impl<'s> Ctx<'s> {
+    /// The 1-based line where `node` starts.
+    fn line(&self, node: XNode) -> u32 {
+        self.doc.text_pos_at(node.range().start).row
+    }
     fn err(&self, node: XNode, msg: impl Into<String>) -> DetectError {
-        let line = self.doc.text_pos_at(node.range().start).row;
         DetectError::Format {
-            line,
+            line: self.line(node),
             msg: msg.into(),
         }
     }
@@ -223,7 +242,7 @@ impl CascadeModel {
         let top = items(root)
             .next()
             .ok_or_else(|| ctx.err(root, "<opencv_storage> is empty"))?;
-        let model = if child(top, "stageType").is_some() {
+        let (model, lines) = if child(top, "stageType").is_some() {
             read_new(&ctx, top)?
         } else if child(top, "size").is_some() && child(top, "stages").is_some() {
             read_old(&ctx, top)?
@@ -236,7 +255,7 @@ impl CascadeModel {
                 ),
             ));
         };
-        model.validate()?;
+        model.validate(&lines)?;
         Ok(model)
     }
 
@@ -270,21 +289,27 @@ impl CascadeModel {
         self.has_tilted = self.haar.iter().any(|f| f.tilted);
     }
 
-    /// Reject anything that would make evaluation read outside a window or loop forever.
-    fn validate(&self) -> Result<(), DetectError> {
-        let bad = |msg: String| DetectError::Format { line: 0, msg };
+    /// Reject anything that would make evaluation read outside a window or loop forever; the
+    /// error names the line (from `at`) of the part at fault.
+    fn validate(&self, at: &Lines) -> Result<(), DetectError> {
+        let bad = |line: u32, msg: String| DetectError::Format { line, msg };
+        let nth = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
         let (ww, wh) = self.window;
         if ww < 3 || wh < 3 || ww > 4096 || wh > 4096 {
-            return Err(bad(format!("window size {ww}x{wh} is not usable")));
+            return Err(bad(
+                at.window,
+                format!("window size {ww}x{wh} is not usable"),
+            ));
         }
         if self.stages.is_empty() {
-            return Err(bad("the cascade has no stages".into()));
+            return Err(bad(at.stages, "the cascade has no stages".into()));
         }
         let nfeat = match self.feature_type {
             FeatureType::Haar => self.haar.len(),
             FeatureType::Lbp => self.lbp.len(),
         };
         for (ti, &(n0, nc, l0)) in self.trees.iter().enumerate() {
+            let bad = |msg: String| bad(nth(&at.trees, ti), msg);
             if nc == 0 {
                 return Err(bad(format!("weak classifier {ti} has no nodes")));
             }
@@ -337,14 +362,17 @@ impl CascadeModel {
                         && r.y + r.h <= wh
                 };
                 if !ok {
-                    return Err(bad(format!(
-                        "Haar feature {i}: rectangle {} {} {} {}{} leaves the {ww}x{wh} window",
-                        r.x,
-                        r.y,
-                        r.w,
-                        r.h,
-                        if f.tilted { " (tilted)" } else { "" }
-                    )));
+                    return Err(bad(
+                        nth(&at.haar, i),
+                        format!(
+                            "Haar feature {i}: rectangle {} {} {} {}{} leaves the {ww}x{wh} window",
+                            r.x,
+                            r.y,
+                            r.w,
+                            r.h,
+                            if f.tilted { " (tilted)" } else { "" }
+                        ),
+                    ));
                 }
             }
         }
@@ -356,17 +384,21 @@ impl CascadeModel {
                 || f.x + 3 * f.w > ww
                 || f.y + 3 * f.h > wh
             {
-                return Err(bad(format!(
-                    "LBP feature {i}: {} {} {} {} leaves the {ww}x{wh} window",
-                    f.x, f.y, f.w, f.h
-                )));
+                return Err(bad(
+                    nth(&at.lbp, i),
+                    format!(
+                        "LBP feature {i}: {} {} {} {} leaves the {ww}x{wh} window",
+                        f.x, f.y, f.w, f.h
+                    ),
+                ));
             }
         }
         Ok(())
     }
 }
 
-fn read_new(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
+fn read_new(ctx: &Ctx, top: XNode) -> Result<(CascadeModel, Lines), DetectError> {
+    let mut lines = Lines::default();
     let stage_type = ctx.text(ctx.child(top, "stageType")?);
     if stage_type != "BOOST" {
         return Err(DetectError::Unsupported(format!(
@@ -384,7 +416,9 @@ fn read_new(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
         }
         other => return Err(DetectError::Unsupported(format!("featureType {other}"))),
     };
-    let width = to_int(ctx.number(ctx.child(top, "width")?)?);
+    let width_node = ctx.child(top, "width")?;
+    lines.window = ctx.line(width_node);
+    let width = to_int(ctx.number(width_node)?);
     let height = to_int(ctx.number(ctx.child(top, "height")?)?);
     let fp = ctx.child(top, "featureParams")?;
     let ncat = match child(fp, "maxCatCount") {
@@ -418,6 +452,7 @@ fn read_new(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
         has_tilted: false,
     };
     let stages = ctx.child(top, "stages")?;
+    lines.stages = ctx.line(stages);
     for st in items(stages) {
         let thr = ctx.number(ctx.child(st, "stageThreshold")?)? as f32 - THRESHOLD_EPS;
         let weaks = ctx.child(st, "weakClassifiers")?;
@@ -446,6 +481,7 @@ fn read_new(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
                 ));
             }
             m.trees.push((m.nodes.len(), nc, m.leaves.len()));
+            lines.trees.push(ctx.line(wk));
             for c in inodes.chunks_exact(node_step) {
                 let feature = to_int(c[2]);
                 if feature < 0 {
@@ -502,6 +538,7 @@ fn read_new(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
                     hf.tilted = to_int(ctx.number(t)?) != 0;
                 }
                 m.haar.push(hf);
+                lines.haar.push(ctx.line(f));
             }
             FeatureType::Lbp => {
                 let v = ctx.numbers(ctx.child(f, "rect")?)?;
@@ -514,16 +551,22 @@ fn read_new(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
                     w: to_int(v[2]),
                     h: to_int(v[3]),
                 });
+                lines.lbp.push(ctx.line(f));
             }
         }
     }
     m.finish();
-    Ok(m)
+    Ok((m, lines))
 }
 
 /// The old (OpenCV 1.x) Haar format, converted as `CascadeClassifier::convert` does.
-fn read_old(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
-    let size = ctx.numbers(ctx.child(top, "size")?)?;
+fn read_old(ctx: &Ctx, top: XNode) -> Result<(CascadeModel, Lines), DetectError> {
+    let size_node = ctx.child(top, "size")?;
+    let mut lines = Lines {
+        window: ctx.line(size_node),
+        ..Lines::default()
+    };
+    let size = ctx.numbers(size_node)?;
     if size.len() != 2 {
         return Err(ctx.err(top, "<size> must be `width height`"));
     }
@@ -541,6 +584,7 @@ fn read_old(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
         has_tilted: false,
     };
     let stages = ctx.child(top, "stages")?;
+    lines.stages = ctx.line(stages);
     for (si, st) in items(stages).enumerate() {
         // A stage tree (OpenCV 1.x "parent/next") cannot be expressed as a chain.
         let parent = match child(st, "parent") {
@@ -592,6 +636,7 @@ fn read_old(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
                 }
                 let feature = m.haar.len() as u32;
                 m.haar.push(hf);
+                lines.haar.push(ctx.line(fnode));
                 let threshold = ctx.number(ctx.child(nn, "threshold")?)? as f32;
                 let left = if let Some(v) = child(nn, "left_val") {
                     leaves.push(ctx.number(v)? as f32);
@@ -623,6 +668,7 @@ fn read_old(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
                 ));
             }
             m.trees.push((n0, nodes.len(), l0));
+            lines.trees.push(ctx.line(tr));
             m.nodes.extend(nodes);
             m.leaves.extend(leaves);
         }
@@ -637,5 +683,5 @@ fn read_old(ctx: &Ctx, top: XNode) -> Result<CascadeModel, DetectError> {
         });
     }
     m.finish();
-    Ok(m)
+    Ok((m, lines))
 }

@@ -205,6 +205,57 @@ fn lbp_cascade_parses_and_runs() {
     assert!(r.iter().any(|w| w.x == 0 && w.y == 0), "{r:?}");
 }
 
+/// The 1-based line of the first `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> u32 {
+    let at = text.find(needle).unwrap();
+    1 + text[..at].matches('\n').count() as u32
+}
+
+/// The checks made after parsing (window, node links, features inside the window) name the
+/// line of the part at fault, in both formats, not "line 0".
+#[test]
+fn checks_after_parsing_name_the_line() {
+    let line = |e: DetectError| match e {
+        DetectError::Format { line, msg } => (line, msg),
+        e => panic!("{e}"),
+    };
+    let new = edge_cascade_new();
+    // the second rectangle leaves the window: the feature's line
+    let (l, m) = line(
+        Cascade::from_xml_str(&new.replace("<_>6 1 5 10 2.</_>", "<_>9 1 5 10 2.</_>"))
+            .unwrap_err(),
+    );
+    assert!(m.contains("leaves the 12x12 window"), "{m}");
+    assert_eq!(l, line_of(&new, "<features>") + 1, "{m}");
+    // a node using a feature that does not exist: the weak classifier's line
+    let (l, m) =
+        line(Cascade::from_xml_str(&new.replace("0 -1 0 0.15", "0 -1 3 0.15")).unwrap_err());
+    assert!(m.contains("uses feature 3"), "{m}");
+    assert_eq!(l, line_of(&new, "<internalNodes>") - 1, "{m}");
+    // an unusable window: the <width> line
+    let (l, m) = line(Cascade::from_xml_str(&new.replace("<width>12", "<width>2")).unwrap_err());
+    assert!(m.contains("window size"), "{m}");
+    assert_eq!(l, line_of(&new, "<width>"), "{m}");
+    let old = edge_cascade_old();
+    let (l, m) =
+        line(Cascade::from_xml_str(&old.replace("<size>12 12", "<size>2 12")).unwrap_err());
+    assert!(m.contains("window size"), "{m}");
+    assert_eq!(l, line_of(&old, "<size>"), "{m}");
+    let (l, m) = line(
+        Cascade::from_xml_str(&old.replace("<_>6 1 5 10 2.</_>", "<_>9 1 5 10 2.</_>"))
+            .unwrap_err(),
+    );
+    assert!(m.contains("leaves the 12x12 window"), "{m}");
+    assert_eq!(l, line_of(&old, "<feature>"), "{m}");
+    // and in a file, the file and line as `cascade XML, line N`
+    let p = std::env::temp_dir().join(format!("facemark-bad-{}.xml", std::process::id()));
+    std::fs::write(&p, new.replace("<width>12", "<width>2")).unwrap();
+    let e = Cascade::from_xml_file(&p).unwrap_err().to_string();
+    std::fs::remove_file(&p).unwrap();
+    let want = format!(".xml: cascade XML, line {}:", line_of(&new, "<width>"));
+    assert!(e.contains(&want), "{e}");
+}
+
 #[test]
 fn errors_are_clear() {
     let e = Cascade::from_xml_str("<opencv_storage><cascade>").unwrap_err();

@@ -28,12 +28,13 @@ use std::sync::OnceLock;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    // the cause is part of the message, not a `source()`, so that anyhow's `{:#}` says it once
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The bytes are not a safetensors file of f32 tensors.
     #[error("{what}: not a valid safetensors file ({detail}); truncated or not a model?")]
@@ -359,9 +360,9 @@ impl KeypointModel {
 
     /// Load a model file.
     pub fn load(path: &Path) -> Result<KeypointModel, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        let bytes = std::fs::read(path).map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_bytes_named(&bytes, &path.display().to_string())
     }
@@ -417,9 +418,9 @@ impl KeypointModel {
     }
     /// Save atomically (never leaves a half-written file).
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        facemark_core::io::write_atomic(path, &self.to_bytes()).map_err(|source| ModelError::Io {
+        facemark_core::io::write_atomic(path, &self.to_bytes()).map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 

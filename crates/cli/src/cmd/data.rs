@@ -302,6 +302,7 @@ fn show(path: &Path, output: &Path, format: Option<&str>, opts: &SheetOptions) -
     if !(16..=2048).contains(&opts.tile) {
         bail!("--tile {} outside 16..=2048", opts.tile);
     }
+    super::check_image_output(output)?;
     let (_, samples) = load_samples(path, format)?;
     if samples.is_empty() {
         bail!("{}: no samples", path.display());

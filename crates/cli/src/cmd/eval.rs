@@ -147,8 +147,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         let (m, label, shown) = match &args.model {
             Some(path) => {
-                let m = KeypointModel::load(path)
-                    .with_context(|| format!("loading model {}", path.display()))?;
+                // the model's errors name the file
+                let m = KeypointModel::load(path).context("--model")?;
                 // "run/model" rather than just "model" for the usual `run/model.safetensors`.
                 let label = path
                     .with_extension("")

@@ -140,6 +140,9 @@ pub fn run(args: Args) -> Result<()> {
         (Some(out), true) => super::distinct_outputs(args.images.clone(), out, "STEM_faces.png")?,
         _ => args.images.clone(),
     };
+    if let (Some(out), false) = (&args.out, several) {
+        super::check_image_output(out)?;
+    }
     let det = build_detector(&args)?;
     if let (Some(out), true) = (&args.out, several) {
         std::fs::create_dir_all(out)

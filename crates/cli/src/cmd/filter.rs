@@ -106,6 +106,7 @@ fn build_detector(args: &Args, refine: usize) -> Result<Pipeline> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    check_outputs(&args)?;
     let mut filter = match &args.overlay {
         Some(png) => Filter::overlay(png, args.anchors.as_deref())?,
         None => Filter::by_name(&args.effect)?,
@@ -134,6 +135,26 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
+/// Refuses, before any work, outputs that could not be written: a photo's output must be a
+/// picture type, a video's a video container; their folders (and `--stats-json`'s) must exist.
+fn check_outputs(args: &Args) -> Result<()> {
+    if video::is_video_path(&args.input) {
+        if !video::is_video_path(&args.output) {
+            bail!(
+                "{}: a video input needs a video output (.mp4, .mkv, .mov, .webm)",
+                args.output.display()
+            );
+        }
+        super::check_folder(&args.output)?;
+    } else {
+        super::check_image_output(&args.output)?;
+    }
+    if let Some(p) = &args.stats_json {
+        super::check_folder(p)?;
+    }
+    Ok(())
+}
+
 fn run_photo(args: &Args, filter: &Filter) -> Result<()> {
     let img = super::open_photo(&args.input)?;
     let faces: Vec<Vec<Point>> = match &args.points {
@@ -156,12 +177,6 @@ fn run_video(args: &Args, filter: &Filter) -> Result<()> {
         bail!("--points is for photos; videos are tracked");
     }
     args.opts.for_photos_only(&args.input)?;
-    if !video::is_video_path(&args.output) {
-        bail!(
-            "{}: a video input needs a video output (.mp4, .mkv, .mov, .webm)",
-            args.output.display()
-        );
-    }
     // tracking places each crop from the last frame's landmarks (and refines new faces itself),
     // so the landmarker runs without extra refinement passes
     let det = build_detector(args, 0)?;

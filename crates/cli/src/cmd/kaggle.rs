@@ -97,8 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (Some(model), Some(test), Some(lookup)) = (&args.model, &args.test, &args.lookup) else {
         anyhow::bail!("--model, --test and --lookup are required");
     };
-    let lm =
-        KeypointModel::load(model).with_context(|| format!("loading model {}", model.display()))?;
+    // the model's errors name the file
+    let lm = KeypointModel::load(model).context("--model")?;
     lm.require_box_model()
         .with_context(|| model.display().to_string())?;
     let start = match &args.box_from {

@@ -24,6 +24,30 @@ pub(crate) fn open_photo(path: &Path) -> anyhow::Result<image::DynamicImage> {
     })
 }
 
+/// Checks, before any work, that a picture can be written at `path`: its extension names an
+/// image type facemark writes (png, jpg, webp, bmp, tif, ppm/pgm, gif) and its folder exists.
+pub(crate) fn check_image_output(path: &Path) -> anyhow::Result<()> {
+    let writable = image::ImageFormat::from_path(path).is_ok_and(|f| f.writing_enabled());
+    anyhow::ensure!(
+        writable,
+        "{}: cannot write a picture of this type; name it .png, .jpg, .webp, .bmp, .tif, .ppm or .gif",
+        path.display()
+    );
+    check_folder(path)
+}
+
+/// Checks, before any work, that the folder that would hold the file `path` exists.
+pub(crate) fn check_folder(path: &Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => anyhow::bail!(
+            "{}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses inputs whose output files would have the same name in the folder `out`, before any
 /// work: the outputs are named after each input's file stem (`shown` is the names' pattern
 /// with `STEM` in it, for the message), so `a/x.jpg` and `b/x.jpg`, or `x.jpg` and `x.png`,
@@ -95,7 +119,7 @@ impl ModelOpts {
             .as_deref()
             .map(|p| {
                 facemark_model::KeypointModel::load(p)
-                    .with_context(|| format!("loading refiner {}", p.display()))
+                    .context("--refiner")
                     .map(|m| m.with_precision(self.precision))
             })
             .transpose()
@@ -164,8 +188,8 @@ pub(crate) fn pipeline(
         return Ok(facemark::Pipeline::with_shape_predictor(face_detector, sp));
     }
     let first = match model {
-        Some(m) => facemark_model::KeypointModel::load(m)
-            .with_context(|| format!("loading model {}", m.display()))?,
+        // the model's errors name the file
+        Some(m) => facemark_model::KeypointModel::load(m).context("--model")?,
         None => facemark::default_model()?,
     }
     .with_precision(opts.precision);

@@ -26,9 +26,9 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Vec<facemark_core::Sample>, Schem
     let mut samples = Vec::new();
     let mut n_points = None;
     for path in &cfg.data {
-        let s = facemark_formats::load_any(path).map_err(|source| TrainError::Data {
+        let s = facemark_formats::load_any(path).map_err(|error| TrainError::Data {
             path: path.clone(),
-            source,
+            error,
         })?;
         if let Some(first) = s.first() {
             let n = first.points.len();
@@ -177,10 +177,10 @@ fn prepare(
     margin: f32,
 ) -> Result<Prepared, TrainError> {
     let sub: Vec<facemark_core::Sample> = idx.iter().map(|&i| samples[i].clone()).collect();
-    let cache = FaceCache::build(&sub, size, CropSpec::with_margin(margin)).map_err(|source| {
+    let cache = FaceCache::build(&sub, size, CropSpec::with_margin(margin)).map_err(|error| {
         TrainError::Data {
             path: PathBuf::from("(crop cache)"),
-            source,
+            error,
         }
     })?;
     Ok(Prepared {

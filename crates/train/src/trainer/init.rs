@@ -72,9 +72,9 @@ pub(super) fn pip_head(
 /// `--init`: copy `init`'s weights into `net` by name (a tensor whose shape differs, e.g. the
 /// head for another point count, is kept new). Returns whether the whole head was copied.
 pub(super) fn transfer_from(init: &Path, net: &mut Network) -> Result<bool, TrainError> {
-    let src = KeypointModel::load(init).map_err(|source| TrainError::Init {
+    let src = KeypointModel::load(init).map_err(|error| TrainError::Init {
         path: init.to_path_buf(),
-        source,
+        error,
     })?;
     let rep = transfer(&src.net, net);
     tracing::info!(

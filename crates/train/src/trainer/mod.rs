@@ -64,14 +64,16 @@ pub enum TrainError {
     /// The configuration is unreadable or out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A data set could not be read.
-    // the cause follows in the error chain (anyhow's `{:#}`), said once
-    #[error("data {}", path.display())]
+    // The causes below are part of the messages and deliberately not `source()`s, so that
+    // error-chain printers (anyhow's `{:#}`) do not repeat them.
+    /// A data set (or the crop cache, `path` "(crop cache)") cannot be read; the format's
+    /// error names the file.
+    #[error("{error}")]
     Data {
         /// The data set as configured.
         path: PathBuf,
         /// The reader's error (file, line, field).
-        source: facemark_formats::FormatError,
+        error: facemark_formats::FormatError,
     },
     /// The data sets do not fit together or the config (no face, different point counts, an
     /// unknown or mismatched scheme, too few faces to split).
@@ -84,20 +86,20 @@ pub enum TrainError {
     #[error(transparent)]
     Arch(#[from] facemark_model::ArchError),
     /// Creating the output folder or writing `metrics.csv`, the charts or `config.toml` failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    /// The `init` model could not be read.
-    #[error("--init {path}: {source}")]
+    /// The `init` model could not be read (the model's error names the file).
+    #[error("--init: {error}")]
     Init {
         /// The model file given as `init`.
         path: PathBuf,
         /// The reader's error.
-        source: ModelError,
+        error: ModelError,
     },
     /// A `freeze` pattern names nothing (a typo would otherwise silently train everything).
     #[error("--freeze: pattern `{0}` matches no parameter of the network")]
@@ -208,9 +210,9 @@ const MODEL_FILE: &str = "model.safetensors";
 const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io {
+    move |error| TrainError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

@@ -34,6 +34,20 @@ pub mod small_pw;
 pub mod tensor;
 
 pub use device::{set_device, Device};
+
+/// The environment variable that forces the portable code paths: set to `1`, no SIMD kernel
+/// (AVX2 depthwise and dot products, AVX-512 pointwise, the AVX-512 VNNI int8 kernels) runs,
+/// whatever the CPU has. `.ci/run` runs the engine's tests once more with it, so that the
+/// portable paths (the only ones on CPUs without those instructions) are tested, against the
+/// same expectations, on machines that have the SIMD ones.
+pub const PORTABLE_ENV: &str = "FACEMARK_PORTABLE";
+
+/// Whether SIMD kernels may run: `false` when [`PORTABLE_ENV`] is `1` (read once, at the
+/// first call). Every SIMD dispatch of this crate asks it before checking the CPU.
+pub fn simd_allowed() -> bool {
+    static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ALLOWED.get_or_init(|| std::env::var(PORTABLE_ENV).map_or(true, |v| v.trim() != "1"))
+}
 pub use layers::{
     Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
 };

@@ -372,7 +372,7 @@ impl SparsePipHead {
 /// half the speed.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
+    if crate::simd_allowed() && std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
         return unsafe { dot_avx2(a, b) };
     }

@@ -313,10 +313,14 @@ pub fn kernel_name() -> &'static str {
     }
 }
 
-/// Whether the VNNI kernel runs here (checked once).
+/// Whether the VNNI kernel runs here (checked once): the CPU has AVX-512 VNNI and
+/// [`crate::simd_allowed`] (the portable paths are not forced by [`crate::PORTABLE_ENV`]).
 pub fn vnni_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
+        if !crate::simd_allowed() {
+            return false;
+        }
         static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *HAS.get_or_init(|| {
             std::is_x86_feature_detected!("avx512f")
@@ -761,6 +765,18 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// `FACEMARK_PORTABLE=1` turns the VNNI kernels off (CI runs these tests both ways).
+    #[test]
+    fn the_portable_switch_is_obeyed() {
+        let forced = std::env::var(crate::PORTABLE_ENV).is_ok_and(|v| v.trim() == "1");
+        assert_eq!(crate::simd_allowed(), !forced);
+        if forced {
+            assert!(!vnni_available());
+            assert_eq!(kernel_name(), "portable");
+            eprintln!("{}=1: the portable paths ran", crate::PORTABLE_ENV);
+        }
+    }
 
     #[test]
     fn the_fast_kernel_equals_the_portable_one() {

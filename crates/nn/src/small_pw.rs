@@ -63,7 +63,7 @@ impl SmallPointwise {
     /// AVX-512F.
     pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") {
+        if crate::simd_allowed() && std::is_x86_feature_detected!("avx512f") {
             let p = x.per_sample() / self.cin;
             assert_eq!(p * self.cin, x.per_sample(), "pointwise: input channels");
             let mut shape = x.shape.clone();

@@ -57,3 +57,16 @@ pub fn face_points() -> Vec<[f32; 2]> {
         .map(|i| [30.0 + (i % 10) as f32 * 6.0, 25.0 + (i / 10) as f32 * 8.0])
         .collect()
 }
+
+/// A 300-W style folder `dir/NAME` of four faces (`pK_1.png` gradients, `pK_1.pts` with
+/// [`face_points`]), enough for `eval`, `train` and `calibrate` to run.
+pub fn face_set(dir: &Path, name: &str) -> PathBuf {
+    let w = dir.join(name);
+    std::fs::create_dir(&w).unwrap();
+    for k in 1..=4 {
+        gradient_image(&w.join(format!("p{k}_1.png")));
+        let pts = w.join(format!("p{k}_1.pts"));
+        facemark_formats::pts::write_pts(&pts, &face_points(), true).unwrap();
+    }
+    w
+}

@@ -57,8 +57,8 @@ pub struct DepthwiseConv2d {
 }
 
 /// `avx2_dispatch!(name, name_avx2, body, (args))` defines `fn name(args)`, which runs
-/// `body(args)` compiled for AVX2 when the CPU has it (std caches the check), else for the
-/// baseline. The crate is built for portable x86-64, where LLVM vectorises the depthwise loops
+/// `body(args)` compiled for AVX2 when the CPU has it (std caches the check) and
+/// [`crate::simd_allowed`], else for the baseline. The crate is built for portable x86-64, where LLVM vectorises the depthwise loops
 /// 4 lanes wide (SSE2); the same code compiled for AVX2 runs 8 wide. Same operations in the
 /// same order (no FMA contraction), so both give bit-identical results. `body` must be
 /// `#[inline(always)]`, so that it is compiled inside the AVX2 function.
@@ -68,7 +68,7 @@ macro_rules! avx2_dispatch {
         #[allow(clippy::too_many_arguments)]
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") {
+            if $crate::simd_allowed() && std::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 (checked just above).
                 return unsafe { $avx2($($arg),*) };
             }

@@ -556,14 +556,19 @@ pub struct FrameLandmarks {
     pub faces: Vec<FaceLandmarks>,
 }
 
-/// One face of a frame.
+/// One face of a frame: the face of a photo's JSON (`landmark_box {x, y, w, h}`, `points`;
+/// schema in `docs/face.schema.json`) with its track `id`, and the landmark box also as the
+/// array `box` that earlier versions wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaceLandmarks {
     /// Track id, stable while the face is followed.
     pub id: u64,
-    /// `[x, y, w, h]` landmark box, pixels.
+    /// `[x, y, w, h]` landmark box, pixels (the same box as `landmark_box`; kept for readers
+    /// of earlier versions).
     #[serde(rename = "box")]
     pub bbox: [f32; 4],
+    /// The landmark box, pixels, as in a photo's JSON.
+    pub landmark_box: facemark_core::BoxF,
     /// `[[x, y], …]` pixels (smoothed when smoothing is on).
     pub points: Vec<[f32; 2]>,
     /// Head pose fitted to `points` ([`facemark_core::pose`]); `None`, and left out of the
@@ -602,6 +607,7 @@ pub fn landmarks_per_frame(
                     id: f.id,
                     bbox: [f.bbox.x, f.bbox.y, f.bbox.w, f.bbox.h],
                     pose: head_pose(&f.points, scheme, frame.width(), frame.height()),
+                    landmark_box: f.bbox,
                     points: f.points,
                 })
                 .collect(),
@@ -628,8 +634,8 @@ pub fn landmarks_per_frame(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LandmarkFormat {
     /// One JSON object per line per frame: `{"frame":0,"time":0.0,"faces":[{"id":1,
-    /// "box":[x,y,w,h],"points":[[x,y],…],"pose":{"yaw":…,"pitch":…,"roll":…,…}}]}` (`pose`
-    /// with 68-point models only).
+    /// "box":[x,y,w,h],"landmark_box":{"x":…,"y":…,"w":…,"h":…},"points":[[x,y],…],
+    /// "pose":{"yaw":…,"pitch":…,"roll":…,…}}]}` (`pose` with 68-point models only).
     JsonLines,
     /// Header `frame,time,face_id,box_x,box_y,box_w,box_h,x0,y0,…` (then `yaw,pitch,roll`,
     /// degrees, with 68-point models; empty where the fit failed), one row per face per frame.

@@ -17,7 +17,8 @@ pub struct Args {
     /// Annotated data (any format `facemark data` reads).
     #[arg(long, required = true)]
     pub data: Vec<PathBuf>,
-    /// Face detector: `haar`, `seeta`, or a cascade XML; default: the built-in one.
+    /// Face detector: `seeta` (built-in SeetaFace), `haar`, `lbp`, or an OpenCV cascade XML
+    /// file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
     /// JSON map to update (detector name → calibration); printed only when absent.

@@ -36,7 +36,9 @@ pub enum DataCommand {
     /// folder), .zip Kaggle training.csv in a zip, .xml imglab, .pts one file, .fmc cache
     /// (needs --cache), no extension a 300-W folder.
     Convert {
+        /// The data set to convert (any format `data inspect` reads).
         input: PathBuf,
+        /// Where to write it; its extension picks the format unless `--to` (see above).
         output: PathBuf,
         /// Input format; detected when omitted.
         #[arg(long)]
@@ -58,9 +60,10 @@ pub enum DataCommand {
     },
     /// Write a contact-sheet PNG of N samples with their points (green), optionally numbered.
     Show {
+        /// The data set (any format `data inspect` reads).
         path: PathBuf,
-        /// Output PNG.
-        #[arg(short, long)]
+        /// Output PNG. (`--output` is the old name.)
+        #[arg(short, long = "out", alias = "output")]
         output: PathBuf,
         /// Input format; detected when omitted.
         #[arg(long)]

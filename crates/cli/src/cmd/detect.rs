@@ -22,7 +22,8 @@ pub struct Args {
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub opts: super::ModelOpts,
-    /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
+    /// Face detector: `seeta` (built-in SeetaFace), `haar`, `lbp`, or an OpenCV cascade XML
+    /// file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
     /// Smallest face side in pixels to search for [default: 40 with SeetaFace, 20 with a
@@ -62,9 +63,13 @@ pub struct Args {
     /// with `--refiner`, else 0].
     #[arg(long, value_parser = facemark_core::limits::parse_refine)]
     pub refine: Option<usize>,
-    /// Test-time flip: also run the mirrored crop and average (2× the model time, lower error).
-    #[arg(long)]
+    /// Test-time flip: also run the mirrored crop and average (2× the model time, lower error)
+    /// [default: off in detect, on in filter].
+    #[arg(long, overrides_with = "no_flip")]
     pub flip: bool,
+    /// No test-time flip (the default here; as `filter --no-flip`).
+    #[arg(long, overrides_with = "flip")]
+    pub no_flip: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -162,9 +167,9 @@ pub fn run(args: Args) -> Result<()> {
         args.min_face,
     )?
     .with_refine(args.opts.passes(args.refine))
-    .with_flip(args.flip);
+    .with_flip(args.flip && !args.no_flip);
     anyhow::ensure!(
-        !(args.flip && detector.shape_predictor().is_some()),
+        !(args.flip && !args.no_flip && detector.shape_predictor().is_some()),
         "--flip is for facemark models, not dlib shape predictors (.dat)"
     );
     if args.pose && !facemark_core::pose::has_model(detector.scheme()) {

@@ -44,8 +44,9 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub max_samples: usize,
     /// Face box given to the model: `gt` (ground-truth landmark box), `sample` (the data
-    /// set's face box) or `image` (whole image).
-    #[arg(long = "box", default_value = "gt")]
+    /// set's face box) or `image` (whole image). (`--box` is the old name; `detect --box`
+    /// gives a box's pixels.)
+    #[arg(long = "box-source", alias = "box", default_value = "gt")]
     pub box_source: BoxSource,
     /// Simulate an off face detector: move each face's `--box` box by F × its longer side in a
     /// random direction and scale it by a random factor in [1 − F/2, 1 + F/2] (F in [0, 1];

@@ -30,14 +30,17 @@ pub struct Args {
     csv: bool,
     /// Annotated PNG: a file for one image; a folder (created; `NAME_faces.png` inside) for
     /// several images, an existing folder or a path ending in `/`.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, short, value_name = "PATH")]
     out: Option<PathBuf>,
     /// Smallest face side in pixels [default: 20 for cascades, 40 for SeetaFace (its window);
     /// SeetaFace enlarges the image for smaller faces (slower) and shrinks it for larger (faster)].
-    #[arg(long, value_parser = facemark_core::limits::parse_face_size)]
+    /// (`--min-size` is the old name.)
+    #[arg(long = "min-face", alias = "min-size", value_name = "PX",
+          value_parser = facemark_core::limits::parse_face_size)]
     min_size: Option<u32>,
-    /// Largest face side in pixels (0: no limit; cascades only).
-    #[arg(long, default_value_t = 0, value_parser = facemark_core::limits::parse_face_size)]
+    /// Largest face side in pixels (0: no limit; cascades only). (`--max-size` is the old name.)
+    #[arg(long = "max-face", alias = "max-size", value_name = "PX", default_value_t = 0,
+          value_parser = facemark_core::limits::parse_face_size)]
     max_size: u32,
     /// Pyramid step between scales (> 1). Cascades default 1.1; SeetaFace 1.25 (its 0.8).
     #[arg(long)]

@@ -36,7 +36,8 @@ pub struct Args {
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub opts: super::ModelOpts,
-    /// Face detector: `haar`, `seeta`, or an OpenCV cascade XML file; default: the built-in one.
+    /// Face detector: `seeta` (built-in SeetaFace), `haar`, `lbp`, or an OpenCV cascade XML
+    /// file; default: the built-in one.
     #[arg(long)]
     pub detector: Option<String>,
     /// Smallest face side in pixels to search for [default: 40 with SeetaFace, 20 with a
@@ -85,13 +86,17 @@ pub struct Args {
     #[arg(long)]
     pub no_gamma: bool,
     /// Photos: refinement passes (the refiner on a crop aligned on the last points, see
-    /// `--refiner`; or the model again on their box).
+    /// `--refiner`; or the model again on their box) [default: 1 here, for the best points;
+    /// detect and eval: 1 with `--refiner`, else 0].
     #[arg(long, default_value_t = 1, value_parser = facemark_core::limits::parse_refine)]
     pub refine: usize,
     /// Turn off the test-time flip (each face also run mirrored and averaged): about twice as
     /// fast, noisier points.
-    #[arg(long)]
+    #[arg(long, overrides_with = "flip")]
     pub no_flip: bool,
+    /// Test-time flip (the default here; as `detect --flip`).
+    #[arg(long, overrides_with = "no_flip")]
+    pub flip: bool,
 }
 
 fn build_detector(args: &Args, refine: usize) -> Result<Pipeline> {

@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long, required_unless_present = "make_test")]
     pub lookup: Option<PathBuf>,
     /// Submission file to write (`RowId,Location`, values clipped to [0, 96]).
-    #[arg(long, default_value = "submission.csv")]
+    #[arg(long, short, default_value = "submission.csv")]
     pub out: PathBuf,
     /// First face box: the mean landmark box of this annotated Kaggle file (e.g. the
     /// training.csv the model was trained on); default: the whole 96×96 image.

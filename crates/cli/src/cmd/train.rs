@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     pub lr: Option<f32>,
     /// Output folder (model.safetensors, checkpoint, metrics.csv, loss.png).
-    #[arg(long)]
+    #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]

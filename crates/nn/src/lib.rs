@@ -35,7 +35,8 @@ pub mod tensor;
 
 pub use device::{set_device, Device};
 pub use layers::{
-    Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
+    Activation, AvgPool2d, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, GlobalAvgPool,
+    Layer, MaxPool2d, Residual,
 };
 pub use loss::{masked_loss, weighted_masked_loss, LossKind};
 pub use network::Network;

@@ -14,11 +14,11 @@
 //! - The sampling is dlib's `interpolate_bilinear`: a chip pixel whose four neighbours are
 //!   not all inside the image is black, the blend is truncated to an integer (not rounded).
 //! - Where the face is more than about twice the chip's size, dlib first shrinks the image with
-//!   `pyramid_down<2>` (a 5-tap filter) as often as needed; here each level averages 2 × 2
-//!   pixels instead, with dlib's level count and the same coordinate mapping up to the filter's
-//!   own offset, so chips of large faces differ from dlib's by a few grey levels
-//!   (`docs/recognition.md` has the measurement).
-
+//!   `pyramid_down<2>` (a 5 × 5 binomial filter, every other pixel) as often as needed, over
+//!   the bounding box of the rotated rectangle grown by a margin; this does the same, with the
+//!   same integer arithmetic, level count, box and coordinate mapping.
+//!
+//! `bench/dlib/embed_agree.sh` compares the chips with dlib's on the same pixels.
 use facemark_core::{Affine2, Point};
 use image::RgbImage;
 
@@ -211,28 +211,49 @@ fn rotate(centre: [f64; 2], p: [f64; 2], angle: f64) -> [f64; 2] {
     [c * x - s * y + centre[0], s * x + c * y + centre[1]]
 }
 
-/// Halves an image: each output pixel the mean of a 2 × 2 block (the last odd row or column
-/// dropped).
-fn halve(img: &RgbImage) -> RgbImage {
-    let (w, h) = (img.width() / 2, img.height() / 2);
-    RgbImage::from_fn(w.max(1), h.max(1), |x, y| {
-        let mut s = [0u32; 3];
-        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-            let (sx, sy) = (
-                (2 * x + dx).min(img.width() - 1),
-                (2 * y + dy).min(img.height() - 1),
-            );
-            let p = img.get_pixel(sx, sy).0;
+/// dlib's `pyramid_down<2>` on an RGB image (`image_transforms/image_pyramid.h`): the
+/// `[1 4 6 4 1]` filter along rows then columns in 16-bit integers, every other pixel,
+/// output `((h − 3)/2) × ((w − 3)/2)`; empty when a side is 8 pixels or fewer.
+fn pyramid_down(src: &[u8], w: usize, h: usize) -> (Vec<u8>, usize, usize) {
+    if w <= 8 || h <= 8 {
+        return (Vec::new(), 0, 0);
+    }
+    let tw = (w - 3) / 2;
+    let mut temp = vec![0u16; h * tw * 3];
+    for r in 0..h {
+        for c in 0..tw {
+            let oc = 2 * c;
             for k in 0..3 {
-                s[k] += p[k] as u32;
+                let px = |j: usize| src[(r * w + oc + j) * 3 + k] as u16;
+                temp[(r * tw + c) * 3 + k] = px(0) + 4 * px(1) + 6 * px(2) + 4 * px(3) + px(4);
             }
         }
-        image::Rgb([
-            ((s[0] + 2) / 4) as u8,
-            ((s[1] + 2) / 4) as u8,
-            ((s[2] + 2) / 4) as u8,
-        ])
-    })
+    }
+    let dh = (h - 3) / 2;
+    let mut down = vec![0u8; dh * tw * 3];
+    let mut dr = 0;
+    let mut r = 2;
+    while r + 2 < h {
+        for c in 0..tw {
+            for k in 0..3 {
+                let t = |rr: usize| temp[(rr * tw + c) * 3 + k];
+                let v = t(r - 2)
+                    .wrapping_add(t(r - 1).wrapping_mul(4))
+                    .wrapping_add(t(r).wrapping_mul(6))
+                    .wrapping_add(t(r + 1).wrapping_mul(4))
+                    .wrapping_add(t(r + 2));
+                down[(dr * tw + c) * 3 + k] = (v / 256) as u8;
+            }
+        }
+        dr += 1;
+        r += 2;
+    }
+    (down, tw, dh)
+}
+
+/// dlib's `drectangle` → `rectangle` conversion (each side rounded half up).
+fn round_rect(r: [f64; 4]) -> [i64; 4] {
+    r.map(|v| (v + 0.5).floor() as i64)
 }
 
 /// `extract_image_chip(img, details, chip)` with bilinear interpolation (see the module docs
@@ -240,53 +261,91 @@ fn halve(img: &RgbImage) -> RgbImage {
 pub fn extract_image_chip(img: &RgbImage, d: &ChipDetails) -> RgbImage {
     let (rows, cols) = (d.rows.max(1), d.cols.max(1));
     let size = (rows * cols) as f64;
-    // dlib's level count: shrink while the rectangle one level down is still larger
-    let mut rect = d.rect;
-    let mut levels = 0;
-    if img.width() > 0 && img.height() > 0 {
-        while rect_area(rect_down(rect)) > size && levels < 30 {
-            rect = rect_down(rect);
-            levels += 1;
-        }
+    let mut out = vec![0u8; rows * cols * 3];
+    let finite = d.rect.iter().all(|v| v.is_finite()) && d.angle.is_finite();
+    let (iw, ih) = (img.width() as i64, img.height() as i64);
+    if !finite || iw == 0 || ih == 0 {
+        return RgbImage::from_raw(cols as u32, rows as u32, out).expect("buffer size matches");
     }
-    // here each level maps p → (p + 0.5)/2 − 0.5 (the 2 × 2 mean's own geometry)
-    let mut src = std::borrow::Cow::Borrowed(img);
-    let mut r = d.rect;
-    for _ in 0..levels {
-        if src.width() < 2 || src.height() < 2 {
-            break;
-        }
-        src = std::borrow::Cow::Owned(halve(&src));
-        let down = |v: f64| (v + 0.5) / 2.0 - 0.5;
-        r = [down(r[0]), down(r[1]), down(r[2]), down(r[3])];
+    // dlib: the pyramid depth and the margin it needs, then the bounding box of the rotated
+    // rectangle, grown by the margin, inside the image (whole pixels)
+    let mut depth = 0;
+    let mut grow = 2.0;
+    let mut r = rect_down(d.rect);
+    while rect_area(r) > size && depth < 40 {
+        r = rect_down(r);
+        depth += 1;
+        grow = grow * 2.0 + 2.0;
     }
-    let centre = [(r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0];
+    let c = [(d.rect[0] + d.rect[2]) / 2.0, (d.rect[1] + d.rect[3]) / 2.0];
+    let corners = [
+        [d.rect[0], d.rect[1]],
+        [d.rect[2], d.rect[1]],
+        [d.rect[0], d.rect[3]],
+        [d.rect[2], d.rect[3]],
+    ]
+    .map(|p| rotate(c, p, d.angle));
+    let min = |k: usize| corners.iter().map(|p| p[k]).fold(f64::INFINITY, f64::min);
+    let max = |k: usize| {
+        corners
+            .iter()
+            .map(|p| p[k])
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let grown = [
+        (min(0) - grow).max(0.0),
+        (min(1) - grow).max(0.0),
+        (max(0) + grow).min((iw - 1) as f64),
+        (max(1) + grow).min((ih - 1) as f64),
+    ];
+    let bb = round_rect(grown);
+    let (bw, bh) = (bb[2] - bb[0] + 1, bb[3] - bb[1] + 1);
+    if bw <= 0 || bh <= 0 {
+        return RgbImage::from_raw(cols as u32, rows as u32, out).expect("buffer size matches");
+    }
+    // the box's pixels, then the pyramid levels it needs
+    let (bw, bh) = (bw as usize, bh as usize);
+    let raw = img.as_raw();
+    let mut sub = vec![0u8; bw * bh * 3];
+    for y in 0..bh {
+        let at = ((bb[1] as usize + y) * iw as usize + bb[0] as usize) * 3;
+        sub[y * bw * 3..(y + 1) * bw * 3].copy_from_slice(&raw[at..at + bw * 3]);
+    }
+    let mut rect = [
+        d.rect[0] - bb[0] as f64,
+        d.rect[1] - bb[1] as f64,
+        d.rect[2] - bb[0] as f64,
+        d.rect[3] - bb[1] as f64,
+    ];
+    let (mut src, mut w, mut h) = (sub, bw, bh);
+    let mut level = 0;
+    while rect_area(rect_down(rect)) > size && level < depth {
+        let (p, pw, ph) = pyramid_down(&src, w, h);
+        (src, w, h) = (p, pw, ph);
+        rect = rect_down(rect);
+        level += 1;
+    }
+    let centre = [(rect[0] + rect[2]) / 2.0, (rect[1] + rect[3]) / 2.0];
     // dlib: find_affine_transform from the chip's corners tl, tr, bl to the rotated rectangle's
-    let tl = rotate(centre, [r[0], r[1]], d.angle);
-    let tr = rotate(centre, [r[2], r[1]], d.angle);
-    let bl = rotate(centre, [r[0], r[3]], d.angle);
+    let tl = rotate(centre, [rect[0], rect[1]], d.angle);
+    let tr = rotate(centre, [rect[2], rect[1]], d.angle);
+    let bl = rotate(centre, [rect[0], rect[3]], d.angle);
     let (cw, ch) = ((cols - 1).max(1) as f64, (rows - 1).max(1) as f64);
     // chip (x, y) → image: tl + x·(tr − tl)/cw + y·(bl − tl)/ch
     let ax = [(tr[0] - tl[0]) / cw, (tr[1] - tl[1]) / cw];
     let ay = [(bl[0] - tl[0]) / ch, (bl[1] - tl[1]) / ch];
-    let src: &RgbImage = &src;
-    let (w, h) = (src.width() as i64, src.height() as i64);
-    let raw = src.as_raw();
-    let mut out = vec![0u8; rows * cols * 3];
+    let (w, h) = (w as i64, h as i64);
     for y in 0..rows {
         for x in 0..cols {
             let px = tl[0] + x as f64 * ax[0] + y as f64 * ay[0];
             let py = tl[1] + x as f64 * ax[1] + y as f64 * ay[1];
-            if !(px.is_finite() && py.is_finite()) {
-                continue;
-            }
             let (left, top) = (px.floor(), py.floor());
             let (l, t) = (left as i64, top as i64);
             if !(l >= 0 && t >= 0 && l + 1 < w && t + 1 < h) {
                 continue; // black, as dlib
             }
             let (fx, fy) = (px - left, py - top);
-            let at = |xx: i64, yy: i64, k: usize| raw[((yy * w + xx) * 3) as usize + k] as f64;
+            let at = |xx: i64, yy: i64, k: usize| src[((yy * w + xx) * 3) as usize + k] as f64;
             for k in 0..3 {
                 let v = (1.0 - fy) * ((1.0 - fx) * at(l, t, k) + fx * at(l + 1, t, k))
                     + fy * ((1.0 - fx) * at(l, t + 1, k) + fx * at(l + 1, t + 1, k));

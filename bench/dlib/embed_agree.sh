@@ -23,12 +23,7 @@ if ! pkg-config --exists dlib-1 || ! dpkg -s libopenblas0-pthread > /dev/null 2>
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libblas-dev liblapack-dev libopenblas0-pthread pkg-config g++
 fi
-MODEL=${FACEMARK_RECOGNITION_MODEL:-$T/recog/face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat}
-if [ ! -f "$MODEL" ]; then
-  mkdir -p "$T/recog"
-  pip download -q --no-deps face_recognition_models==0.3.0 -d "$T/recog"
-  tar xzf "$T/recog/face_recognition_models-0.3.0.tar.gz" -C "$T/recog"
-fi
+. bench/dlib/recog_model.sh
 BIN=$T/bench-dlib/embed_agree
 if [ ! -x "$BIN" ] || [ bench/dlib/embed_agree.cpp -nt "$BIN" ]; then
   g++ -O3 -march=native -std=c++17 bench/dlib/embed_agree.cpp -o "$BIN" $(pkg-config --cflags --libs dlib-1)

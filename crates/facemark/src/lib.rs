@@ -16,6 +16,7 @@
 
 pub mod calibration;
 pub mod pipeline;
+pub mod recognition;
 
 pub use calibration::BoxCalibration;
 #[allow(deprecated)] // the old name, kept so that code using it builds (with a warning)
@@ -42,6 +43,8 @@ pub use facemark_formats as formats;
 pub use facemark_model as model;
 /// The CPU neural-network engine (`facemark-nn`).
 pub use facemark_nn as nn;
+/// Face recognition: dlib DNN files, aligned chips, descriptors (`facemark-recog`).
+pub use facemark_recog as recog;
 /// Training and evaluation (`facemark-train`); behind the default-on `train` feature.
 #[cfg(feature = "train")]
 pub use facemark_train as train;

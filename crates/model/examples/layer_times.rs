@@ -104,5 +104,8 @@ fn label(l: &Layer) -> String {
         Layer::MaxPool(_) => "maxpool".into(),
         Layer::Dropout(_) => "dropout".into(),
         Layer::Flatten => "flatten".into(),
+        Layer::AvgPool(_) => "avgpool".into(),
+        Layer::GlobalAvgPool(_) => "global_avgpool".into(),
+        Layer::Residual(_) => "residual".into(),
     }
 }

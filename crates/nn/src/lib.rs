@@ -49,7 +49,8 @@ pub fn simd_allowed() -> bool {
     *ALLOWED.get_or_init(|| std::env::var(PORTABLE_ENV).map_or(true, |v| v.trim() != "1"))
 }
 pub use layers::{
-    Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
+    Activation, AvgPool2d, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, GlobalAvgPool,
+    Layer, MaxPool2d, Residual,
 };
 pub use loss::{masked_loss, weighted_masked_loss, LossKind};
 pub use network::Network;

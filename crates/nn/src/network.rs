@@ -172,6 +172,13 @@ impl Network {
                     continue;
                 }
             }
+            if let Layer::Residual(r) = l {
+                out.push(Layer::Residual(crate::layers::Residual::new(
+                    r.body.fused(),
+                    r.shortcut.fused(),
+                )));
+                continue;
+            }
             let mut l = l.clone();
             l.clear_cache();
             out.push(l);

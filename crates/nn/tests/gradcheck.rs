@@ -6,7 +6,8 @@
 //! every trainable parameter.
 
 use facemark_nn::layers::{
-    ActKind, Activation, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, Layer, MaxPool2d,
+    ActKind, Activation, AvgPool2d, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout,
+    GlobalAvgPool, Layer, MaxPool2d, Residual,
 };
 use facemark_nn::{Network, Tensor};
 use rand::{Rng, SeedableRng};
@@ -298,5 +299,60 @@ fn depthwise_3x3_fast_path_matches_the_definition() {
         }
         let net = Network::new(vec![Layer::Depthwise(dw)]);
         check(net, vec![1, 2, h, w], None, 2e-3);
+    }
+}
+
+#[test]
+fn avgpool_gradients() {
+    let net = Network::new(vec![Layer::AvgPool(AvgPool2d::new(2, 2))]);
+    check(net, vec![2, 2, 5, 5], None, 2e-3);
+    let net = Network::new(vec![Layer::AvgPool(AvgPool2d::new(3, 1))]);
+    check(net, vec![1, 2, 4, 5], None, 2e-3);
+    let net = Network::new(vec![Layer::GlobalAvgPool(GlobalAvgPool::new())]);
+    check(net, vec![2, 3, 3, 4], None, 2e-3);
+}
+
+/// dlib's two ResNet blocks: an identity shortcut, and a down-sampling one whose shortcut
+/// (avg pool) has fewer channels and a larger map than the body (zero-padded addition). ELU
+/// inside the bodies: smooth, so that no input sits on a kink of the finite differences.
+#[test]
+fn residual_gradients() {
+    let r = &mut rng();
+    let body = |name: &str, cin, cout, stride, r: &mut ChaCha8Rng| {
+        Network::new(vec![
+            Layer::Conv2d(Conv2d::new(&format!("{name}a"), cin, cout, 3, stride, 0, r)),
+            Layer::Act(Activation::new(ActKind::Elu)),
+            Layer::Conv2d(Conv2d::new(&format!("{name}b"), cout, cout, 3, 1, 1, r)),
+        ])
+    };
+    // body: 8×8 → 3×3 (3×3 stride 2, no padding); shortcut: 8×8 → 4×4, 2 channels
+    let down = Layer::Residual(Residual::new(
+        body("r2", 2, 3, 2, r),
+        Network::new(vec![Layer::AvgPool(AvgPool2d::new(2, 2))]),
+    ));
+    // the identity block needs a body that keeps the size: pad it
+    let keep = Network::new(vec![
+        Layer::Conv2d(Conv2d::new("k1", 2, 2, 3, 1, 1, r)),
+        Layer::Act(Activation::new(ActKind::Elu)),
+        Layer::Conv2d(Conv2d::new("k2", 2, 2, 3, 1, 1, r)),
+    ]);
+    let identity = Layer::Residual(Residual::new(keep, Network::new(vec![])));
+    let net = Network::new(vec![
+        identity,
+        down,
+        Layer::GlobalAvgPool(GlobalAvgPool::new()),
+        Layer::Dense(Dense::new("fc", 3, 2, 1.0, r)),
+    ]);
+    check(net.clone(), vec![2, 2, 8, 8], None, 3e-3);
+    // fused inference (ReLU folded into the convolutions inside the blocks) gives the same
+    let x = Tensor::new(
+        vec![1, 2, 8, 8],
+        (0..128)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
+            .collect(),
+    );
+    let (a, b) = (net.forward(&x), net.fused().forward(&x));
+    for (p, q) in a.data.iter().zip(&b.data) {
+        assert!((p - q).abs() < 1e-5, "{p} vs {q}");
     }
 }

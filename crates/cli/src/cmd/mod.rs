@@ -1,7 +1,9 @@
 //! One module per subcommand.
 pub mod calibrate;
+pub mod compare;
 pub mod data;
 pub mod detect;
+pub mod embed;
 pub mod eval;
 pub mod faces;
 pub mod filter;

@@ -1,6 +1,7 @@
 //! Layers with hand-written forward and backward passes, one module per layer family:
 //! `conv` ([`Conv2d`]), `depthwise` ([`DepthwiseConv2d`] and its kernels), `dense`
-//! ([`Dense`]), `norm` ([`BatchNorm`]), `pool` ([`MaxPool2d`]) and `activation` ([`ActKind`],
+//! ([`Dense`]), `norm` ([`BatchNorm`]), `pool` ([`MaxPool2d`]), `avgpool` ([`AvgPool2d`],
+//! [`GlobalAvgPool`]), `residual` ([`Residual`]) and `activation` ([`ActKind`],
 //! [`Activation`], [`Dropout`]). This module holds the [`Layer`] enum that a
 //! [`crate::Network`] is a sequence of and its dispatch, weight initialisation ([`kaiming`],
 //! [`skip_init`]) and the helpers the families share. The family modules are private and
@@ -77,18 +78,22 @@
 //! `forward_train`.
 
 mod activation;
+mod avgpool;
 mod conv;
 mod dense;
 mod depthwise;
 mod norm;
 mod pool;
+mod residual;
 
 pub use activation::{ActKind, Activation, Dropout};
+pub use avgpool::{AvgPool2d, GlobalAvgPool};
 pub use conv::Conv2d;
 pub use dense::Dense;
 pub use depthwise::DepthwiseConv2d;
 pub use norm::BatchNorm;
 pub use pool::MaxPool2d;
+pub use residual::{add_padded, Residual};
 
 use crate::tensor::{Param, Tensor};
 use rand::{Rng, RngCore};
@@ -167,6 +172,12 @@ pub enum Layer {
     Dropout(Dropout),
     /// `[n, ...]` → `[n, prod(...)]`.
     Flatten,
+    /// Average pooling over a window ([`AvgPool2d`]).
+    AvgPool(AvgPool2d),
+    /// Average over each whole channel ([`GlobalAvgPool`]).
+    GlobalAvgPool(GlobalAvgPool),
+    /// A body and a shortcut, added with dlib's zero-padded `add_prev` ([`Residual`]).
+    Residual(Residual),
 }
 
 impl Layer {
@@ -181,6 +192,9 @@ impl Layer {
             Layer::MaxPool(l) => l.forward(x),
             Layer::Dropout(_) => x.clone(),
             Layer::Flatten => Tensor::new(vec![x.batch(), x.per_sample()], x.data.clone()),
+            Layer::AvgPool(l) => l.forward(x),
+            Layer::GlobalAvgPool(l) => l.forward(x),
+            Layer::Residual(l) => l.forward(x),
         }
     }
     /// [`Layer::forward`] into `out`, reusing its buffer where the layer can (the
@@ -207,6 +221,9 @@ impl Layer {
                 let (n, f) = (x.batch(), x.per_sample());
                 Tensor::new(vec![n, f], x.data)
             }
+            Layer::AvgPool(l) => l.forward_train(x),
+            Layer::GlobalAvgPool(l) => l.forward_train(x),
+            Layer::Residual(l) => l.forward_train(x, rng),
         }
     }
     /// Backward pass: accumulates parameter gradients; returns the input gradient if
@@ -221,6 +238,9 @@ impl Layer {
             Layer::MaxPool(l) => l.backward(dy, need_dx),
             Layer::Dropout(l) => Some(l.backward(dy)),
             Layer::Flatten => Some(Tensor::new(in_shape.to_vec(), dy.data)),
+            Layer::AvgPool(l) => l.backward(dy, need_dx),
+            Layer::GlobalAvgPool(l) => l.backward(dy, need_dx),
+            Layer::Residual(l) => l.backward(dy, need_dx),
         }
     }
     /// The layer's parameters and buffers in file order (weight, bias, then batch norm's
@@ -231,6 +251,11 @@ impl Layer {
             Layer::Depthwise(l) => vec![&l.weight, &l.bias],
             Layer::Dense(l) => vec![&l.weight, &l.bias],
             Layer::BatchNorm(l) => vec![&l.weight, &l.bias, &l.running_mean, &l.running_var],
+            Layer::Residual(l) => {
+                let mut v = l.body.params();
+                v.extend(l.shortcut.params());
+                v
+            }
             _ => vec![],
         }
     }
@@ -246,6 +271,11 @@ impl Layer {
                 &mut l.running_mean,
                 &mut l.running_var,
             ],
+            Layer::Residual(l) => {
+                let mut v = l.body.params_mut();
+                v.extend(l.shortcut.params_mut());
+                v
+            }
             _ => vec![],
         }
     }
@@ -263,6 +293,13 @@ impl Layer {
             Layer::MaxPool(l) => l.argmax = Vec::new(),
             Layer::Dropout(l) => l.mask = Vec::new(),
             Layer::Flatten => {}
+            Layer::AvgPool(l) => l.in_shape = Vec::new(),
+            Layer::GlobalAvgPool(l) => l.in_shape = Vec::new(),
+            Layer::Residual(l) => {
+                l.body.clear_cache();
+                l.shortcut.clear_cache();
+                l.shapes = None;
+            }
         }
     }
 }

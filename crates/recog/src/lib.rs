@@ -1,0 +1,213 @@
+//! facemark-recog: face recognition with dlib's face-recognition ResNet
+//! (`dlib_face_recognition_resnet_model_v1.dat`) run in facemark's engine.
+//!
+//! - [`dnn`]: dlib DNN files (the nesting dlib's `serialize` writes, read with
+//!   `facemark_formats::dlib`'s primitives) for the layer types of dlib's ResNets.
+//! - [`convert`]: such a network as a `facemark_nn::Network` (residual blocks included).
+//! - [`resnet`]: the face-recognition network's architecture.
+//! - [`chip`]: dlib's aligned 150 × 150 face chips from 68 or 5 points.
+//! - [`FaceRecognizer`]: chips → 128-d descriptors; two faces are the same person when the
+//!   Euclidean distance of their descriptors is below 0.6 (dlib's threshold).
+//!
+//! Why a crate of its own: it joins a file format (`formats`) and the engine (`nn`), which
+//! stay independent of each other, and it is the one place that knows dlib's network
+//! conventions (input scaling, layer naming, chip geometry); the facade and the CLI use it.
+//!
+//! The model file is not embedded (22 MB): users pass its path. It ships in the PyPI package
+//! `face_recognition_models` (public domain / CC0, by Davis King).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod chip;
+pub mod convert;
+pub mod dnn;
+pub mod resnet;
+
+pub use chip::{extract_image_chip, face_chip, face_chip_details, ChipDetails, ChipError};
+pub use dnn::{read_net, Arch, DlibNet, DnnError};
+
+use facemark_core::Point;
+use facemark_nn::{Network, Tensor};
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+
+/// dlib's decision threshold for its face descriptors: two faces whose descriptors are closer
+/// than this (Euclidean distance) are the same person (`dnn_face_recognition_ex.cpp`).
+pub const SAME_PERSON_THRESHOLD: f32 = 0.6;
+
+/// The environment variable naming the recognition model file when no path is given.
+pub const MODEL_ENV: &str = "FACEMARK_RECOGNITION_MODEL";
+
+/// Why a recognizer could not be made or run.
+#[derive(Debug, thiserror::Error)]
+pub enum RecogError {
+    /// The model file could not be read.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// The model file is not a network of the expected architecture.
+    #[error("{path}: {error}")]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        error: DnnError,
+    },
+    /// A chip of the wrong size.
+    #[error("chip {index}: the network takes {want_w}×{want_h} chips, got {got_w}×{got_h}")]
+    ChipSize {
+        /// Which chip.
+        index: usize,
+        /// Width expected.
+        want_w: usize,
+        /// Height expected.
+        want_h: usize,
+        /// Width given.
+        got_w: u32,
+        /// Height given.
+        got_h: u32,
+    },
+    /// A face whose points cannot make a chip.
+    #[error(transparent)]
+    Chip(#[from] ChipError),
+}
+
+/// A face-descriptor network: aligned RGB chips in, one descriptor per chip out.
+///
+/// `embed_chips(&self)` reads no state, so one recognizer serves many threads.
+#[derive(Debug, Clone)]
+pub struct FaceRecognizer {
+    net: Network,
+    mean: [f32; 3],
+    size: (usize, usize),
+    threshold: f32,
+    dims: usize,
+}
+
+impl FaceRecognizer {
+    /// `dlib_face_recognition_resnet_model_v1.dat` (or any file of the same architecture,
+    /// [`resnet::face_resnet_arch`]) from its bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<FaceRecognizer, DnnError> {
+        Self::from_bytes_with_arch(bytes, &resnet::face_resnet_arch())
+    }
+
+    /// A network of architecture `arch` from the bytes of a dlib DNN file. Requires a sized
+    /// RGB input (`input_rgb_image_sized`) and a network whose output is a vector.
+    pub fn from_bytes_with_arch(bytes: &[u8], arch: &Arch) -> Result<FaceRecognizer, DnnError> {
+        let net = read_net(bytes, arch)?;
+        let network = convert::to_network(&net)?;
+        let (nr, nc) = net.input.size.expect("to_network requires a sized input");
+        let out = convert::check_shapes(&network, [3, nr, nc])?;
+        let dims = out.iter().product();
+        Ok(FaceRecognizer {
+            net: network.fused(),
+            mean: net.input.mean,
+            size: (nc, nr),
+            threshold: net
+                .loss
+                .map_or(SAME_PERSON_THRESHOLD, |l| l.distance_threshold),
+            dims,
+        })
+    }
+
+    /// Reads the model file at `path` ([`FaceRecognizer::from_bytes`]).
+    pub fn load(path: &Path) -> Result<FaceRecognizer, RecogError> {
+        let bytes = std::fs::read(path).map_err(|error| RecogError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::from_bytes(&bytes).map_err(|error| RecogError::Model {
+            path: path.to_path_buf(),
+            error,
+        })
+    }
+
+    /// The chip size the network takes, `(width, height)` in pixels.
+    pub fn input_size(&self) -> (usize, usize) {
+        self.size
+    }
+
+    /// Length of a descriptor (128 for dlib's face model).
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// The same-person distance threshold stored in the file's `loss_metric` (0.6 for dlib's
+    /// face model), [`SAME_PERSON_THRESHOLD`] when the file has no loss layer.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The engine's network (fused: each affine folded into its convolution, ReLUs into
+    /// the convolutions' output loops).
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The input tensor `[n, 3, h, w]` of `chips`, as dlib's `input_rgb_image_sized`
+    /// makes it: `(value − mean) / 256` per channel.
+    pub fn to_tensor(&self, chips: &[RgbImage]) -> Result<Tensor, RecogError> {
+        let (w, h) = self.size;
+        let plane = w * h;
+        let mut data = vec![0.0f32; chips.len() * 3 * plane];
+        for (i, (chip, out)) in chips
+            .iter()
+            .zip(data.chunks_exact_mut(3 * plane))
+            .enumerate()
+        {
+            if chip.width() as usize != w || chip.height() as usize != h {
+                return Err(RecogError::ChipSize {
+                    index: i,
+                    want_w: w,
+                    want_h: h,
+                    got_w: chip.width(),
+                    got_h: chip.height(),
+                });
+            }
+            for (j, p) in chip.pixels().enumerate() {
+                for k in 0..3 {
+                    out[k * plane + j] = (p.0[k] as f32 - self.mean[k]) / 256.0;
+                }
+            }
+        }
+        Ok(Tensor::new(vec![chips.len(), 3, h, w], data))
+    }
+
+    /// One descriptor per chip (chips of [`FaceRecognizer::input_size`], as
+    /// [`chip::face_chip`] cuts them), run as one batch.
+    pub fn embed_chips(&self, chips: &[RgbImage]) -> Result<Vec<Vec<f32>>, RecogError> {
+        if chips.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = self.to_tensor(chips)?;
+        let y = self.net.forward(&x);
+        Ok(y.data
+            .chunks_exact(self.dims)
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+
+    /// The descriptor of the face with `points` (68 or 5, facemark's convention) in `img`.
+    pub fn embed_face(&self, img: &RgbImage, points: &[Point]) -> Result<Vec<f32>, RecogError> {
+        let chip = face_chip(img, points)?;
+        Ok(self.embed_chips(&[chip])?.remove(0))
+    }
+}
+
+/// Euclidean distance of two descriptors (dlib's `length(a - b)`); `f32::INFINITY` when their
+/// lengths differ.
+pub fn distance(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::INFINITY;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| ((p - q) as f64).powi(2))
+        .sum::<f64>()
+        .sqrt() as f32
+}

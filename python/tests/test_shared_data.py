@@ -91,7 +91,9 @@ def test_same_faces_and_points_as_the_cli(det, tmp_path):
     from conftest import REPO
 
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    cli = next((p for p in (target / "release" / "facemark", target / "debug" / "facemark") if p.is_file()), None)
+    # the most recently built CLI: an older build may embed another default model
+    built = [p for p in (target / "release" / "facemark", target / "debug" / "facemark") if p.is_file()]
+    cli = max(built, key=lambda p: p.stat().st_mtime, default=None)
     if cli is None:
         pytest.skip(f"no facemark binary under {target} (cargo build -p facemark-cli)")
     photo = shared_data() / "scenes" / "obamas4.jpg"

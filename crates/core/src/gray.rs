@@ -6,8 +6,10 @@
 use image::{GrayImage, RgbImage};
 
 /// RGB → gray exactly as OpenCV's `cvtColor(…, COLOR_RGB2GRAY)` for 8-bit images (BT.601
-/// luma, `(4899 R + 9617 G + 1868 B + 8192) >> 14`), which is also what dlib and JPEG's own
-/// luma use, so detections and landmarks match those tools on colour photos.
+/// luma, `(4899 R + 9617 G + 1868 B + 8192) >> 14`), which is also JPEG's own luma, so
+/// detections and landmarks match OpenCV on colour photos. (dlib's `assign_pixel` instead
+/// averages, `(R + G + B) / 3`: on the same gray image facemark's dlib predictors give dlib's
+/// points exactly, but from a colour photo dlib's gray can differ by a few levels.)
 pub fn rgb_to_gray(img: &RgbImage) -> GrayImage {
     let raw = img.as_raw();
     let mut out = Vec::with_capacity(raw.len() / 3);

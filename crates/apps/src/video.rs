@@ -25,10 +25,16 @@ use std::time::Instant;
 /// What `ffprobe` says about a video's first video stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VideoInfo {
-    /// Frame width in pixels.
+    /// Frame width in pixels, as displayed: a phone video stored sideways with a display
+    /// rotation of ±90° has its stored width and height swapped here.
     pub width: u32,
-    /// Frame height in pixels.
+    /// Frame height in pixels, as displayed.
     pub height: u32,
+    /// The display rotation the container asks for, in degrees, 0, 90, 180 or 270 (ffprobe's
+    /// `rotation` side data or the older `rotate` tag, modulo 360). [`FrameReader`] applies it
+    /// (FFmpeg's autorotation), so its frames — and the points found on them — are upright, as
+    /// a player shows them; the filtered output is written upright, with no rotation tag.
+    pub rotation: u32,
     /// Frame rate as a fraction (`r_frame_rate`, e.g. 30000/1001).
     pub fps_num: u32,
     /// The frame rate's denominator (≥ 1 from a valid probe).
@@ -82,12 +88,38 @@ fn parse_rate(s: &str) -> Option<(u32, u32)> {
     (n > 0 && d > 0).then_some((n, d))
 }
 
+/// The display rotation of an ffprobe stream object in degrees, `0..360` in steps of 90: the
+/// `rotation` of its display-matrix side data (FFmpeg 5 and later) or its `rotate` tag (older
+/// files and FFmpeg); 0 when neither is there or the angle is not a multiple of 90.
+fn display_rotation(stream: &serde_json::Value) -> u32 {
+    let side = stream["side_data_list"].as_array().and_then(|list| {
+        list.iter().find_map(|d| {
+            d["rotation"]
+                .as_f64()
+                .or_else(|| d["rotation"].as_str()?.parse().ok())
+        })
+    });
+    let tag = || {
+        stream["tags"]["rotate"]
+            .as_str()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+    };
+    match side.or_else(tag) {
+        Some(deg) if deg.is_finite() && (deg / 90.0).fract() == 0.0 => {
+            ((deg / 90.0) as i64).rem_euclid(4) as u32 * 90
+        }
+        _ => 0,
+    }
+}
+
 /// Probe `path` with `ffprobe`.
 pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
     let out = spawn(
         Command::new("ffprobe")
             .args(["-v", "error", "-show_entries"])
-            .arg("stream=codec_type,width,height,r_frame_rate,avg_frame_rate,nb_frames,start_time:format=start_time")
+            .arg("stream=codec_type,width,height,r_frame_rate,avg_frame_rate,nb_frames,start_time:stream_tags=rotate:stream_side_data=rotation:format=start_time")
             .args(["-of", "json"])
             .arg(path)
             .stdin(Stdio::null())
@@ -119,6 +151,12 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
     if width == 0 || height == 0 {
         return Err(bad("video stream without a size".into()));
     }
+    let rotation = display_rotation(video);
+    let (width, height) = if rotation % 180 == 90 {
+        (height, width)
+    } else {
+        (width, height)
+    };
     let rate = ["r_frame_rate", "avg_frame_rate"]
         .iter()
         .find_map(|k| video[*k].as_str().and_then(parse_rate))
@@ -130,6 +168,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo, VideoError> {
     Ok(VideoInfo {
         width,
         height,
+        rotation,
         fps_num: rate.0,
         fps_den: rate.1,
         frames,
@@ -203,16 +242,9 @@ impl FrameReader {
         let info = probe(path)?;
         let mut child = spawn(
             Command::new("ffmpeg")
-                // frames in coded orientation, the size ffprobe reports (a phone video's
-                // display-rotation tag is not applied, and not carried to the output)
-                .args([
-                    "-hide_banner",
-                    "-loglevel",
-                    "error",
-                    "-nostdin",
-                    "-noautorotate",
-                    "-i",
-                ])
+                // FFmpeg applies a display rotation itself (autorotate, its default): frames
+                // come upright, at the displayed size `probe` reports
+                .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
                 .arg(path)
                 // every decoded frame once, none duplicated or dropped to fit a constant rate
                 .args(["-map", "0:v:0", "-vsync", "passthrough"])

@@ -217,3 +217,42 @@ fn missing_input_is_a_clear_error() {
         .to_string();
     assert!(e.contains("clip.mp4"), "{e}");
 }
+
+/// A phone video stored sideways with a display rotation (the tag phones write) is read upright:
+/// `probe` reports the displayed size and the rotation, and every frame comes at that size.
+#[test]
+fn display_rotation_is_applied() {
+    if !video::ffmpeg_available() {
+        eprintln!("skipping display_rotation_is_applied: ffmpeg/ffprobe not on PATH");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, rotated) = (dir.path().join("plain.mp4"), dir.path().join("rotated.mp4"));
+    make_clip(&plain);
+    // the classic way to tag a rotation: stream copy with the `rotate` metadata, which FFmpeg's
+    // MP4 muxer writes as the display matrix
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&plain)
+        .args(["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        .arg(&rotated)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(st.success());
+    let info = video::probe(&plain).unwrap();
+    assert_eq!((info.width, info.height, info.rotation), (64, 48, 0));
+    let info = video::probe(&rotated).unwrap();
+    assert_eq!(
+        (info.width, info.height),
+        (48, 64),
+        "displayed size: {info:?}"
+    );
+    assert!(info.rotation == 90 || info.rotation == 270, "{info:?}");
+    let mut reader = video::FrameReader::open(&rotated).unwrap();
+    let mut n = 0;
+    while let Some(frame) = reader.next_frame().unwrap() {
+        assert_eq!(frame.dimensions(), (48, 64));
+        n += 1;
+    }
+    assert_eq!(n, 10);
+}

@@ -539,6 +539,20 @@ fn read_size(r: &mut DlibReader, what: &str, signed: bool) -> Result<usize, Dlib
     Ok(v as usize)
 }
 
+/// Skips the four training multipliers `con_` and `fc_` write after their parameters
+/// (learning rate and weight decay, of the weights and of the biases): inference needs none.
+fn skip_multipliers(r: &mut DlibReader) -> Result<(), DlibError> {
+    for m in [
+        "learning_rate_multiplier",
+        "weight_decay_multiplier",
+        "bias_learning_rate_multiplier",
+        "bias_weight_decay_multiplier",
+    ] {
+        r.read_f64(m)?;
+    }
+    Ok(())
+}
+
 fn read_small(r: &mut DlibReader, what: &str) -> Result<usize, DlibError> {
     let at = r.offset();
     let v = r.read_int(what)?;
@@ -592,14 +606,7 @@ fn read_details(r: &mut DlibReader, item: ArchItem) -> Result<DlibLayer, DlibErr
             let px = read_small(r, "padding_x")?;
             let fdims = read_alias(r, "filters")?;
             let bdims = read_alias(r, "biases")?;
-            for m in [
-                "learning_rate_multiplier",
-                "weight_decay_multiplier",
-                "bias_learning_rate_multiplier",
-                "bias_weight_decay_multiplier",
-            ] {
-                r.read_f64(m)?;
-            }
+            skip_multipliers(r)?;
             let use_bias = if v5 { r.read_bool("use_bias")? } else { true };
             let end = r.offset();
             let bad = |msg: String| DlibError::new(end, format!("con: {msg}"));
@@ -711,14 +718,7 @@ fn read_details(r: &mut DlibReader, item: ArchItem) -> Result<DlibLayer, DlibErr
             let b = read_alias(r, "biases")?;
             let mode_at = r.offset();
             let mode = r.read_int("bias_mode")?;
-            for m in [
-                "learning_rate_multiplier",
-                "weight_decay_multiplier",
-                "bias_learning_rate_multiplier",
-                "bias_weight_decay_multiplier",
-            ] {
-                r.read_f64(m)?;
-            }
+            skip_multipliers(r)?;
             let use_bias = if v3 { r.read_bool("use_bias")? } else { true };
             if !(0..=1).contains(&mode) {
                 return Err(DlibError::new(

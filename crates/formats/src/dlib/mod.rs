@@ -82,26 +82,29 @@ pub struct FloatDetails {
 }
 
 impl FloatDetails {
+    /// dlib's codes for the values without a significand: ±infinity and NaN (`f32` ones
+    /// widen to `f64` exactly, so one check serves both widths).
+    fn special(v: f64) -> Option<Self> {
+        let exponent = if v == f64::INFINITY {
+            FLOAT_IS_INF
+        } else if v == f64::NEG_INFINITY {
+            FLOAT_IS_NINF
+        } else if v.is_nan() {
+            FLOAT_IS_NAN
+        } else {
+            return None;
+        };
+        Some(FloatDetails {
+            mantissa: 0,
+            exponent,
+        })
+    }
+
     /// dlib's encoding of an `f64` (what `float_details(double)` computes: the 53-bit
     /// significand as an integer, then low zero bytes shifted off; zero is `0 · 2^11`).
     pub fn from_f64(v: f64) -> Self {
-        if v == f64::INFINITY {
-            return FloatDetails {
-                mantissa: 0,
-                exponent: FLOAT_IS_INF,
-            };
-        }
-        if v == f64::NEG_INFINITY {
-            return FloatDetails {
-                mantissa: 0,
-                exponent: FLOAT_IS_NINF,
-            };
-        }
-        if v.is_nan() {
-            return FloatDetails {
-                mantissa: 0,
-                exponent: FLOAT_IS_NAN,
-            };
+        if let Some(d) = Self::special(v) {
+            return d;
         }
         let bits = v.to_bits();
         let neg = bits >> 63 != 0;
@@ -122,23 +125,8 @@ impl FloatDetails {
     /// dlib's encoding of an `f32` (`float_details(float)`: the 24-bit significand as an
     /// integer, then low zero bytes shifted off; zero is `0 · 2^40`).
     pub fn from_f32(v: f32) -> Self {
-        if v == f32::INFINITY {
-            return FloatDetails {
-                mantissa: 0,
-                exponent: FLOAT_IS_INF,
-            };
-        }
-        if v == f32::NEG_INFINITY {
-            return FloatDetails {
-                mantissa: 0,
-                exponent: FLOAT_IS_NINF,
-            };
-        }
-        if v.is_nan() {
-            return FloatDetails {
-                mantissa: 0,
-                exponent: FLOAT_IS_NAN,
-            };
+        if let Some(d) = Self::special(v as f64) {
+            return d;
         }
         let bits = v.to_bits();
         let neg = bits >> 31 != 0;

@@ -51,6 +51,9 @@ enum Command {
     Calibrate(cmd::calibrate::Args),
     /// Face descriptors (128-d, dlib's face-recognition ResNet) of every face in photos, as JSON.
     Embed(cmd::embed::Args),
+    /// What a model file holds; store it again as f16 (half the size).
+    #[command(subcommand)]
+    Model(cmd::model::ModelCommand),
     /// Are two photos the same person? The distance of their largest faces' descriptors.
     Compare(cmd::compare::Args),
 }
@@ -87,6 +90,7 @@ fn main() {
         Command::Calibrate(a) => cmd::calibrate::run(a),
         Command::Embed(a) => cmd::embed::run(a),
         Command::Compare(a) => cmd::compare::run(a),
+        Command::Model(a) => cmd::model::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", error_text(&e));

@@ -193,11 +193,9 @@ impl ArchConfig {
         }
     }
     /// `seed001` for `n_points` points at its 224-pixel input.
-    /// `seed001` for `n_points` points at its 224-pixel input.
     pub fn seed001(n_points: usize) -> ArchConfig {
         Self::new(ArchKind::Seed001, n_points)
     }
-    /// `naimish` for `n_points` points at its 96-pixel input.
     /// `naimish` for `n_points` points at its 96-pixel input.
     pub fn naimish(n_points: usize) -> ArchConfig {
         Self::new(ArchKind::Naimish, n_points)

@@ -36,12 +36,20 @@ pub enum ModelError {
         /// The system's error.
         error: std::io::Error,
     },
-    /// The bytes are not a safetensors file of f32 tensors.
+    /// The bytes are not a safetensors file of f32/f16/bf16 tensors.
     #[error("{what}: not a valid safetensors file ({detail}); truncated or not a model?")]
     Format {
         /// The file (or "embedded model").
         what: String,
         /// The parser's message.
+        detail: String,
+    },
+    /// A parameter's value cannot be stored as the storage asked for (f16 beyond ±65504).
+    #[error("cannot store the model as {storage}: {detail}")]
+    Storage {
+        /// The storage asked for (`f16`).
+        storage: String,
+        /// Which tensor and value.
         detail: String,
     },
     /// A safetensors file without facemark's metadata key ([`META_KEY`]).
@@ -79,11 +87,9 @@ pub enum ModelError {
         names: Vec<String>,
     },
     /// The architecture in the metadata cannot be built.
-    /// The architecture in the metadata cannot be built.
     #[error(transparent)]
     Arch(#[from] ArchError),
     #[error("this model is a refiner (trained on crops aligned on a face's points): it cannot place points from a face box; use or evaluate it as --refiner behind a first model")]
-    /// A refiner was asked to place points from a face box.
     /// A refiner was asked to place points from a face box.
     IsRefiner,
     #[error("input has {got} values, expected {n} × {size}² = {expected}")]
@@ -308,7 +314,6 @@ impl KeypointModel {
         self
     }
     /// The inference arithmetic setting.
-    /// The inference arithmetic setting.
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -405,8 +410,15 @@ impl KeypointModel {
         st::assign(&mut net, &file, what, &meta.arch.kind.to_string())?;
         Ok(KeypointModel::new(meta, net))
     }
-    /// The model as safetensors bytes.
+    /// The model as safetensors bytes, values stored as f32 (exact).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_bytes_as(st::Storage::F32)
+            .expect("f32 storage holds any value")
+    }
+    /// The model as safetensors bytes, values stored as `storage` says (f16: half the size;
+    /// [`KeypointModel::load`] widens them back to f32). Fails only for f16 with a parameter
+    /// beyond ±65504 (the error names it).
+    pub fn to_bytes_as(&self, storage: st::Storage) -> Result<Vec<u8>, ModelError> {
         let json = serde_json::to_string(&self.meta).expect("metadata serialises");
         let tensors: Vec<(String, Vec<usize>, &[f32])> = self
             .net
@@ -414,17 +426,24 @@ impl KeypointModel {
             .into_iter()
             .map(|p| (p.name.clone(), p.shape.clone(), &p.value[..]))
             .collect();
-        st::write(&tensors, &[(META_KEY, json)])
+        st::write(&tensors, &[(META_KEY, json)], storage).map_err(|detail| ModelError::Storage {
+            storage: storage.to_string(),
+            detail,
+        })
     }
-    /// Save atomically (never leaves a half-written file).
+    /// Save atomically (never leaves a half-written file), values stored as f32.
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        facemark_core::io::write_atomic(path, &self.to_bytes()).map_err(|error| ModelError::Io {
+        self.save_as(path, st::Storage::F32)
+    }
+    /// Save atomically, values stored as `storage` says (see [`KeypointModel::to_bytes_as`]).
+    pub fn save_as(&self, path: &Path, storage: st::Storage) -> Result<(), ModelError> {
+        let bytes = self.to_bytes_as(storage)?;
+        facemark_core::io::write_atomic(path, &bytes).map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
             error,
         })
     }
 
-    /// Square input side in pixels.
     /// Square input side in pixels.
     pub fn input_size(&self) -> u32 {
         self.meta.input_size

@@ -1,4 +1,8 @@
 //! Minimal safetensors reading/writing of f32 tensors (used for models and checkpoints).
+//!
+//! Values are f32 in memory; a file may store them as f32, f16 or bf16 (read back widened to
+//! f32). Checkpoints are always f32, so that a resumed run continues exactly; a finished model
+//! may be stored as f16 ([`Storage::F16`]), half the size.
 
 use crate::ModelError;
 use facemark_nn::Network;
@@ -12,21 +16,81 @@ pub struct StFile {
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     /// The `__metadata__` string pairs.
     pub metadata: HashMap<String, String>,
+    /// How the file stored its values: the dtypes met (`"F32"`, `"F16"`, `"BF16"`), sorted.
+    pub stored_as: std::collections::BTreeSet<String>,
 }
 
-/// Serialise f32 tensors `(name, shape, values)` with metadata key/values.
-pub fn write(tensors: &[(String, Vec<usize>, &[f32])], metadata: &[(&str, String)]) -> Vec<u8> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
+/// How a file stores the values of its tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// 4 bytes a value, exact.
+    #[default]
+    F32,
+    /// IEEE half precision, 2 bytes a value: rounds each value to 11 significant bits (relative
+    /// error ≤ 2⁻¹¹); values beyond ±65504 become infinite, so [`write`] refuses them.
+    F16,
+}
+
+impl Storage {
+    fn dtype(self) -> Dtype {
+        match self {
+            Storage::F32 => Dtype::F32,
+            Storage::F16 => Dtype::F16,
+        }
+    }
+}
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Storage::F32 => "f32",
+            Storage::F16 => "f16",
+        })
+    }
+}
+
+impl std::str::FromStr for Storage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Storage::F32),
+            "f16" => Ok(Storage::F16),
+            _ => Err(format!("unknown storage `{s}` (expected f32 or f16)")),
+        }
+    }
+}
+
+/// Serialise f32 tensors `(name, shape, values)` with metadata key/values, each value stored
+/// as `storage` says. Requires: for [`Storage::F16`], every value finite and within f16's range
+/// (±65504); the error names the first tensor that is not.
+pub fn write(
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: &[(&str, String)],
+    storage: Storage,
+) -> Result<Vec<u8>, String> {
+    let mut bytes: Vec<Vec<u8>> = Vec::with_capacity(tensors.len());
+    for (name, _, v) in tensors {
+        bytes.push(match storage {
+            Storage::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Storage::F16 => {
+                if let Some(x) = v.iter().find(|x| !(x.abs() <= f32::from(half::f16::MAX))) {
+                    return Err(format!(
+                        "tensor `{name}` holds {x}, which f16 cannot store (largest 65504)"
+                    ));
+                }
+                v.iter()
+                    .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+                    .collect()
+            }
+        });
+    }
     let views: Vec<(String, TensorView)> = tensors
         .iter()
         .zip(&bytes)
         .map(|((n, s, _), b)| {
             (
                 n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).expect("shape matches data"),
+                TensorView::new(storage.dtype(), s.clone(), b).expect("shape matches data"),
             )
         })
         .collect();
@@ -34,10 +98,11 @@ pub fn write(tensors: &[(String, Vec<usize>, &[f32])], metadata: &[(&str, String
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    safetensors::tensor::serialize(views, &Some(meta)).expect("tensor names are unique")
+    Ok(safetensors::tensor::serialize(views, &Some(meta)).expect("tensor names are unique"))
 }
 
-/// Parse safetensors bytes (all tensors must be f32). `what` names the source in errors.
+/// Parse safetensors bytes (tensors stored as f32, f16 or bf16; any other dtype is an error).
+/// `what` names the source in errors.
 pub fn read(bytes: &[u8], what: &str) -> Result<StFile, ModelError> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format {
         what: what.to_string(),
@@ -52,18 +117,29 @@ pub fn read(bytes: &[u8], what: &str) -> Result<StFile, ModelError> {
         ..Default::default()
     };
     for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(ModelError::Tensor {
-                what: what.to_string(),
-                name,
-                problem: format!("has dtype {:?}, expected F32", view.dtype()),
-            });
-        }
-        let vals = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let data = view.data();
+        let vals: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(ModelError::Tensor {
+                    what: what.to_string(),
+                    name,
+                    problem: format!("has dtype {other:?}, expected F32, F16 or BF16"),
+                })
+            }
+        };
+        out.stored_as.insert(format!("{:?}", view.dtype()));
         out.tensors.insert(name, (view.shape().to_vec(), vals));
     }
     Ok(out)

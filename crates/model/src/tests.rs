@@ -238,6 +238,50 @@ fn save_load_round_trip_gives_same_outputs() {
 }
 
 #[test]
+fn f16_storage_halves_the_file_and_rounds_each_value_only() {
+    let m = tiny_model();
+    let f32_bytes = m.to_bytes();
+    let f16_bytes = m.to_bytes_as(st::Storage::F16).unwrap();
+    // the tensors take half the bytes (the JSON header's offsets differ by a few bytes)
+    let values: usize = m.net.params().iter().map(|p| p.value.len()).sum();
+    let saved = f32_bytes.len() as i64 - f16_bytes.len() as i64;
+    assert!((saved - 2 * values as i64).abs() <= 64, "{saved} {values}");
+    let back = KeypointModel::from_bytes(&f16_bytes).unwrap();
+    assert_eq!(back.meta, m.meta);
+    for (a, b) in m.net.params().iter().zip(back.net.params()) {
+        assert_eq!(a.name, b.name);
+        for (x, y) in a.value.iter().zip(&b.value) {
+            // round to nearest with 11 significant bits (subnormals: absolute 2^-25)
+            assert!((x - y).abs() <= x.abs() * 2f32.powi(-11) + 2f32.powi(-25), "{x} {y}");
+        }
+    }
+    // a model stored as f16 and written again as f16 is the same file
+    assert_eq!(back.to_bytes_as(st::Storage::F16).unwrap(), f16_bytes);
+
+    // bf16 files (another tool's) read too
+    let bf: Vec<u8> = [1.5f32, -2.0]
+        .iter()
+        .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
+        .collect();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![2], &bf)
+        .unwrap();
+    let bytes = safetensors::tensor::serialize(vec![("w", view)], &None).unwrap();
+    let file = st::read(&bytes, "bf16 file").unwrap();
+    assert_eq!(file.tensors["w"].1, vec![1.5, -2.0]);
+}
+
+#[test]
+fn f16_storage_refuses_values_it_cannot_hold() {
+    let mut m = tiny_model();
+    m.net.params_mut()[0].value[0] = 1e6;
+    let name = m.net.params()[0].name.clone();
+    let err = m.to_bytes_as(st::Storage::F16).unwrap_err();
+    assert!(matches!(err, ModelError::Storage { .. }), "{err}");
+    assert!(err.to_string().contains(&name), "{err}");
+    assert!("f16".parse::<st::Storage>().is_ok() && "f8".parse::<st::Storage>().is_err());
+}
+
+#[test]
 fn truncated_or_mismatched_files_fail_clearly() {
     let m = tiny_model();
     let bytes = m.to_bytes();
@@ -260,7 +304,7 @@ fn truncated_or_mismatched_files_fail_clearly() {
     assert!(err.to_string().contains("missing"), "{err}");
 
     // a file without facemark metadata
-    let plain = st::write(&[("x".into(), vec![1], &[1.0][..])], &[]);
+    let plain = st::write(&[("x".into(), vec![1], &[1.0][..])], &[], st::Storage::F32).unwrap();
     assert!(matches!(
         KeypointModel::from_bytes(&plain).unwrap_err(),
         ModelError::NoMeta { .. }

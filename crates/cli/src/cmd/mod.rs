@@ -8,6 +8,7 @@ pub mod eval;
 pub mod faces;
 pub mod filter;
 pub mod kaggle;
+pub mod model;
 pub mod train;
 
 use anyhow::Context;

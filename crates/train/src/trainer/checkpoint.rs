@@ -68,7 +68,8 @@ pub(super) fn save_checkpoint(
         }
     }
     let json = serde_json::to_string(meta).expect("checkpoint metadata serialises");
-    let bytes = st::write(&tensors, &[(CKPT_KEY, json)]);
+    let bytes = st::write(&tensors, &[(CKPT_KEY, json)], st::Storage::F32)
+        .expect("f32 storage holds any value");
     facemark_core::io::write_atomic(path, &bytes).map_err(io_err(path))
 }
 

@@ -324,3 +324,40 @@ fn calibrate_fits_a_detector_and_updates_the_map() {
     assert!(err.contains("found none"), "{err}");
     assert_eq!(std::fs::read_to_string(&map).unwrap(), before);
 }
+
+#[test]
+fn model_info_and_f16_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let (code, out, err) = run(bin().args(["model", "info"]).arg(&model));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("stored as F32") && out.contains("points:"), "{out}");
+
+    let half = dir.path().join("half.safetensors");
+    let (code, out, err) = run(bin().args(["model", "convert"]).arg(&model).arg(&half));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("f16"), "{out}");
+    let (a, b) = (
+        std::fs::metadata(&model).unwrap().len(),
+        std::fs::metadata(&half).unwrap().len(),
+    );
+    assert!(b < a * 6 / 10, "{a} -> {b}");
+    let (code, out, err) = run(bin().args(["model", "info", "--json"]).arg(&half));
+    assert_eq!(code, Some(0), "{err}");
+    let meta: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(meta["n_points"].as_u64().unwrap() > 0, "{out}");
+
+    // not a model: a clear error, nothing written
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let never = dir.path().join("never.safetensors");
+    let (code, _, err) = run(bin().args(["model", "convert"]).arg(&junk).arg(&never));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("junk.safetensors"), "{err}");
+    assert!(!never.exists());
+    let (code, _, err) = run(bin()
+        .args(["model", "convert", "--storage", "f8"])
+        .arg(&model)
+        .arg(&never));
+    assert_eq!(code, Some(2), "{err}");
+}

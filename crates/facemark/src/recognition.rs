@@ -80,7 +80,7 @@ pub fn embed_faces(
     let rgb = image.to_rgb8();
     let chips = faces
         .iter()
-        .map(|f| facemark_recog::face_chip(&rgb, &f.points))
+        .map(|f| recognizer.face_chip(&rgb, &f.points))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RecogError::from)?;
     let descriptors = recognizer.embed_chips(&chips)?;

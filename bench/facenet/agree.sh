@@ -15,10 +15,9 @@ DATA="${FACEMARK_DATA:-../shared/data}"
 [ -d "$DATA/300w-helen-train" ] || DATA=/work/shared/data
 VENV="${FACENET_VENV:-target/bench-facenet-venv}"
 OUT=target/facenet-agree
-if ! "$VENV/bin/python" -c "import torch, facenet_pytorch.models" 2>/dev/null \
-   && ! "$VENV/bin/python" -c "import torch, importlib.util as u; assert u.find_spec('facenet_pytorch')" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import torch, tqdm, requests, PIL, importlib.util as u; assert u.find_spec('facenet_pytorch')" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q torch numpy pillow requests
+  "$VENV/bin/pip" install -q torch numpy pillow requests tqdm
   "$VENV/bin/pip" install -q --no-deps facenet-pytorch
 fi
 rm -rf "$OUT" && mkdir -p "$OUT/chips"

@@ -147,8 +147,10 @@ fn read_zip(bytes: &[u8]) -> Result<Vec<(String, TorchTensor)>, TorchError> {
         )));
     };
     let prefix = &pkl[..pkl.len() - "data.pkl".len()];
-    // a whole entry, at most `limit` bytes (a declared size is not trusted)
+    // a whole entry, at most `limit` bytes and never more than the file (torch stores its
+    // entries uncompressed; a declared size is not trusted)
     let mut entry = |name: &str, limit: usize| -> Result<Option<Vec<u8>>, TorchError> {
+        let limit = limit.min(bytes.len());
         let f = match zip.by_name(name) {
             Ok(f) => f,
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -316,6 +318,12 @@ fn materialise(name: &str, t: &TensorRef, bytes: &[u8]) -> Result<TorchTensor, T
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| bad(format!("size {:?} overflows", t.shape)))?;
+    if numel > s.numel {
+        return Err(bad(format!(
+            "size {:?} has more elements than its storage ({})",
+            t.shape, s.numel
+        )));
+    }
     if numel > 0 {
         let last = t
             .shape

@@ -21,7 +21,10 @@ fn check_contents(sd: &[(String, TorchTensor)]) {
     assert_eq!(t.shape, [3, 2]);
     assert_eq!(t.values, [0.0, 0.75, 0.25, 1.0, 0.5, 1.25]);
     let row = get(sd, "row");
-    assert_eq!((row.shape.as_slice(), row.values.as_slice()), (&[3][..], &[0.75, 1.0, 1.25][..]));
+    assert_eq!(
+        (row.shape.as_slice(), row.values.as_slice()),
+        (&[3][..], &[0.75, 1.0, 1.25][..])
+    );
     let n = get(sd, "n");
     assert_eq!((n.shape.len(), n.dtype, n.values.len()), (0, Dtype::I64, 0));
     let h = get(sd, "h");
@@ -78,7 +81,11 @@ fn a_missing_storage_is_named() {
     }
     assert!(hits >= 2, "local and central headers");
     let e = read_state_dict(&b).unwrap_err();
-    assert!(e.to_string().contains("storage data/0 is not in the archive"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("storage data/0 is not in the archive"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -87,5 +94,8 @@ fn unsupported_callables_are_refused() {
     let mut p = vec![0x80, 2];
     p.extend_from_slice(b"cos\nsystem\n(X\x04\x00\x00\x00echotR.");
     let e = pickle::load(&p).unwrap_err();
-    assert!(e.to_string().contains("unsupported callable os.system"), "{e}");
+    assert!(
+        e.to_string().contains("unsupported callable os.system"),
+        "{e}"
+    );
 }

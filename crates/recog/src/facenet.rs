@@ -142,7 +142,7 @@ impl Builder {
     fn seq(
         &mut self,
         name: &str,
-        convs: &[(usize, usize, (usize, usize), usize, (usize, usize))],
+        convs: &[ConvSpec],
     ) -> Network {
         let mut l = Vec::new();
         for (i, &(cin, cout, k, s, p)) in convs.iter().enumerate() {
@@ -160,17 +160,15 @@ impl Builder {
             out_shape,
         });
     }
-    /// Block35 / Block17 / Block8: branches, 1×1 conv (with bias) back to `c`, scaled
-    /// residual, ReLU unless `relu` is false.
+    /// Block35 / Block17 / Block8: branches (`cat` channels together), 1×1 conv (with bias)
+    /// back to `c`, scaled residual, ReLU unless `relu` is false; `hw`: the map's side.
     fn block(
         &mut self,
         name: &str,
-        c: usize,
+        (c, cat, hw): (usize, usize, usize),
         branches: Vec<Network>,
-        cat: usize,
         scale: f32,
         relu: bool,
-        hw: usize,
     ) {
         let conv = Conv2d::new(
             &format!("{name}.conv2d"),
@@ -197,6 +195,9 @@ impl Builder {
         self.stage(name, l, out);
     }
 }
+
+/// A `BasicConv2d`: `(in, out, (kh, kw), stride, (ph, pw))`, channels in real-network units.
+type ConvSpec = (usize, usize, (usize, usize), usize, (usize, usize));
 
 const K1: (usize, usize) = (1, 1);
 const K3: (usize, usize) = (3, 3);
@@ -256,7 +257,7 @@ pub fn inception_resnet_v1(cfg: FacenetConfig) -> (Network, Vec<FacenetBlock>) {
         ];
         // branch0 is a bare BasicConv2d in facenet-pytorch: `branch0.conv`, not `branch0.0.conv`
         let br = rename_branch0(br, &n);
-        b.block(&n, 256, br, 96, 0.17, true, 17);
+        b.block(&n, (256, 96, 17), br, 0.17, true);
     }
     let m6 = vec![
         Network::new(b.sq("mixed_6a.branch0", 256, 384, 3, 2, 0)),
@@ -291,7 +292,7 @@ pub fn inception_resnet_v1(cfg: FacenetConfig) -> (Network, Vec<FacenetBlock>) {
             .layers,
         ];
         let br = rename_branch0(br, &n);
-        b.block(&n, 896, br, 256, 0.10, true, 8);
+        b.block(&n, (896, 256, 8), br, 0.10, true);
     }
     let m7 = vec![
         b.seq(
@@ -332,7 +333,7 @@ pub fn inception_resnet_v1(cfg: FacenetConfig) -> (Network, Vec<FacenetBlock>) {
             .layers,
         ];
         let br = rename_branch0(br, n);
-        b.block(n, 1792, br, 384, scale, relu, 3);
+        b.block(n, (1792, 384, 3), br, scale, relu);
     };
     for i in 0..cfg.repeats[2] {
         block8(&mut b, &format!("repeat_3.{i}"), 0.20, true);

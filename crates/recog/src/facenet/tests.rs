@@ -106,7 +106,7 @@ fn names_and_stages_follow_facenet_pytorch() {
         ("last_linear.weight", vec![512, 1792]),
         ("last_bn.running_mean", vec![512]),
     ] {
-        let p = net.param(&name).unwrap_or_else(|| panic!("no {name}"));
+        let p = net.param(name).unwrap_or_else(|| panic!("no {name}"));
         assert_eq!(p.shape, shape, "{name}");
     }
     // every parameter belongs to its stage's prefix

@@ -139,11 +139,7 @@ impl Builder {
         self.basic(name, cin, cout, (k, k), s, (p, p))
     }
     /// A `nn.Sequential` of BasicConv2d: `(cin, cout, (kh, kw), stride, (ph, pw))`.
-    fn seq(
-        &mut self,
-        name: &str,
-        convs: &[ConvSpec],
-    ) -> Network {
+    fn seq(&mut self, name: &str, convs: &[ConvSpec]) -> Network {
         let mut l = Vec::new();
         for (i, &(cin, cout, k, s, p)) in convs.iter().enumerate() {
             l.extend(self.basic(&format!("{name}.{i}"), cin, cout, k, s, p));

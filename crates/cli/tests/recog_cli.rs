@@ -36,6 +36,16 @@ fn model_errors_are_clear() {
     let (ok, _, err) = run(&["embed", "--recognition-model", TINY, "a.jpg"], None);
     assert!(!ok && err.contains("dlib DNN file: byte"), "{err}");
     assert_eq!(err.matches("dlib DNN file").count(), 1, "said once: {err}");
+    // a `.pt` is read as a FaceNet state dict: a torch file of other tensors is refused by name
+    let pt = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../formats/tests/data/torch_zip.pt"
+    );
+    let (ok, _, err) = run(&["embed", "--recognition-model", pt, "a.jpg"], None);
+    assert!(
+        !ok && err.contains("torch_zip.pt: unknown parameter `a`"),
+        "{err}"
+    );
 }
 
 #[test]

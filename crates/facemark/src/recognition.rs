@@ -1,6 +1,6 @@
-//! Face recognition: 128-d descriptors of the faces a [`Pipeline`] finds, from dlib's
-//! face-recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`, run in facemark's
-//! engine by `facemark-recog`).
+//! Face recognition: descriptors of the faces a [`Pipeline`] finds, from dlib's
+//! face-recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`, 128-d) or FaceNet (a
+//! facenet-pytorch `.pt` state dict, 512-d), run in facemark's engine by `facemark-recog`.
 //!
 //! ```no_run
 //! let image = facemark::open_image("photo.jpg").unwrap();
@@ -12,8 +12,9 @@
 //! ```
 //!
 //! Each face is aligned from its 68 points as dlib aligns it (`get_face_chip_details(shape,
-//! 150, 0.25)`, [`facemark_recog::chip`]); two descriptors closer than
-//! [`SAME_PERSON_THRESHOLD`] (0.6, Euclidean) are the same person by dlib's rule.
+//! 150, 0.25)`, [`facemark_recog::chip`]; FaceNet: the same at 160 × 160); two descriptors
+//! closer than the recognizer's threshold (dlib: [`SAME_PERSON_THRESHOLD`], 0.6, Euclidean) are
+//! the same person.
 
 use crate::{Face, Pipeline};
 use facemark_recog::{FaceRecognizer, RecogError};
@@ -27,7 +28,7 @@ pub use facemark_recog::{distance, MODEL_ENV, SAME_PERSON_THRESHOLD};
 pub struct FaceDescriptor {
     /// The face (detection, landmark box, points).
     pub face: Face,
-    /// The descriptor (128 values for dlib's model).
+    /// The descriptor (128 values for dlib's model, 512 of unit length for FaceNet).
     pub descriptor: Vec<f32>,
 }
 
@@ -80,7 +81,7 @@ pub fn embed_faces(
     let rgb = image.to_rgb8();
     let chips = faces
         .iter()
-        .map(|f| facemark_recog::face_chip(&rgb, &f.points))
+        .map(|f| recognizer.face_chip(&rgb, &f.points))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RecogError::from)?;
     let descriptors = recognizer.embed_chips(&chips)?;

@@ -12,6 +12,7 @@
 //! | [`dataset`] | format detection ([`dataset::load_any`]), writing ([`dataset::save_as`]), identity splits |
 //! | [`cache`] | [`cache::FaceCache`]: face crops at one size in one binary file |
 //! | [`dlib`] | dlib's binary serialization (`serialize.h`): integers, floats, strings, vectors, matrices |
+//! | [`torch`] | PyTorch state dicts (`torch.save`, zip and legacy): named `f32` tensors |
 //!
 //! And what is done with a data set as a whole (`facemark data`), returning data for the caller
 //! to print:
@@ -47,6 +48,7 @@ pub mod report;
 pub mod sheet;
 #[cfg(test)]
 mod testutil;
+pub mod torch;
 pub mod youtube;
 
 pub use cache::FaceCache;

@@ -107,5 +107,7 @@ fn label(l: &Layer) -> String {
         Layer::AvgPool(_) => "avgpool".into(),
         Layer::GlobalAvgPool(_) => "global_avgpool".into(),
         Layer::Residual(_) => "residual".into(),
+        Layer::Concat(_) => "concat".into(),
+        Layer::L2Norm(_) => "l2norm".into(),
     }
 }

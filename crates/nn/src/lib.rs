@@ -49,8 +49,8 @@ pub fn simd_allowed() -> bool {
     *ALLOWED.get_or_init(|| std::env::var(PORTABLE_ENV).map_or(true, |v| v.trim() != "1"))
 }
 pub use layers::{
-    Activation, AvgPool2d, BatchNorm, Conv2d, Dense, DepthwiseConv2d, Dropout, GlobalAvgPool,
-    Layer, MaxPool2d, Residual,
+    Activation, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, DepthwiseConv2d, Dropout,
+    GlobalAvgPool, L2Normalize, Layer, MaxPool2d, Residual,
 };
 pub use loss::{masked_loss, weighted_masked_loss, LossKind};
 pub use network::Network;

@@ -173,10 +173,16 @@ impl Network {
                 }
             }
             if let Layer::Residual(r) = l {
-                out.push(Layer::Residual(crate::layers::Residual::new(
+                out.push(Layer::Residual(crate::layers::Residual::scaled(
                     r.body.fused(),
                     r.shortcut.fused(),
+                    r.scale,
                 )));
+                continue;
+            }
+            if let Layer::Concat(c) = l {
+                let branches = c.branches.iter().map(Network::fused).collect();
+                out.push(Layer::Concat(crate::layers::Concat::new(branches)));
                 continue;
             }
             let mut l = l.clone();

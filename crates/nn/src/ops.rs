@@ -151,30 +151,44 @@ impl Window {
 
 /// One image `[c, h, w]` → columns `[c·k·k, oh·ow]`.
 pub fn im2col(x: &[f32], c: usize, h: usize, w: usize, win: Window, col: &mut [f32]) {
-    let (oh, ow) = (win.out(h), win.out(w));
+    im2col_rect(x, c, h, w, (win, win), col)
+}
+
+/// [`im2col`] with a window per axis, `(vertical, horizontal)` (a `kh × kw` kernel with its
+/// own stride and padding on each axis): `[c, h, w]` → columns `[c·kh·kw, oh·ow]`, row
+/// `(ci·kh + ky)·kw + kx`.
+pub fn im2col_rect(
+    x: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    (wy, wx): (Window, Window),
+    col: &mut [f32],
+) {
+    let (oh, ow) = (wy.out(h), wx.out(w));
     let p = oh * ow;
-    let (k, s) = (win.k, win.stride);
+    let (kh, kw, s) = (wy.k, wx.k, wx.stride);
     for ci in 0..c {
         let plane = &x[ci * h * w..(ci + 1) * h * w];
-        for ky in 0..k {
-            let (ylo, yhi) = win.valid(ky, h, oh);
-            for kx in 0..k {
-                let (xlo, xhi) = win.valid(kx, w, ow);
-                let row = (ci * k + ky) * k + kx;
+        for ky in 0..kh {
+            let (ylo, yhi) = wy.valid(ky, h, oh);
+            for kx in 0..kw {
+                let (xlo, xhi) = wx.valid(kx, w, ow);
+                let row = (ci * kh + ky) * kw + kx;
                 let dst = &mut col[row * p..(row + 1) * p];
                 if ylo > 0 || yhi < oh || xlo > 0 || xhi < ow {
                     dst.iter_mut().for_each(|v| *v = 0.0);
                 }
                 for oy in ylo..yhi {
-                    let iy = oy * s + ky - win.pad;
+                    let iy = oy * wy.stride + ky - wy.pad;
                     let src = &plane[iy * w..(iy + 1) * w];
                     let d = &mut dst[oy * ow..(oy + 1) * ow];
                     if s == 1 {
-                        let ix0 = xlo + kx - win.pad;
+                        let ix0 = xlo + kx - wx.pad;
                         d[xlo..xhi].copy_from_slice(&src[ix0..ix0 + (xhi - xlo)]);
                     } else {
                         for ox in xlo..xhi {
-                            d[ox] = src[ox * s + kx - win.pad];
+                            d[ox] = src[ox * s + kx - wx.pad];
                         }
                     }
                 }
@@ -186,30 +200,42 @@ pub fn im2col(x: &[f32], c: usize, h: usize, w: usize, win: Window, col: &mut [f
 /// Columns `[c·k·k, oh·ow]` → image gradient `[c, h, w]`, accumulated (the adjoint of
 /// [`im2col`]). `x` is zeroed first.
 pub fn col2im(col: &[f32], c: usize, h: usize, w: usize, win: Window, x: &mut [f32]) {
-    let (oh, ow) = (win.out(h), win.out(w));
+    col2im_rect(col, c, h, w, (win, win), x)
+}
+
+/// The adjoint of [`im2col_rect`] (see [`col2im`]), `x` zeroed first.
+pub fn col2im_rect(
+    col: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    (wy, wx): (Window, Window),
+    x: &mut [f32],
+) {
+    let (oh, ow) = (wy.out(h), wx.out(w));
     let p = oh * ow;
-    let (k, s) = (win.k, win.stride);
+    let (kh, kw, s) = (wy.k, wx.k, wx.stride);
     x[..c * h * w].iter_mut().for_each(|v| *v = 0.0);
     for ci in 0..c {
         let plane = &mut x[ci * h * w..(ci + 1) * h * w];
-        for ky in 0..k {
-            let (ylo, yhi) = win.valid(ky, h, oh);
-            for kx in 0..k {
-                let (xlo, xhi) = win.valid(kx, w, ow);
-                let row = (ci * k + ky) * k + kx;
+        for ky in 0..kh {
+            let (ylo, yhi) = wy.valid(ky, h, oh);
+            for kx in 0..kw {
+                let (xlo, xhi) = wx.valid(kx, w, ow);
+                let row = (ci * kh + ky) * kw + kx;
                 let src = &col[row * p..(row + 1) * p];
                 for oy in ylo..yhi {
-                    let iy = oy * s + ky - win.pad;
+                    let iy = oy * wy.stride + ky - wy.pad;
                     let d = &mut plane[iy * w..(iy + 1) * w];
                     let sr = &src[oy * ow..(oy + 1) * ow];
                     if s == 1 {
-                        let ix0 = xlo + kx - win.pad;
+                        let ix0 = xlo + kx - wx.pad;
                         for (dv, sv) in d[ix0..ix0 + (xhi - xlo)].iter_mut().zip(&sr[xlo..xhi]) {
                             *dv += *sv;
                         }
                     } else {
                         for ox in xlo..xhi {
-                            d[ox * s + kx - win.pad] += sr[ox];
+                            d[ox * s + kx - wx.pad] += sr[ox];
                         }
                     }
                 }
@@ -266,5 +292,38 @@ mod tests {
             let r: f32 = x.iter().zip(&xb).map(|(a, b)| a * b).sum();
             assert!((l - r).abs() < 1e-3, "k{k} s{s} p{pad}: {l} vs {r}");
         }
+    }
+
+    #[test]
+    fn rect_im2col_and_col2im_are_adjoint() {
+        let w = |k, stride, pad| Window { k, stride, pad };
+        for wins in [
+            (w(1, 1, 0), w(7, 1, 3)),
+            (w(3, 1, 1), w(1, 1, 0)),
+            (w(3, 2, 0), w(2, 1, 1)),
+        ] {
+            let (c, h, wd) = (2, 7, 6);
+            let (oh, ow) = (wins.0.out(h), wins.1.out(wd));
+            let x: Vec<f32> = (0..c * h * wd)
+                .map(|i| ((i * 37) % 11) as f32 - 5.0)
+                .collect();
+            let y: Vec<f32> = (0..c * wins.0.k * wins.1.k * oh * ow)
+                .map(|i| ((i * 13) % 7) as f32 - 3.0)
+                .collect();
+            let mut col = vec![0.0; y.len()];
+            im2col_rect(&x, c, h, wd, wins, &mut col);
+            let mut xb = vec![0.0; x.len()];
+            col2im_rect(&y, c, h, wd, wins, &mut xb);
+            let l: f32 = col.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let r: f32 = x.iter().zip(&xb).map(|(a, b)| a * b).sum();
+            assert!((l - r).abs() < 1e-3, "{wins:?}: {l} vs {r}");
+        }
+        // a square window through the rectangular path is the square one
+        let win = w(3, 2, 1);
+        let x: Vec<f32> = (0..2 * 5 * 5).map(|i| i as f32).collect();
+        let (mut a, mut b) = (vec![0.0; 2 * 9 * 9], vec![0.0; 2 * 9 * 9]);
+        im2col(&x, 2, 5, 5, win, &mut a);
+        im2col_rect(&x, 2, 5, 5, (win, win), &mut b);
+        assert_eq!(a, b);
     }
 }

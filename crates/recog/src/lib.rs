@@ -6,6 +6,8 @@
 //! - [`convert`]: such a network as a `facemark_nn::Network` (residual blocks included).
 //! - [`resnet`]: the face-recognition network's architecture.
 //! - [`chip`]: dlib's aligned 150 × 150 face chips from 68 or 5 points.
+//! - [`facenet`]: FaceNet (InceptionResNetV1, facenet-pytorch's layout) from `.pt` state
+//!   dicts: 160 × 160 chips → 512-d unit-length embeddings.
 //! - [`FaceRecognizer`]: chips → 128-d descriptors; two faces are the same person when the
 //!   Euclidean distance of their descriptors is below 0.6 (dlib's threshold).
 //!
@@ -22,10 +24,14 @@
 pub mod chip;
 pub mod convert;
 pub mod dnn;
+pub mod facenet;
 pub mod resnet;
 
-pub use chip::{extract_image_chip, face_chip, face_chip_details, ChipDetails, ChipError};
+pub use chip::{
+    extract_image_chip, face_chip, face_chip_details, ChipDetails, ChipError, RECOGNITION_CHIP,
+};
 pub use dnn::{read_net, Arch, DlibNet, DnnError};
+pub use facenet::FacenetError;
 
 use facemark_core::Point;
 use facemark_nn::{Network, Tensor};
@@ -58,6 +64,14 @@ pub enum RecogError {
         /// What is wrong.
         error: DnnError,
     },
+    /// The FaceNet state dict is not one of InceptionResNetV1.
+    #[error("{path}: {error}")]
+    Facenet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        error: FacenetError,
+    },
     /// A chip of the wrong size.
     #[error("chip {index}: the network takes {want_w}×{want_h} chips, got {got_w}×{got_h}")]
     ChipSize {
@@ -84,10 +98,23 @@ pub enum RecogError {
 pub struct FaceRecognizer {
     net: Network,
     mean: [f32; 3],
+    /// Input values are `(v − mean) / scale`.
+    scale: f32,
+    /// The chip's padding around the aligned face ([`face_chip_details`]).
+    padding: f64,
     size: (usize, usize),
     threshold: f32,
     dims: usize,
 }
+
+/// The distance threshold `compare` uses for FaceNet's unit-length embeddings by default: 1.1,
+/// the value used with David Sandberg's FaceNet models (whose weights facenet-pytorch converted);
+/// not measured by facemark (no FaceNet weights at hand). Override with `--threshold`.
+pub const FACENET_THRESHOLD: f32 = 1.1;
+
+/// The padding of FaceNet's chips: dlib's alignment with dlib's recognition padding (0.25),
+/// at 160 × 160 (see `docs/recognition.md`).
+pub const FACENET_PADDING: f64 = 0.25;
 
 impl FaceRecognizer {
     /// `dlib_face_recognition_resnet_model_v1.dat` (or any file of the same architecture,
@@ -107,6 +134,8 @@ impl FaceRecognizer {
         Ok(FaceRecognizer {
             net: network.fused(),
             mean: net.input.mean,
+            scale: 256.0,
+            padding: RECOGNITION_CHIP.1,
             size: (nc, nr),
             threshold: net
                 .loss
@@ -115,12 +144,42 @@ impl FaceRecognizer {
         })
     }
 
-    /// Reads the model file at `path` ([`FaceRecognizer::from_bytes`]).
+    /// FaceNet (InceptionResNetV1) from the bytes of a facenet-pytorch `.pt` state dict
+    /// ([`facenet::load_pt`]): 160 × 160 chips standardised as `(v − 127.5) / 128`,
+    /// 512-d unit-length embeddings, [`FACENET_THRESHOLD`].
+    pub fn facenet_from_bytes(bytes: &[u8]) -> Result<FaceRecognizer, FacenetError> {
+        Ok(Self::facenet(facenet::load_pt(bytes)?, 512))
+    }
+
+    /// A recognizer over an InceptionResNetV1 `network` ([`facenet::inception_resnet_v1`]
+    /// or [`facenet::from_state_dict`]) whose embeddings have `dims` values.
+    pub fn facenet(network: Network, dims: usize) -> FaceRecognizer {
+        FaceRecognizer {
+            net: network.fused(),
+            mean: [127.5; 3],
+            scale: 128.0,
+            padding: FACENET_PADDING,
+            size: (facenet::FACENET_SIZE, facenet::FACENET_SIZE),
+            threshold: FACENET_THRESHOLD,
+            dims,
+        }
+    }
+
+    /// Reads the model file at `path`: a facenet-pytorch state dict when its name ends in
+    /// `.pt` or `.pth` ([`FaceRecognizer::facenet_from_bytes`]), a dlib DNN file otherwise
+    /// ([`FaceRecognizer::from_bytes`]).
     pub fn load(path: &Path) -> Result<FaceRecognizer, RecogError> {
         let bytes = std::fs::read(path).map_err(|error| RecogError::Io {
             path: path.to_path_buf(),
             error,
         })?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext.eq_ignore_ascii_case("pt") || ext.eq_ignore_ascii_case("pth") {
+            return Self::facenet_from_bytes(&bytes).map_err(|error| RecogError::Facenet {
+                path: path.to_path_buf(),
+                error,
+            });
+        }
         Self::from_bytes(&bytes).map_err(|error| RecogError::Model {
             path: path.to_path_buf(),
             error,
@@ -149,8 +208,8 @@ impl FaceRecognizer {
         &self.net
     }
 
-    /// The input tensor `[n, 3, h, w]` of `chips`, as dlib's `input_rgb_image_sized`
-    /// makes it: `(value − mean) / 256` per channel.
+    /// The input tensor `[n, 3, h, w]` of `chips`: `(value − mean) / 256` per channel as
+    /// dlib's `input_rgb_image_sized` makes it, `(value − 127.5) / 128` for FaceNet.
     pub fn to_tensor(&self, chips: &[RgbImage]) -> Result<Tensor, RecogError> {
         let (w, h) = self.size;
         let plane = w * h;
@@ -171,7 +230,7 @@ impl FaceRecognizer {
             }
             for (j, p) in chip.pixels().enumerate() {
                 for k in 0..3 {
-                    out[k * plane + j] = (p.0[k] as f32 - self.mean[k]) / 256.0;
+                    out[k * plane + j] = (p.0[k] as f32 - self.mean[k]) / self.scale;
                 }
             }
         }
@@ -192,9 +251,18 @@ impl FaceRecognizer {
             .collect())
     }
 
+    /// The chip this network takes for the face with `points` (68 or 5, facemark's
+    /// convention) in `img`: dlib's alignment ([`face_chip_details`]) at
+    /// [`FaceRecognizer::input_size`] with this network's padding (dlib's ResNet: exactly
+    /// [`face_chip`]).
+    pub fn face_chip(&self, img: &RgbImage, points: &[Point]) -> Result<RgbImage, ChipError> {
+        let d = face_chip_details(points, self.size.0, self.padding)?;
+        Ok(extract_image_chip(img, &d))
+    }
+
     /// The descriptor of the face with `points` (68 or 5, facemark's convention) in `img`.
     pub fn embed_face(&self, img: &RgbImage, points: &[Point]) -> Result<Vec<f32>, RecogError> {
-        let chip = face_chip(img, points)?;
+        let chip = self.face_chip(img, points)?;
         Ok(self.embed_chips(&[chip])?.remove(0))
     }
 }

@@ -1,5 +1,5 @@
-//! `facemark embed`: 128-d face descriptors (dlib's face-recognition ResNet) for every face in
-//! photos, as JSON.
+//! `facemark embed`: face descriptors for every face in photos, as JSON: 128-d from dlib's
+//! face-recognition ResNet (`.dat`), or 512-d from FaceNet (a facenet-pytorch `.pt`).
 
 use anyhow::{Context, Result};
 use facemark::recognition::{embed_faces, FaceDescriptor};
@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 /// The options `embed` and `compare` share: the recognition model and the face pipeline.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RecogOpts {
-    /// dlib's face-recognition model (`dlib_face_recognition_resnet_model_v1.dat`, 22 MB, in the
-    /// PyPI package face_recognition_models; public domain / CC0) [default:
-    /// $FACEMARK_RECOGNITION_MODEL].
-    #[arg(long, value_name = "FILE.dat")]
+    /// The face-recognition model: dlib's (`dlib_face_recognition_resnet_model_v1.dat`, 22 MB, in
+    /// the PyPI package face_recognition_models; public domain / CC0), or a facenet-pytorch
+    /// InceptionResnetV1 state dict (`FILE.pt`, torch.save of `state_dict()`; 160 × 160 chips,
+    /// 512-d) [default: $FACEMARK_RECOGNITION_MODEL].
+    #[arg(long, value_name = "FILE.dat|FILE.pt")]
     pub recognition_model: Option<PathBuf>,
     /// Landmark model file (.safetensors) that aligns the faces (68 points); default: the
     /// embedded model.

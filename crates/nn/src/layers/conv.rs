@@ -11,6 +11,11 @@
 //! `in_c·k·k`) and `"<name>.bias"` `[out_c]` (zeros). `act`: an activation applied to the
 //! output, set only by [`crate::Network::fused`].
 //!
+//! Rectangular kernels ([`Conv2d::rect`], Inception's `1 × 7` and `7 × 1`): a window per axis,
+//! `win` vertical and `win_x` horizontal (equal for a square kernel), weight
+//! `[out_c, in_c, kh, kw]`, `oh = win.out(h)`, `ow = win_x.out(w)`; they always run im2col +
+//! GEMM.
+//!
 //! `forward(&self, x)`, `forward_into(&self, x, out)`
 //! - requires: `x` 4-D with `in_c` channels (panics otherwise).
 //! - ensures: `y`, then `act` if any; no cache. One input channel with a 3×3 window, padding
@@ -35,7 +40,7 @@
 
 use super::depthwise::{dw3_flat_fits, dw3_flat_image};
 use super::{add_into, dims4, kaiming, threads, ActKind};
-use crate::ops::{col2im, im2col, matmul, Mat, Window};
+use crate::ops::{col2im_rect, im2col_rect, matmul, Mat, Window};
 use crate::tensor::{Param, Tensor};
 use rand::RngCore;
 use rayon::prelude::*;
@@ -47,8 +52,11 @@ pub struct Conv2d {
     pub in_c: usize,
     /// Output channels (filters).
     pub out_c: usize,
-    /// Kernel side, stride and zero padding, in pixels.
+    /// Kernel side, stride and zero padding, in pixels: vertical, and both for a square
+    /// kernel.
     pub win: Window,
+    /// Horizontal kernel side, stride and padding: `win` for a square kernel.
+    pub win_x: Window,
     /// `"<name>.weight"`, `[out_c, in_c, k, k]`.
     pub weight: Param,
     /// `"<name>.bias"`, `[out_c]`.
@@ -72,14 +80,37 @@ impl Conv2d {
         pad: usize,
         rng: &mut dyn RngCore,
     ) -> Conv2d {
-        let fan_in = in_c * k * k;
+        Conv2d::rect(name, in_c, out_c, (k, k), stride, (pad, pad), rng)
+    }
+    /// A `kh × kw` convolution, stride `stride` on both axes, zero padding `(ph, pw)` (rows
+    /// above and below, columns left and right), parameters as [`Conv2d::new`]'s (weight
+    /// `[out_c, in_c, kh, kw]`).
+    pub fn rect(
+        name: &str,
+        in_c: usize,
+        out_c: usize,
+        (kh, kw): (usize, usize),
+        stride: usize,
+        (ph, pw): (usize, usize),
+        rng: &mut dyn RngCore,
+    ) -> Conv2d {
+        let fan_in = in_c * kh * kw;
         Conv2d {
             in_c,
             out_c,
-            win: Window { k, stride, pad },
+            win: Window {
+                k: kh,
+                stride,
+                pad: ph,
+            },
+            win_x: Window {
+                k: kw,
+                stride,
+                pad: pw,
+            },
             weight: Param::new(
                 format!("{name}.weight"),
-                vec![out_c, in_c, k, k],
+                vec![out_c, in_c, kh, kw],
                 kaiming(out_c * fan_in, fan_in, 2f32.sqrt(), rng),
             ),
             bias: Param::new(format!("{name}.bias"), vec![out_c], vec![0.0; out_c]),
@@ -90,17 +121,25 @@ impl Conv2d {
     }
     /// A 1×1 convolution, stride 1, no padding: a matrix product per pixel.
     pub fn pointwise(&self) -> bool {
-        self.win.k == 1 && self.win.stride == 1 && self.win.pad == 0
+        self.square() && self.win.k == 1 && self.win.stride == 1 && self.win.pad == 0
+    }
+    /// The same window on both axes (every kernel but [`Conv2d::rect`]'s rectangular ones).
+    pub fn square(&self) -> bool {
+        self.win == self.win_x
+    }
+    /// Values per output pixel and filter: `in_c · kh · kw`.
+    fn ick(&self) -> usize {
+        self.in_c * self.win.k * self.win_x.k
     }
     fn out_shape(&self, x: &Tensor) -> (usize, usize, usize, usize) {
         let (n, c, h, w) = dims4(x);
         assert_eq!(c, self.in_c, "conv {}: input channels", self.weight.name);
-        (n, self.out_c, self.win.out(h), self.win.out(w))
+        (n, self.out_c, self.win.out(h), self.win_x.out(w))
     }
     /// `threads`: GEMM threads (1 inside per-sample parallel loops; all of them for a
     /// single-sample batch).
     fn gemm_sample(&self, col: &[f32], p: usize, o: &mut [f32], threads: usize) {
-        let ick = self.in_c * self.win.k * self.win.k;
+        let ick = self.ick();
         // the bias first, then the product accumulated onto it: one pass over `o` fewer
         for (row, &b) in o.chunks_exact_mut(p).zip(&self.bias.value) {
             row.fill(b);
@@ -125,9 +164,9 @@ impl Conv2d {
         let (n, oc, oh, ow) = self.out_shape(x);
         let (_, c, h, w) = dims4(x);
         let p = oh * ow;
-        let ick = c * self.win.k * self.win.k;
+        let ick = self.ick();
         let out = out.reuse_as(vec![n, oc, oh, ow]);
-        if c == 1 && dw3_flat_fits(self.win) {
+        if c == 1 && self.square() && dw3_flat_fits(self.win) {
             // one input channel: the depthwise kernel, every output channel reading it
             out.par_chunks_mut(oc * p).enumerate().for_each(|(b, o)| {
                 let (wk, bias) = (&self.weight.value, &self.bias.value);
@@ -150,7 +189,7 @@ impl Conv2d {
                 if pw {
                     self.gemm_sample(xs, p, o, gt);
                 } else {
-                    im2col(xs, c, h, w, self.win, col);
+                    im2col_rect(xs, c, h, w, (self.win, self.win_x), col);
                     self.gemm_sample(col, p, o, gt);
                 }
                 if let Some(a) = self.act {
@@ -166,7 +205,7 @@ impl Conv2d {
         let (n, oc, oh, ow) = self.out_shape(&x);
         let (_, c, h, w) = dims4(&x);
         let p = oh * ow;
-        let ick = c * self.win.k * self.win.k;
+        let ick = self.ick();
         self.in_shape = x.shape.clone();
         let mut cols = std::mem::take(&mut self.cols);
         if self.pointwise() {
@@ -175,7 +214,7 @@ impl Conv2d {
             cols.resize(n * ick * p, 0.0);
             cols.par_chunks_mut(ick * p)
                 .zip(x.data.par_chunks(c * h * w))
-                .for_each(|(col, xs)| im2col(xs, c, h, w, self.win, col));
+                .for_each(|(col, xs)| im2col_rect(xs, c, h, w, (self.win, self.win_x), col));
         }
         let mut out = vec![0.0; n * oc * p];
         out.par_chunks_mut(oc * p)
@@ -194,7 +233,7 @@ impl Conv2d {
             self.in_shape[3],
         );
         let (oc, p) = (self.out_c, dy.shape[2] * dy.shape[3]);
-        let ick = c * self.win.k * self.win.k;
+        let ick = self.ick();
         // parameter gradients: fixed chunks of the batch, summed in order (deterministic);
         // none for a frozen layer
         let chunks = if self.weight.frozen && self.bias.frozen {
@@ -230,7 +269,7 @@ impl Conv2d {
         let mut dx = vec![0.0; n * c * h * w];
         let pw = self.pointwise();
         let wt = &self.weight.value;
-        let win = self.win;
+        let wins = (self.win, self.win_x);
         dx.par_chunks_mut(c * h * w).enumerate().for_each_init(
             || if pw { Vec::new() } else { vec![0.0; ick * p] },
             |dcol, (b, dxs)| {
@@ -239,7 +278,7 @@ impl Conv2d {
                     matmul(Mat::rm_t(wt, oc, ick), Mat::rm(g, oc, p), dxs, false, 1);
                 } else {
                     matmul(Mat::rm_t(wt, oc, ick), Mat::rm(g, oc, p), dcol, false, 1);
-                    col2im(dcol, c, h, w, win, dxs);
+                    col2im_rect(dcol, c, h, w, wins, dxs);
                 }
             },
         );

@@ -1,7 +1,8 @@
 //! Layers with hand-written forward and backward passes, one module per layer family:
 //! `conv` ([`Conv2d`]), `depthwise` ([`DepthwiseConv2d`] and its kernels), `dense`
 //! ([`Dense`]), `norm` ([`BatchNorm`]), `pool` ([`MaxPool2d`]), `avgpool` ([`AvgPool2d`],
-//! [`GlobalAvgPool`]), `residual` ([`Residual`]) and `activation` ([`ActKind`],
+//! [`GlobalAvgPool`]), `residual` ([`Residual`]), `concat` ([`Concat`]), `l2norm`
+//! ([`L2Normalize`]) and `activation` ([`ActKind`],
 //! [`Activation`], [`Dropout`]). This module holds the [`Layer`] enum that a
 //! [`crate::Network`] is a sequence of and its dispatch, weight initialisation ([`kaiming`],
 //! [`skip_init`]) and the helpers the families share. The family modules are private and
@@ -79,22 +80,27 @@
 
 mod activation;
 mod avgpool;
+mod concat;
 mod conv;
 mod dense;
 mod depthwise;
+mod l2norm;
 mod norm;
 mod pool;
 mod residual;
 
 pub use activation::{ActKind, Activation, Dropout};
 pub use avgpool::{AvgPool2d, GlobalAvgPool};
+pub use concat::Concat;
 pub use conv::Conv2d;
 pub use dense::Dense;
 pub use depthwise::DepthwiseConv2d;
+pub use l2norm::L2Normalize;
 pub use norm::BatchNorm;
 pub use pool::MaxPool2d;
 pub use residual::{add_padded, Residual};
 
+use crate::network::Network;
 use crate::tensor::{Param, Tensor};
 use rand::{Rng, RngCore};
 
@@ -178,6 +184,10 @@ pub enum Layer {
     GlobalAvgPool(GlobalAvgPool),
     /// A body and a shortcut, added with dlib's zero-padded `add_prev` ([`Residual`]).
     Residual(Residual),
+    /// Branches on one input, concatenated along the channels ([`Concat`]).
+    Concat(Concat),
+    /// Each sample divided by its Euclidean norm ([`L2Normalize`]).
+    L2Norm(L2Normalize),
 }
 
 impl Layer {
@@ -195,6 +205,8 @@ impl Layer {
             Layer::AvgPool(l) => l.forward(x),
             Layer::GlobalAvgPool(l) => l.forward(x),
             Layer::Residual(l) => l.forward(x),
+            Layer::Concat(l) => l.forward(x),
+            Layer::L2Norm(l) => l.forward(x),
         }
     }
     /// [`Layer::forward`] into `out`, reusing its buffer where the layer can (the
@@ -224,6 +236,8 @@ impl Layer {
             Layer::AvgPool(l) => l.forward_train(x),
             Layer::GlobalAvgPool(l) => l.forward_train(x),
             Layer::Residual(l) => l.forward_train(x, rng),
+            Layer::Concat(l) => l.forward_train(x, rng),
+            Layer::L2Norm(l) => l.forward_train(x),
         }
     }
     /// Backward pass: accumulates parameter gradients; returns the input gradient if
@@ -241,6 +255,8 @@ impl Layer {
             Layer::AvgPool(l) => l.backward(dy, need_dx),
             Layer::GlobalAvgPool(l) => l.backward(dy, need_dx),
             Layer::Residual(l) => l.backward(dy, need_dx),
+            Layer::Concat(l) => l.backward(dy, need_dx),
+            Layer::L2Norm(l) => l.backward(dy, need_dx),
         }
     }
     /// The layer's parameters and buffers in file order (weight, bias, then batch norm's
@@ -256,6 +272,7 @@ impl Layer {
                 v.extend(l.shortcut.params());
                 v
             }
+            Layer::Concat(l) => l.branches.iter().flat_map(|b| b.params()).collect(),
             _ => vec![],
         }
     }
@@ -276,6 +293,7 @@ impl Layer {
                 v.extend(l.shortcut.params_mut());
                 v
             }
+            Layer::Concat(l) => l.branches.iter_mut().flat_map(|b| b.params_mut()).collect(),
             _ => vec![],
         }
     }
@@ -299,6 +317,14 @@ impl Layer {
                 l.body.clear_cache();
                 l.shortcut.clear_cache();
                 l.shapes = None;
+            }
+            Layer::Concat(l) => {
+                l.branches.iter_mut().for_each(Network::clear_cache);
+                l.channels = Vec::new();
+            }
+            Layer::L2Norm(l) => {
+                l.out = Vec::new();
+                l.norms = Vec::new();
             }
         }
     }

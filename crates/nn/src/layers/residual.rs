@@ -4,8 +4,9 @@
 //!
 //! # Residual
 //!
-//! What it represents: `y = body(x) ⊕ shortcut(x)`, where `shortcut` is the identity when it
-//! has no layers. `⊕` is dlib's `add_prev` (`tt::add`): the output has, on each axis, the
+//! What it represents: `y = scale · body(x) ⊕ shortcut(x)`, where `shortcut` is the identity
+//! when it has no layers and `scale` is 1 but for [`Residual::scaled`] blocks (Inception-ResNet's
+//! `out = conv(…) · scale + x`). `⊕` is dlib's `add_prev` (`tt::add`): the output has, on each axis, the
 //! larger of the two sizes, and a value missing from the smaller operand counts as zero. So a
 //! down-sampling block whose body makes 64 channels of 3 × 3 and whose shortcut
 //! (`avg_pool<2,2,2,2>`) makes 32 channels of 4 × 4 gives 64 × 4 × 4: the shortcut is added
@@ -24,7 +25,7 @@
 //!
 //! `backward(&mut self, dy, need_dx)`
 //! - requires: `forward_train` ran before.
-//! - ensures: `dy` restricted to each operand's extent goes back through the body and the
+//! - ensures: `dy` restricted to each operand's extent (times `scale` for the body) goes back through the body and the
 //!   shortcut ([`crate::Network::backward`], so their parameter gradients are **added** and
 //!   frozen layers cost what they cost there); `need_dx = false`: `None`; `true`:
 //!   `Some(dx)`, the sum of the two input gradients (for an identity shortcut, its part of
@@ -40,21 +41,35 @@ pub struct Residual {
     pub body: Network,
     /// The shortcut branch: no layers = the identity.
     pub shortcut: Network,
+    /// The body's output is multiplied by this before the addition (1 for plain blocks).
+    pub scale: f32,
     pub(super) shapes: Option<(Vec<usize>, Vec<usize>)>,
 }
 
 impl Residual {
     /// A block from its two branches (`shortcut` empty for the identity).
     pub fn new(body: Network, shortcut: Network) -> Residual {
+        Residual::scaled(body, shortcut, 1.0)
+    }
+    /// A block whose body's output is multiplied by `scale` before the addition
+    /// (Inception-ResNet's residual scaling).
+    pub fn scaled(body: Network, shortcut: Network, scale: f32) -> Residual {
         Residual {
             body,
             shortcut,
+            scale,
             shapes: None,
         }
     }
+    fn apply_scale(&self, mut b: Tensor) -> Tensor {
+        if self.scale != 1.0 {
+            b.data.iter_mut().for_each(|v| *v *= self.scale);
+        }
+        b
+    }
     /// Inference pass.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let b = self.body.forward(x);
+        let b = self.apply_scale(self.body.forward(x));
         if self.shortcut.layers.is_empty() {
             add_padded(b, x)
         } else {
@@ -70,6 +85,7 @@ impl Residual {
             self.shortcut.forward_train(x.clone(), rng)
         };
         let b = self.body.forward_train(x, rng);
+        let b = self.apply_scale(b);
         self.shapes = Some((b.shape.clone(), s.shape.clone()));
         add_padded(b, &s)
     }
@@ -79,7 +95,7 @@ impl Residual {
             .shapes
             .clone()
             .expect("residual backward without forward_train");
-        let db = crop(&dy, &bs);
+        let db = self.apply_scale(crop(&dy, &bs));
         let ds = crop(&dy, &ss);
         let gb = self.body.backward(db, need_dx);
         let gs = if self.shortcut.layers.is_empty() {

@@ -20,7 +20,7 @@ pub(super) fn equalise(net: &mut Network) {
         let (Layer::Depthwise(dw), Layer::Conv2d(pw)) = (&mut head[i - 1], &mut tail[0]) else {
             continue;
         };
-        if dw.act != Some(ActKind::Relu) || pw.win.k != 1 || pw.in_c != dw.c {
+        if dw.act != Some(ActKind::Relu) || pw.win.k != 1 || pw.win_x.k != 1 || pw.in_c != dw.c {
             continue;
         }
         let per = dw.weight.value.len() / dw.c;

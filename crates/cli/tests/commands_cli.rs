@@ -331,7 +331,10 @@ fn model_info_and_f16_convert() {
     let model = tiny_model(dir.path());
     let (code, out, err) = run(bin().args(["model", "info"]).arg(&model));
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("stored as F32") && out.contains("points:"), "{out}");
+    assert!(
+        out.contains("stored as F32") && out.contains("points:"),
+        "{out}"
+    );
 
     let half = dir.path().join("half.safetensors");
     let (code, out, err) = run(bin().args(["model", "convert"]).arg(&model).arg(&half));

@@ -73,7 +73,10 @@ pub fn write(
         bytes.push(match storage {
             Storage::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Storage::F16 => {
-                if let Some(x) = v.iter().find(|x| !(x.abs() <= f32::from(half::f16::MAX))) {
+                if let Some(x) = v
+                    .iter()
+                    .find(|x| !x.is_finite() || x.abs() > f32::from(half::f16::MAX))
+                {
                     return Err(format!(
                         "tensor `{name}` holds {x}, which f16 cannot store (largest 65504)"
                     ));

@@ -252,7 +252,10 @@ fn f16_storage_halves_the_file_and_rounds_each_value_only() {
         assert_eq!(a.name, b.name);
         for (x, y) in a.value.iter().zip(&b.value) {
             // round to nearest with 11 significant bits (subnormals: absolute 2^-25)
-            assert!((x - y).abs() <= x.abs() * 2f32.powi(-11) + 2f32.powi(-25), "{x} {y}");
+            assert!(
+                (x - y).abs() <= x.abs() * 2f32.powi(-11) + 2f32.powi(-25),
+                "{x} {y}"
+            );
         }
     }
     // a model stored as f16 and written again as f16 is the same file
@@ -263,8 +266,8 @@ fn f16_storage_halves_the_file_and_rounds_each_value_only() {
         .iter()
         .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
         .collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![2], &bf)
-        .unwrap();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![2], &bf).unwrap();
     let bytes = safetensors::tensor::serialize(vec![("w", view)], &None).unwrap();
     let file = st::read(&bytes, "bf16 file").unwrap();
     assert_eq!(file.tensors["w"].1, vec![1.5, -2.0]);

@@ -70,7 +70,11 @@ fn info(path: &Path, json: bool) -> Result<()> {
     }
     let params: usize = model.net.params().iter().map(|p| p.value.len()).sum();
     let stored: Vec<&str> = file.stored_as.iter().map(|s| s.as_str()).collect();
-    println!("file:          {} ({:.2} MB)", path.display(), bytes.len() as f64 / 1e6);
+    println!(
+        "file:          {} ({:.2} MB)",
+        path.display(),
+        bytes.len() as f64 / 1e6
+    );
     println!(
         "architecture:  {} (width {}, repeats {}, late width {}), head {}",
         meta.arch.kind,
@@ -99,7 +103,11 @@ fn info(path: &Path, json: bool) -> Result<()> {
     );
     println!("epochs:        {}", meta.epochs);
     if !meta.metrics.is_empty() {
-        let m: Vec<String> = meta.metrics.iter().map(|(k, v)| format!("{k} {v:.5}")).collect();
+        let m: Vec<String> = meta
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.5}"))
+            .collect();
         println!("metrics:       {}", m.join(", "));
     }
     if !meta.training_data.is_empty() {

@@ -24,7 +24,7 @@
 //! | [`scheme`] | schemes by point count (dlib's 5-point layout) |
 //! | [`train`] | training a predictor (dlib's `shape_predictor_trainer`) |
 
-#![deny(unsafe_code)] // one exception: the prefetch hint in `predict`
+#![deny(unsafe_code)] // exceptions: the prefetch hint and the AVX2 builds (`predict`, `train::tree`)
 #![warn(missing_docs)]
 
 mod error;

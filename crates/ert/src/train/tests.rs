@@ -239,10 +239,9 @@ fn bad_options_and_faces_are_refused_with_a_reason() {
 
 #[test]
 fn options_read_from_toml_with_dlib_names() {
-    let o: TrainOptions = toml::from_str(
-        "cascade_depth = 3\nnu = 0.2\npadding_mode = \"bounding_box_relative\"\nrandom_seed = 5",
-    )
-    .unwrap();
+    let o: TrainOptions =
+        toml::from_str("cascade_depth = 3\nnu = 0.2\npadding_mode = \"bounding_box_relative\"")
+            .unwrap();
     assert_eq!(o.cascade_depth, 3);
     assert_eq!(o.nu, 0.2);
     assert_eq!(o.padding_mode, PaddingMode::BoundingBoxRelative);

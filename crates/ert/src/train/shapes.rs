@@ -70,7 +70,7 @@ pub(super) fn starting_shapes(
             let mut shape = vec![0f64; len];
             let mut hits = vec![0f64; len];
             let mut iter = 0;
-            while iter < 2 || hits.iter().any(|&h| h == 0.0) {
+            while iter < 2 || hits.contains(&0.0) {
                 iter += 1;
                 let face = rng.gen_range(0..n) / over;
                 let alpha = rng.gen::<f64>() + 0.1;

@@ -485,7 +485,8 @@ mod tests {
         assert_eq!(TrainConfig::from_toml(&e.to_toml()).unwrap(), e);
         let bad = TrainConfig::from_toml("arch = \"ert\"\n[ert]\nnu = 2.0\n").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("nu"));
-        assert!(TrainConfig::from_toml("[ert]\nrandom_seed = 3\n").is_err());
+        let r = TrainConfig::from_toml("[ert]\nrandom_seed = 3\n");
+        assert!(r.is_err(), "{r:?}");
         assert_eq!(c.epochs, 3);
         assert_eq!(c.augment.flip_prob, 0.0);
         assert_eq!(c.batch_size, TrainConfig::default().batch_size);

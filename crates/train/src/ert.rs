@@ -210,15 +210,28 @@ mod tests {
     use crate::config::ArchName;
 
     /// A 300-W style folder of `n` synthetic faces (PNG + iBUG `.pts`): a bright square with
-    /// its 4 corners and centre as points, moving and changing size from face to face.
+    /// its 4 corners and a dark dot inside it as points, the square moving and changing size
+    /// and the dot moving inside it from face to face (so the landmark box alone does not
+    /// place the dot).
     fn write_faces(dir: &std::path::Path, n: usize) {
         for i in 0..n {
             let side = 14.0 + (i % 7) as f32 * 2.0;
             let (x0, y0) = (8.0 + ((i * 7) % 13) as f32, 6.0 + ((i * 5) % 11) as f32);
+            let dot = [
+                x0 + side * (0.25 + 0.5 * ((i * 37) % 17) as f32 / 16.0),
+                y0 + side * (0.25 + 0.5 * ((i * 23) % 13) as f32 / 12.0),
+            ];
             let img = GrayImage::from_fn(48, 48, |x, y| {
                 let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
                 let inside = fx >= x0 && fx < x0 + side && fy >= y0 && fy < y0 + side;
-                image::Luma([if inside { 200 + (x % 3) as u8 * 20 } else { 20 }])
+                let (dx, dy) = (fx - dot[0], fy - dot[1]);
+                image::Luma([if dx * dx + dy * dy <= 4.0 {
+                    0
+                } else if inside {
+                    200 + (x % 3) as u8 * 20
+                } else {
+                    20
+                }])
             });
             img.save(dir.join(format!("face{i:03}.png"))).unwrap();
             let pts = [
@@ -226,7 +239,7 @@ mod tests {
                 [x0 + side, y0],
                 [x0, y0 + side],
                 [x0 + side, y0 + side],
-                [x0 + side / 2.0, y0 + side / 2.0],
+                dot,
             ];
             let mut text = String::from("version: 1\nn_points: 5\n{\n");
             for p in pts {

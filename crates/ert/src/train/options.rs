@@ -48,8 +48,17 @@ pub struct TrainOptions {
     /// Seed of every random draw (starting shapes, feature pixels, splits): the same seed,
     /// data and options give the same model whatever the thread count. dlib's seed is a
     /// string; facemark's generator is ChaCha8 (not dlib's), so equal seeds do not give
-    /// dlib's trees.
+    /// dlib's trees. Not in a config's `[ert]` table (an error there): `facemark train` sets
+    /// it from the config's `seed`.
+    #[serde(skip_serializing, deserialize_with = "seed_not_here")]
     pub random_seed: u64,
+}
+
+/// `random_seed` in a config: refused, so that it is not silently ignored.
+fn seed_not_here<'de, D: serde::Deserializer<'de>>(_: D) -> Result<u64, D::Error> {
+    Err(serde::de::Error::custom(
+        "the ERT's random seed is the config's `seed`, not an `[ert]` option",
+    ))
 }
 
 impl Default for TrainOptions {

@@ -21,6 +21,9 @@ pub enum ErtError {
         /// Where and why.
         error: DlibError,
     },
+    /// Training could not start: invalid options or faces (the message says which).
+    #[error("{0}")]
+    Train(String),
     /// A scheme given for the model does not fit it.
     #[error("{0}")]
     Scheme(String),

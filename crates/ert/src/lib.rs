@@ -22,8 +22,9 @@
 //! | [`predict`] | running it on a face rectangle |
 //! | [`landmarker`] | landmark box ↔ dlib rectangle, the `Landmarker` seam |
 //! | [`scheme`] | schemes by point count (dlib's 5-point layout) |
+//! | [`train`] | training a predictor (dlib's `shape_predictor_trainer`) |
 
-#![deny(unsafe_code)] // one exception: the prefetch hint in `predict`
+#![deny(unsafe_code)] // exceptions: the prefetch hint and the AVX2 builds (`predict`, `train::tree`)
 #![warn(missing_docs)]
 
 mod error;
@@ -31,6 +32,7 @@ pub mod landmarker;
 pub mod model;
 pub mod predict;
 pub mod scheme;
+pub mod train;
 
 pub use error::ErtError;
 pub use model::{Level, ShapePredictor, Split, Tree};

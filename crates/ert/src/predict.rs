@@ -64,6 +64,46 @@ pub fn dlib_round(v: f64) -> i64 {
     }
 }
 
+/// The pixel offset (`y·width + x`) of each feature of a level in an image of `size = (width,
+/// height)`, for the face in `rect` whose shape is `shape` (the unit square's coordinates) and
+/// whose similarity transform from the initial shape is `m` ([`ShapePredictor::similarity_to`]):
+/// dlib's `extract_feature_pixel_values`. `usize::MAX` marks a pixel outside the image (dlib
+/// reads 0 there). Offsets first, reads after, so that the cache misses of a large photo
+/// overlap.
+#[inline(always)]
+pub(crate) fn feature_offsets(
+    anchor_idx: &[u32],
+    deltas: &[[f32; 2]],
+    m: [f32; 4],
+    shape: &[f32],
+    rect: &DlibRect,
+    (w, h): (i64, i64),
+    offsets: &mut Vec<usize>,
+) {
+    let sx = rect.right - rect.left;
+    let sy = rect.bottom - rect.top;
+    offsets.clear();
+    // (plain loops rather than closures: they inline into the AVX2 build)
+    for (&a, d) in anchor_idx.iter().zip(deltas) {
+        // dlib: tform*delta + location(current_shape, anchor), in float (a 2×2 float
+        // matrix times a float vector: m00·dx + m01·dy), then unnormalizing_tform in
+        // double, then floor(+0.5).
+        let a = a as usize;
+        let x = (m[0] * d[0] + m[1] * d[1]) + shape[2 * a];
+        let y = (m[2] * d[0] + m[3] * d[1]) + shape[2 * a + 1];
+        let px = sx * x as f64 + rect.left;
+        let py = sy * y as f64 + rect.top;
+        let mut o = usize::MAX;
+        if px.is_finite() && py.is_finite() {
+            let (ix, iy) = (dlib_round(px), dlib_round(py));
+            if ix >= 0 && iy >= 0 && ix < w && iy < h {
+                o = (iy * w + ix) as usize;
+            }
+        }
+        offsets.push(o);
+    }
+}
+
 /// Reusable buffers of [`ShapePredictor::predict_normalized`], so that a caller running many
 /// faces allocates once.
 #[derive(Debug, Default, Clone)]
@@ -151,33 +191,20 @@ impl ShapePredictor {
         let len = shape.len();
         let (w, h) = (image.width() as i64, image.height() as i64);
         let pixels = image.as_raw();
-        let sx = rect.right - rect.left;
-        let sy = rect.bottom - rect.top;
         for level in &self.levels {
             let m = self.similarity_to(shape);
             let nf = level.anchor_idx.len();
             // Pixel offsets first (usize::MAX: outside the image, which reads 0 as in dlib),
             // then the reads, so that the cache misses on a large photo overlap.
-            offsets.clear();
-            // (plain loops rather than closures: they inline into the AVX2 build)
-            for (&a, d) in level.anchor_idx.iter().zip(&level.deltas) {
-                // dlib: tform*delta + location(current_shape, anchor), in float (a 2×2 float
-                // matrix times a float vector: m00·dx + m01·dy), then unnormalizing_tform in
-                // double, then floor(+0.5).
-                let a = a as usize;
-                let x = (m[0] * d[0] + m[1] * d[1]) + shape[2 * a];
-                let y = (m[2] * d[0] + m[3] * d[1]) + shape[2 * a + 1];
-                let px = sx * x as f64 + rect.left;
-                let py = sy * y as f64 + rect.top;
-                let mut o = usize::MAX;
-                if px.is_finite() && py.is_finite() {
-                    let (ix, iy) = (dlib_round(px), dlib_round(py));
-                    if ix >= 0 && iy >= 0 && ix < w && iy < h {
-                        o = (iy * w + ix) as usize;
-                    }
-                }
-                offsets.push(o);
-            }
+            feature_offsets(
+                &level.anchor_idx,
+                &level.deltas,
+                m,
+                shape,
+                rect,
+                (w, h),
+                offsets,
+            );
             for (f, &o) in features[..nf].iter_mut().zip(offsets.iter()) {
                 *f = pixels.get(o).map_or(0.0, |&p| p as f32);
             }

@@ -3,7 +3,7 @@
 //! ```toml
 //! data = ["../shared/data/youtube-faces-68/training_frames_keypoints.csv"]
 //! out = "runs/mobile68"
-//! arch = "mobile"          # seed001 | naimish | mobile
+//! arch = "mobile"          # seed001 | naimish | mobile | ert (dlib's shape predictor)
 //! # input_size = 64        # default per architecture (224, 96, 64)
 //! epochs = 40
 //! batch_size = 32
@@ -16,6 +16,9 @@
 //!
 //! [augment]                # facemark_train::augment::AugmentConfig, fields optional
 //! rotation_deg = 15.0
+//!
+//! [ert]                    # arch = "ert": dlib's shape_predictor_trainer options, same names
+//! cascade_depth = 10       # and defaults (facemark_ert::train::TrainOptions)
 //! ```
 
 use crate::augment::AugmentConfig;
@@ -35,6 +38,64 @@ pub enum Schedule {
     Step,
     /// `lr` throughout (after any warm-up).
     Constant,
+}
+
+/// The model a config trains: one of facemark's networks, or dlib's ensemble of regression
+/// trees (`ert`, trained by [`crate::ert`] into a `.dat` shape predictor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchName {
+    /// [`ArchKind::Seed001`].
+    Seed001,
+    /// [`ArchKind::Naimish`].
+    Naimish,
+    /// [`ArchKind::Mobile`].
+    Mobile,
+    /// dlib's shape predictor (Kazemi & Sullivan's ERT), options in the `[ert]` table.
+    Ert,
+}
+
+impl ArchName {
+    /// The network, or `None` for `ert`.
+    pub fn network(self) -> Option<ArchKind> {
+        match self {
+            ArchName::Seed001 => Some(ArchKind::Seed001),
+            ArchName::Naimish => Some(ArchKind::Naimish),
+            ArchName::Mobile => Some(ArchKind::Mobile),
+            ArchName::Ert => None,
+        }
+    }
+}
+
+impl From<ArchKind> for ArchName {
+    fn from(k: ArchKind) -> Self {
+        match k {
+            ArchKind::Seed001 => ArchName::Seed001,
+            ArchKind::Naimish => ArchName::Naimish,
+            ArchKind::Mobile => ArchName::Mobile,
+        }
+    }
+}
+
+impl std::str::FromStr for ArchName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("ert") {
+            return Ok(ArchName::Ert);
+        }
+        s.parse::<ArchKind>().map(ArchName::from).map_err(|_| {
+            format!("unknown architecture `{s}` (expected seed001, naimish, mobile or ert)")
+        })
+    }
+}
+
+impl std::fmt::Display for ArchName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.network() {
+            Some(k) => k.fmt(f),
+            None => f.write_str("ert"),
+        }
+    }
 }
 
 /// Loss name in configs.
@@ -88,9 +149,11 @@ pub struct TrainConfig {
     /// Output folder: `model.safetensors` (best), `checkpoint.safetensors`, `metrics.csv`,
     /// `loss.png`, `config.toml`.
     pub out: PathBuf,
-    /// The network (`seed001`, `naimish`, `mobile`); default `mobile`. Most other options
-    /// (width, head, repeats, …) apply to `mobile` only.
-    pub arch: ArchKind,
+    /// The network (`seed001`, `naimish`, `mobile`), or `ert` (dlib's shape predictor, options
+    /// in `ert`); default `mobile`. Most other options (width, head, repeats, …) apply to
+    /// `mobile` only; `ert` uses `data`, `out`, `val_fraction`, `fold`, `seed` (also its random
+    /// seed), `threads`, `max_samples`, `scheme` and `ert`.
+    pub arch: ArchName,
     /// Square input side in pixels (0 = the architecture's default).
     pub input_size: u32,
     /// Channel width multiplier (mobile).
@@ -182,6 +245,9 @@ pub struct TrainConfig {
     /// Landmark-aware augmentation of the training crops (`[augment]` table; validation crops
     /// are never augmented).
     pub augment: AugmentConfig,
+    /// `arch = "ert"`: dlib's `shape_predictor_trainer` options, with dlib's names and defaults
+    /// (`[ert]` table; its random seed is `seed`).
+    pub ert: facemark_ert::train::TrainOptions,
 }
 
 impl Default for TrainConfig {
@@ -189,7 +255,7 @@ impl Default for TrainConfig {
         TrainConfig {
             data: Vec::new(),
             out: PathBuf::from("runs/train"),
-            arch: ArchKind::Mobile,
+            arch: ArchName::Mobile,
             input_size: 0,
             width: 1.0,
             late_width: 0.0,
@@ -226,6 +292,7 @@ impl Default for TrainConfig {
             freeze: Vec::new(),
             max_samples: 0,
             augment: AugmentConfig::default(),
+            ert: facemark_ert::train::TrainOptions::default(),
         }
     }
 }
@@ -343,7 +410,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad("ema_decay", "must be in [0, 1) (0 = off)");
         }
-        if self.arch != ArchKind::Mobile && (self.head_hidden > 0 || self.late_width > 0.0) {
+        if self.arch != ArchName::Mobile && (self.head_hidden > 0 || self.late_width > 0.0) {
             return bad(
                 if self.head_hidden > 0 {
                     "head_hidden"
@@ -359,7 +426,7 @@ impl TrainConfig {
         if self.head_hidden > 4096 {
             return bad("head_hidden", "must be at most 4096");
         }
-        if self.head != HeadName::Dense && self.arch != ArchKind::Mobile {
+        if self.head != HeadName::Dense && self.arch != ArchName::Mobile {
             return bad(
                 "head",
                 "pip and integral heads need the mobile architecture",
@@ -373,6 +440,11 @@ impl TrainConfig {
         }
         if self.repeats > 8 {
             return bad("repeats", "must be at most 8");
+        }
+        if self.arch == ArchName::Ert {
+            self.ert
+                .validate()
+                .map_err(|msg| ConfigError::Invalid { field: "ert", msg })?;
         }
         Ok(())
     }
@@ -404,7 +476,17 @@ mod tests {
         let c =
             TrainConfig::from_toml("arch = \"naimish\"\nepochs = 3\n[augment]\nflip_prob = 0.0\n")
                 .unwrap();
-        assert_eq!(c.arch, ArchKind::Naimish);
+        assert_eq!(c.arch, ArchName::Naimish);
+        let e = TrainConfig::from_toml("arch = \"ert\"\n[ert]\ntree_depth = 3\n").unwrap();
+        assert_eq!(
+            (e.arch, e.ert.tree_depth, e.ert.nu),
+            (ArchName::Ert, 3, 0.1)
+        );
+        assert_eq!(TrainConfig::from_toml(&e.to_toml()).unwrap(), e);
+        let bad = TrainConfig::from_toml("arch = \"ert\"\n[ert]\nnu = 2.0\n").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("nu"));
+        let r = TrainConfig::from_toml("[ert]\nrandom_seed = 3\n");
+        assert!(r.is_err(), "{r:?}");
         assert_eq!(c.epochs, 3);
         assert_eq!(c.augment.flip_prob, 0.0);
         assert_eq!(c.batch_size, TrainConfig::default().batch_size);

@@ -8,6 +8,7 @@ pub mod baseline; // the mean-shape baseline
 pub mod boxes; // the evaluated face box: source, simulated detector error
 pub mod breakdown; // NME per face region and by yaw
 pub mod config; // training configuration (TOML + CLI overrides)
+pub mod ert; // training dlib shape predictors (arch = "ert")
 pub mod eval; // evaluation reports
 pub mod kaggle; // Kaggle test prediction and submission
 pub mod metrics; // NME, RMSE, AUC, CED

@@ -1,8 +1,7 @@
 //! `facemark train`: train a keypoint model from a TOML config, with flag overrides.
 
 use anyhow::Context;
-use facemark_model::ArchKind;
-use facemark_train::config::TrainConfig;
+use facemark_train::config::{ArchName, TrainConfig};
 use facemark_train::trainer::{
     train, train_with_observer, EpochRecord, RunOptions, StepInfo, TrainObserver,
 };
@@ -19,9 +18,10 @@ pub struct Args {
     /// Repeat or separate with commas.
     #[arg(long, value_delimiter = ',')]
     pub data: Vec<PathBuf>,
-    /// Architecture: seed001, naimish or mobile.
+    /// Architecture: seed001, naimish or mobile (networks), or ert (dlib's shape predictor:
+    /// writes OUT/model.dat; options below and in the config's `[ert]` table).
     #[arg(long)]
-    pub arch: Option<ArchKind>,
+    pub arch: Option<ArchName>,
     /// Landmark read-out (mobile): dense (regression), pip (pixel-in-pixel) or integral
     /// (soft-argmax with offsets).
     #[arg(long)]
@@ -79,6 +79,45 @@ pub struct Args {
     /// No progress bar (one line per epoch on stderr instead).
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub ert: ErtArgs,
+}
+
+/// dlib's `shape_predictor_trainer` options for `--arch ert`, dlib's names (defaults: dlib's,
+/// or the config's `[ert]` table).
+#[derive(clap::Args)]
+#[command(next_help_heading = "ERT options (--arch ert; dlib's names and defaults)")]
+pub struct ErtArgs {
+    /// Levels of the cascade (dlib: 10).
+    #[arg(long)]
+    pub cascade_depth: Option<usize>,
+    /// Depth of each tree (dlib: 4).
+    #[arg(long)]
+    pub tree_depth: Option<usize>,
+    /// Trees per cascade level (dlib: 500).
+    #[arg(long)]
+    pub num_trees_per_cascade_level: Option<usize>,
+    /// Shrinkage of each tree's step, in (0, 1] (dlib: 0.1).
+    #[arg(long)]
+    pub nu: Option<f64>,
+    /// Starting shapes per training face (dlib: 20).
+    #[arg(long)]
+    pub oversampling_amount: Option<usize>,
+    /// Random shift of the starting shapes, in face-rectangle widths (dlib: 0).
+    #[arg(long)]
+    pub oversampling_translation_jitter: Option<f64>,
+    /// Feature pixels per level (dlib: 400).
+    #[arg(long)]
+    pub feature_pool_size: Option<usize>,
+    /// Prior on split pixel pairs: exp(−distance / lambda) (dlib: 0.1).
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// Random splits tried per node (dlib: 20).
+    #[arg(long)]
+    pub num_test_splits: Option<usize>,
+    /// Growth of the feature pixels' region, in face-rectangle units (dlib: 0).
+    #[arg(long)]
+    pub feature_pool_region_padding: Option<f64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -117,6 +156,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.freeze.is_empty() {
         cfg.freeze = args.freeze.clone();
     }
+    let e = &args.ert;
+    macro_rules! set_ert {
+        ($($f:ident),*) => { $( if let Some(v) = e.$f { cfg.ert.$f = v; } )* };
+    }
+    set_ert!(
+        cascade_depth,
+        tree_depth,
+        num_trees_per_cascade_level,
+        nu,
+        oversampling_amount,
+        oversampling_translation_jitter,
+        feature_pool_size,
+        lambda,
+        num_test_splits,
+        feature_pool_region_padding
+    );
     if let Some(l) = &args.loss {
         cfg.loss = TrainConfig::from_toml(&format!("loss = \"{}\"", l.to_ascii_lowercase()))
             .map_err(|_| anyhow::anyhow!("--loss: expected mse, l1 or wing, got `{l}`"))?
@@ -139,6 +194,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         stop_after: None,
     };
     let progress = !args.quiet && std::io::stderr().is_terminal();
+    if cfg.arch == ArchName::Ert {
+        return run_ert(&cfg, progress);
+    }
     let quiet_lines = !progress;
     if quiet_lines {
         eprintln!(
@@ -180,6 +238,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             ""
         }
+    );
+    Ok(())
+}
+
+/// `--arch ert`: a dlib shape predictor, its validation figures on stdout.
+fn run_ert(cfg: &TrainConfig, progress: bool) -> anyhow::Result<()> {
+    if !progress {
+        eprintln!(
+            "training a dlib shape predictor on {} ({} levels × {} trees) → {}",
+            cfg.data
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            cfg.ert.cascade_depth,
+            cfg.ert.num_trees_per_cascade_level,
+            cfg.out.display()
+        );
+    }
+    let s = facemark_train::ert::train_ert(cfg, progress).context("training failed")?;
+    let val = match s
+        .val
+        .as_ref()
+        .and_then(|r| r.nme_outer.as_ref().map(|n| (r, n)))
+    {
+        Some((r, n)) => format!(
+            ", validation NME {:.4} (outer-eye, mean over {} faces)",
+            n.mean, r.n_faces
+        ),
+        None => String::new(),
+    };
+    println!(
+        "shape predictor: {} ({:.1} MB; {} train / {} validation faces; {:.0} s of training){val}",
+        s.model_path.display(),
+        s.model_bytes as f64 / 1e6,
+        s.n_train,
+        s.n_val,
+        s.train_secs
     );
     Ok(())
 }

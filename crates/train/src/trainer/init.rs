@@ -12,7 +12,12 @@ use std::path::Path;
 
 /// The architecture a config asks for, for `n_points`.
 pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
-    let mut arch = ArchConfig::new(cfg.arch, n_points);
+    // (`ert` is trained by `crate::ert`; `TrainConfig::validate` refuses it for a network)
+    let kind = cfg
+        .arch
+        .network()
+        .unwrap_or(facemark_model::ArchKind::Mobile);
+    let mut arch = ArchConfig::new(kind, n_points);
     if cfg.input_size > 0 {
         arch.input_size = cfg.input_size;
     }

@@ -39,7 +39,7 @@ mod ema;
 mod epoch;
 mod init;
 mod observer;
-mod output;
+pub(crate) mod output;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -121,6 +121,12 @@ pub enum TrainError {
         /// The non-finite loss.
         loss: f32,
     },
+    /// Training a shape predictor (`arch = "ert"`) failed.
+    #[error(transparent)]
+    Ert(#[from] facemark_ert::ErtError),
+    /// Validating the trained shape predictor failed.
+    #[error("validation: {0}")]
+    Eval(#[from] crate::eval::EvalError),
     /// The rayon pool of `threads` workers could not be built.
     #[error("thread pool: {0}")]
     Threads(String),
@@ -209,7 +215,7 @@ const MODEL_FILE: &str = "model.safetensors";
 /// The last finished epoch, for `--resume`.
 const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |error| TrainError::Io {
         path: path.to_path_buf(),
         error,
@@ -264,7 +270,7 @@ pub fn train_on_with_observer(
     thread_pool(cfg)?.install(|| train_inner(cfg, samples, scheme, opts, observer))
 }
 
-fn thread_pool(cfg: &TrainConfig) -> Result<rayon::ThreadPool, TrainError> {
+pub(crate) fn thread_pool(cfg: &TrainConfig) -> Result<rayon::ThreadPool, TrainError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()
@@ -280,6 +286,13 @@ fn train_inner(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary, TrainError> {
     cfg.validate()?;
+    if cfg.arch.network().is_none() {
+        return Err(ConfigError::Invalid {
+            field: "arch",
+            msg: "`ert` is not a network: train it with `facemark_train::ert::train_ert`".into(),
+        }
+        .into());
+    }
     let out = &cfg.out;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let run = RunData::prepare(cfg, samples, scheme)?;

@@ -9,7 +9,7 @@ use facemark_model::ModelMeta;
 use std::path::Path;
 
 /// `out/config.toml`: the effective configuration (what `--resume` checks the split against).
-pub(super) fn write_config(out: &Path, cfg: &TrainConfig) -> Result<(), TrainError> {
+pub(crate) fn write_config(out: &Path, cfg: &TrainConfig) -> Result<(), TrainError> {
     facemark_core::io::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())
         .map_err(io_err(out))
 }

@@ -45,7 +45,7 @@ fn samples(n: usize) -> Vec<Sample> {
 fn config(out: &Path, epochs: usize) -> TrainConfig {
     TrainConfig {
         out: out.to_path_buf(),
-        arch: facemark_model::ArchKind::Mobile,
+        arch: crate::config::ArchName::Mobile,
         input_size: 32,
         width: 0.25,
         epochs,

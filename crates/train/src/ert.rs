@@ -1,0 +1,305 @@
+//! `facemark train --arch ert`: a dlib shape predictor ([`facemark_ert::train`]) trained on
+//! facemark's data sets, with the same loading, identity split, fold and seed as the networks
+//! ([`crate::trainer::load_data`], [`facemark_formats::RunSplit`]), written as a `.dat` file
+//! dlib loads, and validated as `facemark eval --split val` does.
+//!
+//! The face rectangle of each training face is its landmark box (`BoxF::around` its annotated
+//! points, the box `facemark eval` gives a landmarker by default) in dlib's convention: left =
+//! `x − 0.5`, right = `x + w − 0.5` (dlib's pixel centres are whole numbers). At inference
+//! facemark turns a landmark box into a rectangle through the model's mean shape
+//! ([`facemark_ert::ShapePredictor::rect_for_landmark_box`]), which for a model trained so is
+//! the same box grown by the ratio of one face's point extent to the mean shape's (a few per
+//! cent; logged at the end of training).
+//!
+//! Output folder: `model.dat` (the predictor; `facemark detect|eval --model OUT/model.dat`),
+//! `config.toml` (the effective configuration), `val.json` (the validation report, when there
+//! are validation faces).
+
+use crate::config::TrainConfig;
+use crate::eval::{evaluate, EvalOptions, EvalReport};
+use crate::trainer::{io_err, load_data, thread_pool, TrainError};
+use facemark_core::{ImageSource, Sample};
+use facemark_ert::train::{train, TrainFace};
+use facemark_ert::{DlibRect, ShapePredictor};
+use image::GrayImage;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The predictor's file in the output folder.
+pub const MODEL_FILE: &str = "model.dat";
+
+/// What a finished ERT run reports.
+#[derive(Debug, Clone)]
+pub struct ErtSummary {
+    /// The written predictor, `out/model.dat`.
+    pub model_path: PathBuf,
+    /// Its size in bytes.
+    pub model_bytes: u64,
+    /// Training faces (each trained on `oversampling_amount` times).
+    pub n_train: usize,
+    /// Validation faces (held out by identity; a face listed twice counted once).
+    pub n_val: usize,
+    /// Seconds spent fitting the cascade (after the images are decoded).
+    pub train_secs: f64,
+    /// The validation report (ground-truth landmark boxes), when there are validation faces.
+    pub val: Option<EvalReport>,
+    /// The mean shape's landmark box as a fraction of the face rectangle (`[x0, y0, x1, y1]`).
+    pub mean_box: [f64; 4],
+}
+
+/// The decoded gray images of `samples` (each file once) and each sample's image index.
+fn load_images(samples: &[&Sample]) -> Result<(Vec<GrayImage>, Vec<usize>), TrainError> {
+    let mut index: HashMap<&std::path::Path, usize> = HashMap::new();
+    let mut sources: Vec<&ImageSource> = Vec::new();
+    let of: Vec<usize> = samples
+        .iter()
+        .map(|s| match &s.image {
+            ImageSource::File(p) => *index.entry(p.as_path()).or_insert_with(|| {
+                sources.push(&s.image);
+                sources.len() - 1
+            }),
+            other => {
+                sources.push(other);
+                sources.len() - 1
+            }
+        })
+        .collect();
+    let images = sources
+        .par_iter()
+        .map(|src| {
+            facemark_formats::load_gray(src).map_err(|error| TrainError::Data {
+                path: match src {
+                    ImageSource::File(p) => p.clone(),
+                    ImageSource::Gray { .. } => PathBuf::from("(in-memory image)"),
+                },
+                error,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((images, of))
+}
+
+/// A sample as a training face: its landmark box as dlib's rectangle and its points in dlib's
+/// coordinates; `None` without two distinct annotated points.
+fn train_face(s: &Sample, image: usize) -> Option<TrainFace> {
+    let b = s.landmark_box().filter(|b| b.w > 0.0 && b.h > 0.0)?;
+    let (x, y) = (b.x as f64 - 0.5, b.y as f64 - 0.5);
+    Some(TrainFace {
+        image,
+        rect: DlibRect::new(x, y, x + b.w as f64, y + b.h as f64),
+        points: s
+            .points
+            .iter()
+            .map(|p| [p[0] as f64 - 0.5, p[1] as f64 - 0.5])
+            .collect(),
+        present: s.visible.clone(),
+    })
+}
+
+/// Trains a shape predictor as `cfg` says (`cfg.arch` should be `ert`; `cfg.ert` holds dlib's
+/// options, `cfg.seed` its random seed), writes `cfg.out/model.dat` and `config.toml`, and
+/// validates it on the identity split's validation faces. `progress`: an indicatif bar of
+/// the trees on stderr. Runs on a rayon pool of `cfg.threads` threads.
+pub fn train_ert(cfg: &TrainConfig, progress: bool) -> Result<ErtSummary, TrainError> {
+    cfg.validate()?;
+    thread_pool(cfg)?.install(|| {
+        let (samples, scheme) = load_data(cfg)?;
+        let split = facemark_formats::RunSplit::new(&samples, cfg.fold, cfg.val_fraction, cfg.seed);
+        let train_samples: Vec<&Sample> = split.train.iter().map(|&i| &samples[i]).collect();
+        let (images, image_of) = load_images(&train_samples)?;
+        let faces: Vec<TrainFace> = train_samples
+            .iter()
+            .zip(&image_of)
+            .filter_map(|(s, &i)| train_face(s, i))
+            .collect();
+        if faces.len() < 2 {
+            return Err(TrainError::DataShape(format!(
+                "only {} training faces with a landmark box after the validation split",
+                faces.len()
+            )));
+        }
+        let mut opts = cfg.ert.clone();
+        opts.random_seed = cfg.seed;
+        let bar = if progress {
+            let bar = ProgressBar::new(opts.total_trees() as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "ert trees [{bar:30}] {pos}/{len} [{elapsed_precise}<{eta_precise}]",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        tracing::info!(
+            "training a shape predictor on {} faces ({} images) × {} copies: {} levels × {} trees of depth {}",
+            faces.len(),
+            images.len(),
+            opts.oversampling_amount,
+            opts.cascade_depth,
+            opts.num_trees_per_cascade_level,
+            opts.tree_depth
+        );
+        let t0 = Instant::now();
+        let sp = train(&images, &faces, &opts, &mut |done| bar.set_position(done as u64))?;
+        let train_secs = t0.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        drop(images);
+        let sp: ShapePredictor = sp.with_scheme(scheme)?;
+        let b = sp.mean_box();
+        tracing::info!(
+            "trained in {train_secs:.0} s; mean shape box in the face rectangle: x {:.4}–{:.4}, y {:.4}–{:.4}",
+            b[0],
+            b[2],
+            b[1],
+            b[3]
+        );
+        let out = &cfg.out;
+        std::fs::create_dir_all(out).map_err(io_err(out))?;
+        let model_path = out.join(MODEL_FILE);
+        sp.save(&model_path)?;
+        crate::trainer::output::write_config(out, cfg)?;
+        let model_bytes = std::fs::metadata(&model_path)
+            .map_err(io_err(&model_path))?
+            .len();
+        let val_idx = facemark_formats::select_split(
+            &samples,
+            "val",
+            cfg.fold,
+            cfg.val_fraction,
+            cfg.seed,
+        )
+        .map_err(TrainError::DataShape)?;
+        let val = if val_idx.is_empty() {
+            None
+        } else {
+            let val_samples: Vec<Sample> = val_idx.iter().map(|&i| samples[i].clone()).collect();
+            let report = evaluate(
+                &sp,
+                &val_samples,
+                &EvalOptions {
+                    progress,
+                    ..EvalOptions::default()
+                },
+            )?;
+            let path = out.join("val.json");
+            let json = serde_json::to_string_pretty(&report).expect("report serialises");
+            facemark_core::io::write_atomic(&path, json.as_bytes()).map_err(io_err(&path))?;
+            Some(report)
+        };
+        Ok(ErtSummary {
+            model_path,
+            model_bytes,
+            n_train: faces.len(),
+            n_val: val_idx.len(),
+            train_secs,
+            val,
+            mean_box: sp.mean_box(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ArchName;
+
+    /// A 300-W style folder of `n` synthetic faces (PNG + iBUG `.pts`): a bright square with
+    /// its 4 corners and a dark dot inside it as points, the square moving and changing size
+    /// and the dot moving inside it from face to face (so the landmark box alone does not
+    /// place the dot).
+    fn write_faces(dir: &std::path::Path, n: usize) {
+        for i in 0..n {
+            let side = 14.0 + (i % 7) as f32 * 2.0;
+            let (x0, y0) = (8.0 + ((i * 7) % 13) as f32, 6.0 + ((i * 5) % 11) as f32);
+            let dot = [
+                x0 + side * (0.25 + 0.5 * ((i * 37) % 17) as f32 / 16.0),
+                y0 + side * (0.25 + 0.5 * ((i * 23) % 13) as f32 / 12.0),
+            ];
+            let img = GrayImage::from_fn(48, 48, |x, y| {
+                let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                let inside = fx >= x0 && fx < x0 + side && fy >= y0 && fy < y0 + side;
+                let (dx, dy) = (fx - dot[0], fy - dot[1]);
+                image::Luma([if dx * dx + dy * dy <= 4.0 {
+                    0
+                } else if inside {
+                    200 + (x % 3) as u8 * 20
+                } else {
+                    20
+                }])
+            });
+            img.save(dir.join(format!("face{i:03}.png"))).unwrap();
+            let pts = [
+                [x0, y0],
+                [x0 + side, y0],
+                [x0, y0 + side],
+                [x0 + side, y0 + side],
+                dot,
+            ];
+            let mut text = String::from("version: 1\nn_points: 5\n{\n");
+            for p in pts {
+                text += &format!("{} {}\n", p[0], p[1]);
+            }
+            text += "}\n";
+            std::fs::write(dir.join(format!("face{i:03}.pts")), text).unwrap();
+        }
+    }
+
+    #[test]
+    fn trains_writes_a_dat_and_validates_it() {
+        let data = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        write_faces(data.path(), 60);
+        let mut cfg = TrainConfig {
+            data: vec![data.path().to_path_buf()],
+            out: out.path().join("run"),
+            arch: ArchName::Ert,
+            val_fraction: 0.2,
+            threads: 2,
+            ..TrainConfig::default()
+        };
+        cfg.ert.cascade_depth = 3;
+        cfg.ert.num_trees_per_cascade_level = 20;
+        cfg.ert.tree_depth = 3;
+        cfg.ert.oversampling_amount = 4;
+        cfg.ert.feature_pool_size = 60;
+        let s = train_ert(&cfg, false).unwrap();
+        assert_eq!((s.n_train, s.n_val), (48, 12));
+        let sp = ShapePredictor::load(&s.model_path).unwrap();
+        assert_eq!(sp.num_trees(), 60);
+        assert_eq!(
+            s.model_bytes,
+            std::fs::metadata(&s.model_path).unwrap().len()
+        );
+        assert!(out.path().join("run/config.toml").exists());
+        assert!(out.path().join("run/val.json").exists());
+        // better than its own mean shape on the held-out faces
+        let val = s.val.unwrap();
+        let mean_only = ShapePredictor::new(
+            sp.initial_shape().iter().flat_map(|p| *p).collect(),
+            Vec::new(),
+        )
+        .unwrap();
+        let samples = facemark_formats::load_any(data.path()).unwrap();
+        let idx = facemark_formats::select_split(&samples, "val", None, 0.2, cfg.seed).unwrap();
+        let v: Vec<Sample> = idx.iter().map(|&i| samples[i].clone()).collect();
+        let base = evaluate(&mean_only, &v, &EvalOptions::default()).unwrap();
+        let (a, b) = (val.mean_error_px.unwrap(), base.mean_error_px.unwrap());
+        assert!(a < 0.6 * b, "trained {a} px, mean shape {b} px");
+        // the same run again: the same file
+        let again = TrainConfig {
+            out: out.path().join("again"),
+            ..cfg.clone()
+        };
+        let s2 = train_ert(&again, false).unwrap();
+        assert!(std::fs::read(&s.model_path).unwrap() == std::fs::read(&s2.model_path).unwrap());
+        // a network config is refused by the ERT trainer's counterpart, and vice versa
+        let e = crate::trainer::train(&cfg, &Default::default()).unwrap_err();
+        assert!(e.to_string().contains("ert"), "{e}");
+    }
+}

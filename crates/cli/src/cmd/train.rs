@@ -137,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         resume: args.resume,
         created_by,
         stop_after: None,
+        ..RunOptions::default()
     };
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let quiet_lines = !progress;

@@ -179,14 +179,18 @@ pub(super) fn init_head(net: &mut Network, mean: &[f32]) {
     }
 }
 
-/// `--freeze`: keep the parameters matching each pattern fixed; a pattern that matches
-/// nothing is an error.
+/// `--freeze`: keep the parameters matching the patterns fixed, except those matching an
+/// exception `!PAT` ([`Network::freeze`]); a pattern or exception that matches no parameter
+/// is an error.
 pub(super) fn freeze(net: &mut Network, patterns: &[String]) -> Result<(), TrainError> {
+    let names: Vec<String> = net.params().iter().map(|p| p.name.clone()).collect();
     for pat in patterns {
-        if net.freeze(std::slice::from_ref(pat)).is_empty() {
+        let p = pat.strip_prefix('!').unwrap_or(pat);
+        if !names.iter().any(|n| facemark_nn::network::name_matches(p, n)) {
             return Err(TrainError::Freeze(pat.clone()));
         }
     }
+    net.freeze(patterns);
     Ok(())
 }
 

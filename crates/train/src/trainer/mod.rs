@@ -43,6 +43,8 @@ mod observer;
 mod output;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transfer_tests;
 mod validate;
 
 pub use data::load_data;

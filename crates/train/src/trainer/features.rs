@@ -64,12 +64,15 @@ impl Features {
 }
 
 /// Whether a run caches features (see the module docs): no augmentation and a fixed prefix
-/// with at least one layer that has weights.
+/// with at least one frozen layer that could have trained (not only a fixed input map such as
+/// `dlib_resnet`'s `rgb_in`, whose output is three times its input).
 pub(super) fn applies(cfg: &TrainConfig, net: &Network) -> bool {
     let start = net.frozen_prefix();
     cfg.augment == AugmentConfig::none()
         && start < net.layers.len()
-        && net.layers[..start].iter().any(|l| !l.params().is_empty())
+        && net.layers[..start]
+            .iter()
+            .any(|l| l.params().iter().any(|p| p.trainable))
 }
 
 /// The features of `run`'s training and validation faces through `net`'s fixed prefix.

@@ -39,8 +39,14 @@ pub const RGB_IN: &str = "rgb_in";
 
 /// The parameters frozen for "all but the last block" (seed 000's recipe): every one except
 /// the last residual block's and the head's.
-pub const FREEZE_ALL_BUT_LAST_BLOCK: [&str; 6] =
-    ["*", "!con28.", "!con29.", "!affine28.", "!affine29.", "!head."];
+pub const FREEZE_ALL_BUT_LAST_BLOCK: [&str; 6] = [
+    "*",
+    "!con28.",
+    "!con29.",
+    "!affine28.",
+    "!affine29.",
+    "!head.",
+];
 
 /// The residual blocks from the input: `(channels, down-sampling)`.
 fn blocks() -> Vec<(usize, bool)> {

@@ -64,12 +64,7 @@ impl Network {
     /// [`Network::forward_train`] through `layers[start..]` only (`x`: the output of
     /// `layers[..start]`), for a `start` of at most [`Network::frozen_prefix`]; the backward
     /// pass after it stops at `start` (requires `need_dx = false`).
-    pub fn forward_train_from(
-        &mut self,
-        start: usize,
-        x: Tensor,
-        rng: &mut dyn RngCore,
-    ) -> Tensor {
+    pub fn forward_train_from(&mut self, start: usize, x: Tensor, rng: &mut dyn RngCore) -> Tensor {
         assert!(
             start <= self.frozen_prefix(),
             "forward_train_from({start}): layers below {start} train"

@@ -160,8 +160,14 @@ fn fixed_stats_batchnorm_gradients() {
     for (p, q) in a.data.iter().zip(&b.data) {
         assert!((p - q).abs() < 1e-6, "{p} vs {q}");
     }
-    assert_eq!(net.param("aff.running_mean").unwrap().value, bn.running_mean.value);
-    assert_eq!(net.param("aff.running_var").unwrap().value, bn.running_var.value);
+    assert_eq!(
+        net.param("aff.running_mean").unwrap().value,
+        bn.running_mean.value
+    );
+    assert_eq!(
+        net.param("aff.running_var").unwrap().value,
+        bn.running_var.value
+    );
 }
 
 #[test]

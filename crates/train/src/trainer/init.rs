@@ -6,8 +6,8 @@ use super::TrainError;
 use super::LOG_TARGET;
 use crate::config::{HeadName, TrainConfig};
 use facemark_core::Point;
-use facemark_model::{transfer, ArchConfig, ArchKind, Head, KeypointModel};
 use facemark_model::resnet;
+use facemark_model::{transfer, ArchConfig, ArchKind, Head, KeypointModel};
 use facemark_nn::{Layer, Network};
 use std::path::Path;
 
@@ -26,7 +26,9 @@ pub enum InitKind {
 impl InitKind {
     /// The kind of `path`.
     pub fn of(path: &Path) -> InitKind {
-        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
             Some("dat") => InitKind::DlibDnn,
             _ => InitKind::Facemark,
@@ -186,7 +188,10 @@ pub(super) fn freeze(net: &mut Network, patterns: &[String]) -> Result<(), Train
     let names: Vec<String> = net.params().iter().map(|p| p.name.clone()).collect();
     for pat in patterns {
         let p = pat.strip_prefix('!').unwrap_or(pat);
-        if !names.iter().any(|n| facemark_nn::network::name_matches(p, n)) {
+        if !names
+            .iter()
+            .any(|n| facemark_nn::network::name_matches(p, n))
+        {
             return Err(TrainError::Freeze(pat.clone()));
         }
     }

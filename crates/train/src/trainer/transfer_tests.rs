@@ -23,7 +23,10 @@ fn tiny(out: &Path, epochs: usize) -> TrainConfig {
         threads: 2,
         patience: 0,
         augment: crate::augment::AugmentConfig::none(),
-        freeze: FREEZE_ALL_BUT_LAST_BLOCK.iter().map(|s| s.to_string()).collect(),
+        freeze: FREEZE_ALL_BUT_LAST_BLOCK
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         ..TrainConfig::default()
     }
 }
@@ -153,7 +156,10 @@ fn init_from_a_wrong_dlib_file_is_a_clear_error() {
     cfg.init = Some(fixture.clone());
     let e = train_on(&cfg, &data, Scheme::generic(5), &RunOptions::default()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("--init") && msg.contains("tiny_resnet.dat"), "{msg}");
+    assert!(
+        msg.contains("--init") && msg.contains("tiny_resnet.dat"),
+        "{msg}"
+    );
     // not a file at all
     cfg.init = Some(dir.path().join("missing.dat"));
     let msg = train_on(&cfg, &data, Scheme::generic(5), &RunOptions::default())
@@ -185,7 +191,9 @@ fn init_from_dlibs_face_recognition_model() {
     let mut net = arch.build(1).unwrap();
     assert!(!init::transfer_from(&path, &mut net).unwrap());
     let (dlib, mean) = facemark_recog::load_network(&path).unwrap();
-    let gray: Vec<u8> = (0..150 * 150).map(|i| ((i * 7 + i / 150 * 3) % 256) as u8).collect();
+    let gray: Vec<u8> = (0..150 * 150)
+        .map(|i| ((i * 7 + i / 150 * 3) % 256) as u8)
+        .collect();
     let ours = Tensor::new(
         vec![1, 1, 150, 150],
         gray.iter().map(|&v| v as f32 / 127.5 - 1.0).collect(),
@@ -212,6 +220,9 @@ fn init_from_dlibs_face_recognition_model() {
         .zip(&b.data)
         .map(|(p, q)| (p - q).abs() / (1.0 + q.abs()))
         .fold(0.0f32, f32::max);
-    eprintln!("backbone map {:?}: worst relative difference {worst:e}", a.shape);
+    eprintln!(
+        "backbone map {:?}: worst relative difference {worst:e}",
+        a.shape
+    );
     assert!(worst < 1e-4);
 }

@@ -173,9 +173,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Worker threads (0 = all cores).
     pub threads: usize,
-    /// Start from this model's weights (copied by name where shapes agree).
+    /// Start from this model's weights (copied by name where shapes agree), or from a
+    /// pretrained backbone by file kind (`.dat`: dlib's face-recognition ResNet, which implies
+    /// `arch = "dlib_resnet"`; `trainer::InitKind`).
     pub init: Option<PathBuf>,
-    /// Parameters to keep fixed: prefixes (`conv1`) or globs (`pw*`, `*.bias`).
+    /// Parameters to keep fixed: prefixes (`conv1`) or globs (`pw*`, `*.bias`); `!PAT` for
+    /// an exception (`["*", "!head."]`: all but the head).
     pub freeze: Vec<String>,
     /// Use at most this many samples (0 = all): quick runs and smoke tests.
     pub max_samples: usize,

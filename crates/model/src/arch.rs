@@ -1,4 +1,5 @@
-//! The keypoint architectures as configs: `seed001`, `naimish`, `mobile`.
+//! The keypoint architectures as configs: `seed001`, `naimish`, `mobile`, `dlib_resnet`
+//! ([`crate::resnet`]).
 
 use facemark_nn::integral::IntegralLayout;
 use facemark_nn::layers::{
@@ -24,6 +25,10 @@ pub enum ArchKind {
     /// facemark's fast default: a depthwise-separable net (MobileNet-style blocks) on a small
     /// gray input; see [`ArchConfig::mobile`].
     Mobile,
+    /// dlib's face-recognition ResNet as a backbone, 150×150, with a dense landmark head
+    /// ([`crate::resnet`]): for `--init dlib_face_recognition_resnet_model_v1.dat`.
+    #[serde(rename = "dlib_resnet")]
+    DlibResnet,
 }
 
 impl std::str::FromStr for ArchKind {
@@ -33,8 +38,9 @@ impl std::str::FromStr for ArchKind {
             "seed001" => Ok(ArchKind::Seed001),
             "naimish" => Ok(ArchKind::Naimish),
             "mobile" => Ok(ArchKind::Mobile),
+            "dlib_resnet" => Ok(ArchKind::DlibResnet),
             _ => Err(format!(
-                "unknown architecture `{s}` (expected seed001, naimish or mobile)"
+                "unknown architecture `{s}` (expected seed001, naimish, mobile or dlib_resnet)"
             )),
         }
     }
@@ -46,6 +52,7 @@ impl std::fmt::Display for ArchKind {
             ArchKind::Seed001 => "seed001",
             ArchKind::Naimish => "naimish",
             ArchKind::Mobile => "mobile",
+            ArchKind::DlibResnet => "dlib_resnet",
         })
     }
 }
@@ -180,6 +187,7 @@ impl ArchConfig {
             ArchKind::Seed001 => 224,
             ArchKind::Naimish => 96,
             ArchKind::Mobile => 64,
+            ArchKind::DlibResnet => 150,
         };
         ArchConfig {
             kind,
@@ -226,6 +234,7 @@ impl ArchConfig {
         let elu = || Layer::Act(Activation::new(ActKind::Elu));
         let pool = |k| Layer::MaxPool(MaxPool2d::new(k, k));
         let layers = match self.kind {
+            ArchKind::DlibResnet => return crate::resnet::build(self, rng),
             ArchKind::Seed001 => {
                 let c = self.final_map_side()?;
                 vec![
@@ -365,6 +374,7 @@ impl ArchConfig {
                 let b = a.checked_sub(2).ok_or_else(too_small)? / 2;
                 b.checked_sub(1).ok_or_else(too_small)? / 2 / 2
             }
+            ArchKind::DlibResnet => crate::resnet::final_map_side(s).unwrap_or(0),
             ArchKind::Mobile => {
                 if s < 16 {
                     return Err(too_small());
@@ -495,6 +505,7 @@ impl ArchConfig {
         // all factors are bounded above (input ≤ 1024, channels ≤ 2048, points ≤ 10 000):
         // no product overflows a 64-bit usize
         let n = match self.kind {
+            ArchKind::DlibResnet => crate::resnet::param_count(self, side),
             ArchKind::Seed001 => {
                 conv(1, 32, 5)
                     + conv(32, 64, 3)

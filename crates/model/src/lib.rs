@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+pub mod resnet;
 pub mod st;
 
 pub use arch::{ArchConfig, ArchError, ArchKind, Head, MAX_INPUT_SIZE};

@@ -42,6 +42,44 @@ impl Network {
         }
         t
     }
+    /// Number of leading layers that training leaves as they are and that compute in training
+    /// what they compute at inference: no trainable unfrozen parameter, no dropout, no batch
+    /// norm on batch statistics (nested layers included). Their output for an input never
+    /// changes during a run, so it can be computed once ([`Network::forward_from`],
+    /// [`Network::forward_train_from`]).
+    pub fn frozen_prefix(&self) -> usize {
+        self.layers
+            .iter()
+            .position(|l| !l.is_fixed())
+            .unwrap_or(self.layers.len())
+    }
+    /// Inference through `layers[start..]` only (`x`: the output of `layers[..start]`).
+    pub fn forward_from(&self, start: usize, x: &Tensor) -> Tensor {
+        let mut t = x.clone();
+        for l in &self.layers[start.min(self.layers.len())..] {
+            t = l.forward(&t);
+        }
+        t
+    }
+    /// [`Network::forward_train`] through `layers[start..]` only (`x`: the output of
+    /// `layers[..start]`), for a `start` of at most [`Network::frozen_prefix`]; the backward
+    /// pass after it stops at `start` (requires `need_dx = false`).
+    pub fn forward_train_from(&mut self, start: usize, x: Tensor, rng: &mut dyn RngCore) -> Tensor {
+        assert!(
+            start <= self.frozen_prefix(),
+            "forward_train_from({start}): layers below {start} train"
+        );
+        self.in_shapes.clear();
+        // the skipped layers' input shapes: never read (the backward pass ends below the
+        // lowest trainable layer, at or above `start`)
+        self.in_shapes.resize(start, Vec::new());
+        let mut t = x;
+        for l in &mut self.layers[start..] {
+            self.in_shapes.push(t.shape.clone());
+            t = l.forward_train(t, rng);
+        }
+        t
+    }
     /// Backward pass from `dy` (gradient of the loss w.r.t. the output); accumulates into the
     /// parameters' `grad`. Returns the input gradient when `need_dx`.
     pub fn backward(&mut self, dy: Tensor, need_dx: bool) -> Option<Tensor> {
@@ -108,12 +146,17 @@ impl Network {
         }
         self.in_shapes.clear();
     }
-    /// Freeze every parameter whose name matches one of `patterns` (see [`name_matches`]).
-    /// Returns the names frozen.
+    /// Freeze every parameter whose name matches one of `patterns` (see [`name_matches`]) and
+    /// none of the exceptions among them (a pattern `!PAT`: `["*", "!head"]` freezes all but
+    /// the head). Returns the names frozen.
     pub fn freeze(&mut self, patterns: &[String]) -> Vec<String> {
+        let (except, take): (Vec<&String>, Vec<&String>) =
+            patterns.iter().partition(|p| p.starts_with('!'));
         let mut out = Vec::new();
         for p in self.params_mut() {
-            if patterns.iter().any(|pat| name_matches(pat, &p.name)) {
+            if take.iter().any(|pat| name_matches(pat, &p.name))
+                && !except.iter().any(|pat| name_matches(&pat[1..], &p.name))
+            {
                 p.frozen = true;
                 out.push(p.name.clone());
             }
@@ -225,5 +268,22 @@ mod tests {
         assert!(name_matches("bn1", "bn1.running_mean"));
         assert!(!name_matches("bn1", "conv1.weight"));
         assert!(name_matches("conv?.weight", "conv3.weight"));
+    }
+
+    #[test]
+    fn freeze_with_exceptions() {
+        use crate::layers::{Dense, Layer};
+        let r = &mut rand::rngs::mock::StepRng::new(0, 1);
+        let mut net = Network::new(vec![
+            Layer::Dense(Dense::new("con1", 2, 2, 1.0, r)),
+            Layer::Dense(Dense::new("con28", 2, 2, 1.0, r)),
+            Layer::Dense(Dense::new("head", 2, 2, 1.0, r)),
+        ]);
+        let all = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let frozen = net.freeze(&all(&["*", "!con28", "!head"]));
+        assert_eq!(frozen, all(&["con1.weight", "con1.bias"]));
+        assert_eq!(net.frozen_prefix(), 1);
+        let mut net2 = net.clone();
+        assert!(net2.freeze(&all(&["!head"])).is_empty());
     }
 }

@@ -140,6 +140,36 @@ fn batchnorm_2d_and_1d_gradients() {
     );
 }
 
+/// An affine layer ([`BatchNorm::fixed_stats`], dlib's `affine`): the running statistics in
+/// training too, gradients for weight, bias and input; the statistics never move.
+#[test]
+fn fixed_stats_batchnorm_gradients() {
+    let mut bn = BatchNorm::new("aff", 3);
+    bn.fixed_stats = true;
+    bn.weight.value = vec![1.5, 0.7, -0.4];
+    bn.bias.value = vec![0.1, -0.2, 0.3];
+    bn.running_mean.value = vec![0.2, -0.1, 0.05];
+    bn.running_var.value = vec![0.5, 2.0, 1.3];
+    let net = Network::new(vec![Layer::BatchNorm(bn.clone())]);
+    check(net.clone(), vec![2, 3, 3, 2], None, 5e-3);
+    // one sample behaves as at inference, and the statistics stay
+    let mut net = net;
+    let x = Tensor::new(vec![1, 3, 1, 2], vec![0.3, -0.5, 1.0, 0.2, -0.7, 0.9]);
+    let a = net.forward(&x);
+    let b = net.forward_train(x, &mut rng());
+    for (p, q) in a.data.iter().zip(&b.data) {
+        assert!((p - q).abs() < 1e-6, "{p} vs {q}");
+    }
+    assert_eq!(
+        net.param("aff.running_mean").unwrap().value,
+        bn.running_mean.value
+    );
+    assert_eq!(
+        net.param("aff.running_var").unwrap().value,
+        bn.running_var.value
+    );
+}
+
 #[test]
 fn maxpool_gradients() {
     // distinct, well separated values so that a ±h step never changes the arg-max
@@ -318,11 +348,22 @@ fn avgpool_gradients() {
 #[test]
 fn residual_gradients() {
     let r = &mut rng();
+    // the down block as dlib's: con, affine, activation, con, affine (affine = a batch norm
+    // with fixed statistics, [`BatchNorm::fixed_stats`])
+    let affine = |name: String, c: usize| {
+        let mut bn = BatchNorm::new(&name, c);
+        bn.fixed_stats = true;
+        bn.weight.value = (0..c).map(|i| 0.8 + 0.1 * i as f32).collect();
+        bn.bias.value = (0..c).map(|i| 0.05 * i as f32 - 0.1).collect();
+        Layer::BatchNorm(bn)
+    };
     let body = |name: &str, cin, cout, stride, r: &mut ChaCha8Rng| {
         Network::new(vec![
             Layer::Conv2d(Conv2d::new(&format!("{name}a"), cin, cout, 3, stride, 0, r)),
+            affine(format!("{name}fa"), cout),
             Layer::Act(Activation::new(ActKind::Elu)),
             Layer::Conv2d(Conv2d::new(&format!("{name}b"), cout, cout, 3, 1, 1, r)),
+            affine(format!("{name}fb"), cout),
         ])
     };
     // body: 8×8 → 3×3 (3×3 stride 2, no padding); shortcut: 8×8 → 4×4, 2 channels

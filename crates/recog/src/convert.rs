@@ -4,7 +4,7 @@
 //! | dlib | facemark-nn |
 //! |---|---|
 //! | `con` (square kernel, equal strides and paddings) | [`Conv2d`] `con<i>` (bias zeros when disabled) |
-//! | `affine` (conv mode) | [`BatchNorm`] `affine<i>` with mean 0, variance 1, ε 0: exactly `γ·x + β`, folded into the convolution before it by [`Network::fused`] |
+//! | `affine` (conv mode) | [`BatchNorm`] `affine<i>` with mean 0, variance 1, ε 0 and [`BatchNorm::fixed_stats`]: exactly `γ·x + β`, in training too, folded into the convolution before it by [`Network::fused`] |
 //! | `relu` | [`Activation`] ReLU |
 //! | `max_pool`, `avg_pool` (square, no padding) | [`MaxPool2d`], [`AvgPool2d`] |
 //! | `avg_pool_everything` | [`GlobalAvgPool`] |
@@ -161,6 +161,8 @@ fn convert_layer(l: &DlibLayer, names: &mut Names) -> Result<Layer, String> {
             names.affine += 1;
             let mut bn = BatchNorm::new(&format!("affine{}", names.affine), gamma.len());
             bn.eps = 0.0;
+            // an affine layer also when trained on (transfer learning): no batch statistics
+            bn.fixed_stats = true;
             bn.weight.value.copy_from_slice(gamma);
             bn.bias.value.copy_from_slice(beta);
             Layer::BatchNorm(bn)

@@ -267,6 +267,24 @@ impl FaceRecognizer {
     }
 }
 
+/// The network of a dlib face-recognition file at `path` ([`resnet::face_resnet_arch`]) as
+/// trained, unfused (parameters named as in [`convert`]), with its input's channel means
+/// (red, green, blue, 8-bit units; dlib's input is `(value − mean) / 256`): the backbone for
+/// transfer learning (`facemark train --init FILE.dat`).
+pub fn load_network(path: &Path) -> Result<(Network, [f32; 3]), RecogError> {
+    let model = |error| RecogError::Model {
+        path: path.to_path_buf(),
+        error,
+    };
+    let bytes = std::fs::read(path).map_err(|error| RecogError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let net = read_net(&bytes, &resnet::face_resnet_arch()).map_err(model)?;
+    let network = convert::to_network(&net).map_err(model)?;
+    Ok((network, net.input.mean))
+}
+
 /// Euclidean distance of two descriptors (dlib's `length(a - b)`); `f32::INFINITY` when their
 /// lengths differ.
 pub fn distance(a: &[f32], b: &[f32]) -> f32 {

@@ -51,6 +51,9 @@ pub enum ArchName {
     Naimish,
     /// [`ArchKind::Mobile`].
     Mobile,
+    /// [`ArchKind::DlibResnet`] (implied by `init = "….dat"`).
+    #[serde(rename = "dlib_resnet")]
+    DlibResnet,
     /// dlib's shape predictor (Kazemi & Sullivan's ERT), options in the `[ert]` table.
     Ert,
 }
@@ -62,6 +65,7 @@ impl ArchName {
             ArchName::Seed001 => Some(ArchKind::Seed001),
             ArchName::Naimish => Some(ArchKind::Naimish),
             ArchName::Mobile => Some(ArchKind::Mobile),
+            ArchName::DlibResnet => Some(ArchKind::DlibResnet),
             ArchName::Ert => None,
         }
     }
@@ -73,6 +77,7 @@ impl From<ArchKind> for ArchName {
             ArchKind::Seed001 => ArchName::Seed001,
             ArchKind::Naimish => ArchName::Naimish,
             ArchKind::Mobile => ArchName::Mobile,
+            ArchKind::DlibResnet => ArchName::DlibResnet,
         }
     }
 }
@@ -84,7 +89,7 @@ impl std::str::FromStr for ArchName {
             return Ok(ArchName::Ert);
         }
         s.parse::<ArchKind>().map(ArchName::from).map_err(|_| {
-            format!("unknown architecture `{s}` (expected seed001, naimish, mobile or ert)")
+            format!("unknown architecture `{s}` (expected seed001, naimish, mobile, dlib_resnet or ert)")
         })
     }
 }
@@ -236,9 +241,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Worker threads (0 = all cores).
     pub threads: usize,
-    /// Start from this model's weights (copied by name where shapes agree).
+    /// Start from this model's weights (copied by name where shapes agree), or from a
+    /// pretrained backbone by file kind (`.dat`: dlib's face-recognition ResNet, which implies
+    /// `arch = "dlib_resnet"`; `trainer::InitKind`).
     pub init: Option<PathBuf>,
-    /// Parameters to keep fixed: prefixes (`conv1`) or globs (`pw*`, `*.bias`).
+    /// Parameters to keep fixed: prefixes (`conv1`) or globs (`pw*`, `*.bias`); `!PAT` for
+    /// an exception (`["*", "!head."]`: all but the head).
     pub freeze: Vec<String>,
     /// Use at most this many samples (0 = all): quick runs and smoke tests.
     pub max_samples: usize,

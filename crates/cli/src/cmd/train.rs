@@ -44,10 +44,12 @@ pub struct Args {
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     pub resume: bool,
-    /// Start from a trained model's weights (by name; a new head if the point count differs).
+    /// Start from a trained model's weights (by name; a new head if the point count differs),
+    /// or from dlib's face-recognition ResNet (`…resnet_model_v1.dat`: arch dlib_resnet).
     #[arg(long)]
     pub init: Option<PathBuf>,
-    /// Keep matching parameters fixed: prefix (`conv1`) or glob (`pw*`); repeat or commas.
+    /// Keep matching parameters fixed: prefix (`conv1`) or glob (`pw*`), `!PAT` for an
+    /// exception (`'*,!head.'`); repeat or commas.
     #[arg(long, value_delimiter = ',')]
     pub freeze: Vec<String>,
     /// Seed of the split, shuffling, augmentation and initial weights (default 1).
@@ -192,6 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         resume: args.resume,
         created_by,
         stop_after: None,
+        ..RunOptions::default()
     };
     let progress = !args.quiet && std::io::stderr().is_terminal();
     if cfg.arch == ArchName::Ert {
@@ -201,7 +204,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if quiet_lines {
         eprintln!(
             "training {} on {} for {} epochs → {}",
-            cfg.arch,
+            // a pretrained backbone (`--init FILE.dat`) brings its own architecture
+            cfg.init
+                .as_deref()
+                .and_then(|p| facemark_train::trainer::InitKind::of(p).arch())
+                .map(ArchName::from)
+                .unwrap_or(cfg.arch),
             cfg.data
                 .iter()
                 .map(|p| p.display().to_string())

@@ -297,6 +297,20 @@ impl Layer {
             _ => vec![],
         }
     }
+    /// Whether training leaves this layer as it is and it computes in training what it
+    /// computes at inference: no trainable unfrozen parameter, not a dropout, not a batch norm
+    /// on batch statistics (a frozen one, or one with [`BatchNorm::fixed_stats`], is fixed
+    /// once its parameters are), the same for the layers inside a residual block.
+    pub fn is_fixed(&self) -> bool {
+        match self {
+            Layer::Dropout(_) => false,
+            Layer::Residual(r) => {
+                r.body.layers.iter().all(Layer::is_fixed)
+                    && r.shortcut.layers.iter().all(Layer::is_fixed)
+            }
+            l => l.params().iter().all(|p| !p.trainable || p.frozen),
+        }
+    }
     /// Drop training caches (frees memory after training).
     pub fn clear_cache(&mut self) {
         match self {

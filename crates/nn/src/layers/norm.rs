@@ -20,11 +20,15 @@
 //!   caches the normalised input, `1/√(var + eps)` and the shape.
 //! - frozen (`weight.frozen`; whether `bias` is frozen does not matter here): behaves as
 //!   `forward`, with the running statistics, which it leaves as they are; caches the shape.
+//! - [`BatchNorm::fixed_stats`] (an affine layer, e.g. dlib's `affine`, trained on): the
+//!   running statistics as at inference, never updated, `weight` and `bias` still learn;
+//!   caches `x̂` and `1/√(var + eps)`.
 //!
 //! `backward(&mut self, dy, need_dx)`
 //! - requires: `forward_train` ran before.
 //! - ensures: `Σ dy·x̂` and `Σ dy` per channel **added** to `weight.grad` and `bias.grad`
 //!   (also when `bias` alone is frozen). With `weight` frozen: no parameter gradients, and
+//!   `dx = scale·dy`; with [`BatchNorm::fixed_stats`]: parameter gradients as above,
 //!   `dx = scale·dy`. `need_dx = false`: `None`; `true`: `Some(dx)` with the input's shape
 //!   (through the batch statistics, the full batch-norm gradient).
 //!
@@ -53,6 +57,11 @@ pub struct BatchNorm {
     pub running_mean: Param,
     /// `"<name>.running_var"`, `[c]`: a buffer, the (unbiased) variance used at inference.
     pub running_var: Param,
+    /// An affine layer rather than a batch norm: training also normalises with the running
+    /// statistics (never updated) and learns only `weight` and `bias` (dlib's `affine`
+    /// layers, whose statistics are folded in; `false` at first). Not stored in model files:
+    /// the architecture that builds the layer sets it.
+    pub fixed_stats: bool,
     pub(super) xhat: Vec<f32>,
     pub(super) inv_std: Vec<f32>,
     shape: Vec<usize>,
@@ -70,6 +79,7 @@ impl BatchNorm {
             bias: Param::new(format!("{name}.bias"), vec![c], vec![0.0; c]),
             running_mean: Param::buffer(format!("{name}.running_mean"), vec![c], vec![0.0; c]),
             running_var: Param::buffer(format!("{name}.running_var"), vec![c], vec![1.0; c]),
+            fixed_stats: false,
             xhat: Vec::new(),
             inv_std: Vec::new(),
             shape: Vec::new(),
@@ -115,6 +125,9 @@ impl BatchNorm {
             self.shape = x.shape.clone();
             self.xhat.clear();
             return self.forward(&x);
+        }
+        if self.fixed_stats {
+            return self.forward_train_fixed(x);
         }
         let s = self.spatial(&x);
         let (n, c) = (x.batch(), self.c);
@@ -173,6 +186,37 @@ impl BatchNorm {
         self.shape = x.shape;
         Tensor::new(self.shape.clone(), out)
     }
+    /// [`BatchNorm::forward_train`] of an affine layer ([`BatchNorm::fixed_stats`]): `x̂` from
+    /// the running statistics, cached with `1/√(var + eps)`.
+    fn forward_train_fixed(&mut self, x: Tensor) -> Tensor {
+        let s = self.spatial(&x);
+        let c = self.c;
+        let inv: Vec<f32> = (0..c)
+            .map(|i| 1.0 / (self.running_var.value[i] + self.eps).sqrt())
+            .collect();
+        let mean = &self.running_mean.value;
+        let (g, bt) = (&self.weight.value, &self.bias.value);
+        let mut xhat = x.data;
+        let mut out = vec![0.0; xhat.len()];
+        xhat.par_chunks_mut(c * s)
+            .zip(out.par_chunks_mut(c * s))
+            .for_each(|(xs, os)| {
+                for ch in 0..c {
+                    let (m, a, gg, bb) = (mean[ch], inv[ch], g[ch], bt[ch]);
+                    for (xv, ov) in xs[ch * s..(ch + 1) * s]
+                        .iter_mut()
+                        .zip(&mut os[ch * s..(ch + 1) * s])
+                    {
+                        *xv = (*xv - m) * a;
+                        *ov = gg * *xv + bb;
+                    }
+                }
+            });
+        self.xhat = xhat;
+        self.inv_std = inv;
+        self.shape = x.shape;
+        Tensor::new(self.shape.clone(), out)
+    }
     /// Adds `Σ dy·x̂` and `Σ dy` per channel to the weight and bias gradients (none when the
     /// weight is frozen); returns the input gradient through the batch statistics when
     /// `need_dx`. Requires [`BatchNorm::forward_train`] first.
@@ -218,6 +262,16 @@ impl BatchNorm {
         }
         let mut dx = dy.data;
         let (g, inv) = (&self.weight.value, &self.inv_std);
+        if self.fixed_stats {
+            // the statistics are constants: dx = γ/√(var + eps) · dy
+            dx.par_chunks_mut(c * s).for_each(|ds| {
+                for ch in 0..c {
+                    let k = g[ch] * inv[ch];
+                    ds[ch * s..(ch + 1) * s].iter_mut().for_each(|d| *d *= k);
+                }
+            });
+            return Some(Tensor::new(self.shape.clone(), dx));
+        }
         dx.par_chunks_mut(c * s)
             .zip(xhat.par_chunks(c * s))
             .for_each(|(ds, xs)| {

@@ -87,6 +87,9 @@ pub(super) struct RunData {
     pub(super) n_train: usize,
     pub(super) n_val: usize,
     pub(super) n_held_out: usize,
+    /// The fixed prefix's features, when the run caches them ([`super::features`]); set
+    /// after the network is made.
+    pub(super) features: Option<super::features::Features>,
 }
 
 impl RunData {
@@ -159,6 +162,7 @@ impl RunData {
             n_train: train_idx.len(),
             n_val: val_idx.len(),
             n_held_out: fold_idx.len(),
+            features: None,
         })
     }
 }

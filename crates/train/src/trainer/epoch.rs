@@ -93,11 +93,21 @@ fn train_epoch(
         }
         let step = epoch * steps_per_epoch + b;
         lr = cfg.lr_at(step, total_steps, epoch);
-        let (x, t, m) = batch(cfg, run, epoch, b, chunk);
         let n = chunk.len();
         let net = &mut state.net;
         net.zero_grad();
-        let y = net.forward_train(Tensor::new(vec![n, 1, size, size], x), &mut rng);
+        let (y, t, m) = match &run.features {
+            // the fixed prefix's output, cached (`super::features`)
+            Some(f) => {
+                let (x, t, m) = f.batch(chunk, 2 * run.scheme.len());
+                (net.forward_train_from(f.start, x, &mut rng), t, m)
+            }
+            None => {
+                let (x, t, m) = batch(cfg, run, epoch, b, chunk);
+                let x = Tensor::new(vec![n, 1, size, size], x);
+                (net.forward_train(x, &mut rng), t, m)
+            }
+        };
         let weights = cfg.nme_weighted.then(|| nme_weights(&t, &m, &run.scheme));
         let (loss, g) = run
             .arch
@@ -195,7 +205,15 @@ fn finish_epoch(
     let averaged = state.ema.as_ref().map(|e| e.averaged(&mut state.net));
     let scored = averaged.as_ref().unwrap_or(&state.net);
     let size = run.arch.input_size;
-    let (val_loss, val_nme, norm) = validate(scored, &run.arch, &run.val, cfg, &run.scheme, size);
+    let (val_loss, val_nme, norm) = validate(
+        scored,
+        &run.arch,
+        &run.val,
+        cfg,
+        &run.scheme,
+        size,
+        run.features.as_ref(),
+    );
     let rec = EpochRecord {
         epoch: epoch + 1,
         lr: trained.lr,

@@ -6,17 +6,52 @@ use super::TrainError;
 use super::LOG_TARGET;
 use crate::config::{HeadName, TrainConfig};
 use facemark_core::Point;
-use facemark_model::{transfer, ArchConfig, Head, KeypointModel};
-use facemark_nn::Network;
+use facemark_model::resnet;
+use facemark_model::{transfer, ArchConfig, ArchKind, Head, KeypointModel};
+use facemark_nn::{Layer, Network};
 use std::path::Path;
 
-/// The architecture a config asks for, for `n_points`.
+/// What kind of file `--init` names, by its extension (lower case): `.dat` a dlib DNN file
+/// (the face-recognition ResNet, [`ArchKind::DlibResnet`]), anything else a facemark model.
+/// A new pretrained backbone adds its kind here, its architecture to [`InitKind::arch`] and
+/// its reader to [`transfer_from`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitKind {
+    /// A facemark model file (safetensors with facemark's metadata).
+    Facemark,
+    /// A dlib DNN file (`dlib_face_recognition_resnet_model_v1.dat`).
+    DlibDnn,
+}
+
+impl InitKind {
+    /// The kind of `path`.
+    pub fn of(path: &Path) -> InitKind {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("dat") => InitKind::DlibDnn,
+            _ => InitKind::Facemark,
+        }
+    }
+    /// The architecture a pretrained backbone of this kind needs (`None`: the config's).
+    pub fn arch(self) -> Option<ArchKind> {
+        match self {
+            InitKind::Facemark => None,
+            InitKind::DlibDnn => Some(ArchKind::DlibResnet),
+        }
+    }
+}
+
+/// The architecture a config asks for, for `n_points` (an `init` backbone's own, e.g.
+/// `dlib_resnet` for a `.dat` file: [`InitKind::arch`]).
 pub fn arch_for(cfg: &TrainConfig, n_points: usize) -> ArchConfig {
     // (`ert` is trained by `crate::ert`; `TrainConfig::validate` refuses it for a network)
     let kind = cfg
-        .arch
-        .network()
-        .unwrap_or(facemark_model::ArchKind::Mobile);
+        .init
+        .as_deref()
+        .and_then(|p| InitKind::of(p).arch())
+        .unwrap_or_else(|| cfg.arch.network().unwrap_or(ArchKind::Mobile));
     let mut arch = ArchConfig::new(kind, n_points);
     if cfg.input_size > 0 {
         arch.input_size = cfg.input_size;
@@ -76,12 +111,45 @@ pub(super) fn pip_head(
 
 /// `--init`: copy `init`'s weights into `net` by name (a tensor whose shape differs, e.g. the
 /// head for another point count, is kept new). Returns whether the whole head was copied.
+///
+/// A dlib DNN file ([`InitKind::DlibDnn`]) gives the whole backbone of a `dlib_resnet`
+/// network (an error when any of its tensors is not in the file at its shape) and the input
+/// layer's channel means ([`facemark_model::resnet::rgb_in`]); the head is new.
 pub(super) fn transfer_from(init: &Path, net: &mut Network) -> Result<bool, TrainError> {
-    let src = KeypointModel::load(init).map_err(|error| TrainError::Init {
-        path: init.to_path_buf(),
-        error,
-    })?;
-    let rep = transfer(&src.net, net);
+    let rep = match InitKind::of(init) {
+        InitKind::Facemark => {
+            let src = KeypointModel::load(init).map_err(|error| TrainError::Init {
+                path: init.to_path_buf(),
+                error,
+            })?;
+            transfer(&src.net, net)
+        }
+        InitKind::DlibDnn => {
+            let (src, mean) = facemark_recog::load_network(init).map_err(TrainError::InitRecog)?;
+            let rep = transfer(&src, net);
+            let missing: Vec<&String> = rep
+                .kept
+                .iter()
+                .filter(|n| !n.starts_with("head.") && !n.starts_with(resnet::RGB_IN))
+                .collect();
+            if !missing.is_empty() {
+                return Err(TrainError::InitKind {
+                    path: init.to_path_buf(),
+                    detail: format!(
+                        "the file's network does not fit the dlib_resnet backbone (at width 1): \
+                         {} tensors missing or of another shape, e.g. {:?}",
+                        missing.len(),
+                        &missing[..missing.len().min(4)]
+                    ),
+                });
+            }
+            if let Some(Layer::Conv2d(c)) = net.layers.first_mut() {
+                let fresh = resnet::rgb_in(mean);
+                c.bias.value.copy_from_slice(&fresh.bias.value);
+            }
+            rep
+        }
+    };
     tracing::info!(
         target: LOG_TARGET,
         "--init {}: {} tensors copied, {} kept new ({:?})",
@@ -114,14 +182,21 @@ pub(super) fn init_head(net: &mut Network, mean: &[f32]) {
     }
 }
 
-/// `--freeze`: keep the parameters matching each pattern fixed; a pattern that matches
-/// nothing is an error.
+/// `--freeze`: keep the parameters matching the patterns fixed, except those matching an
+/// exception `!PAT` ([`Network::freeze`]); a pattern or exception that matches no parameter
+/// is an error.
 pub(super) fn freeze(net: &mut Network, patterns: &[String]) -> Result<(), TrainError> {
+    let names: Vec<String> = net.params().iter().map(|p| p.name.clone()).collect();
     for pat in patterns {
-        if net.freeze(std::slice::from_ref(pat)).is_empty() {
+        let p = pat.strip_prefix('!').unwrap_or(pat);
+        if !names
+            .iter()
+            .any(|n| facemark_nn::network::name_matches(p, n))
+        {
             return Err(TrainError::Freeze(pat.clone()));
         }
     }
+    net.freeze(patterns);
     Ok(())
 }
 

@@ -37,15 +37,18 @@ mod checkpoint;
 mod data;
 mod ema;
 mod epoch;
+mod features;
 mod init;
 mod observer;
 pub(crate) mod output;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transfer_tests;
 mod validate;
 
 pub use data::load_data;
-pub use init::arch_for;
+pub use init::{arch_for, InitKind};
 pub use observer::{StepInfo, TrainObserver};
 
 use crate::config::{ConfigError, TrainConfig};
@@ -101,6 +104,18 @@ pub enum TrainError {
         /// The reader's error.
         error: ModelError,
     },
+    /// The `init` dlib network could not be read (the error names the file).
+    #[error("--init: {0}")]
+    InitRecog(facemark_recog::RecogError),
+    /// The `init` file is of a kind `--init` cannot start from, or its network does not fit
+    /// the architecture.
+    #[error("--init {}: {detail}", path.display())]
+    InitKind {
+        /// The file given as `init`.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A `freeze` pattern names nothing (a typo would otherwise silently train everything).
     #[error("--freeze: pattern `{0}` matches no parameter of the network")]
     Freeze(String),
@@ -143,6 +158,10 @@ pub struct RunOptions {
     /// Stop after this many epochs in this invocation (as if killed after the checkpoint);
     /// `None` = run to the configured epoch count.
     pub stop_after: Option<usize>,
+    /// Never cache the frozen prefix's features (`super::features`; they are cached when
+    /// augmentation is off and the first layers are frozen): the same training, to float
+    /// rounding, each face through the whole network at every step.
+    pub no_feature_cache: bool,
 }
 
 /// One epoch's figures (a row of `metrics.csv`).
@@ -295,8 +314,11 @@ fn train_inner(
     }
     let out = &cfg.out;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let run = RunData::prepare(cfg, samples, scheme)?;
+    let mut run = RunData::prepare(cfg, samples, scheme)?;
     let mut state = start(cfg, opts, &run)?;
+    if !opts.no_feature_cache && features::applies(cfg, &state.net) {
+        run.features = Some(features::compute(&run, &state.net));
+    }
     output::write_config(out, cfg)?;
     let mut meta = output::model_meta(cfg, &run, &opts.created_by);
     let nme_norm = epoch::run_epochs(cfg, opts, &run, &mut state, &mut meta, observer)?;

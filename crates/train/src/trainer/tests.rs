@@ -6,7 +6,7 @@ use facemark_core::{ImageSource, Sample};
 use facemark_model::{st, KeypointModel};
 /// Synthetic faces: a bright square on a dark 48×48 image, 5 points = its corners and
 /// centre; the square moves and changes size from face to face.
-fn samples(n: usize) -> Vec<Sample> {
+pub(super) fn samples(n: usize) -> Vec<Sample> {
     (0..n)
         .map(|i| {
             let (w, h) = (48u32, 48u32);
@@ -58,7 +58,7 @@ fn config(out: &Path, epochs: usize) -> TrainConfig {
     }
 }
 
-fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
+pub(super) fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
     let m = KeypointModel::load(path).unwrap();
     m.net
         .params()

@@ -2,6 +2,7 @@
 //! inference crops.
 
 use super::data::ValSet;
+use super::features::Features;
 use crate::config::TrainConfig;
 use crate::metrics;
 use facemark_core::Scheme;
@@ -10,7 +11,8 @@ use facemark_nn::{masked_loss, Network, Tensor};
 
 /// Validation loss and NME (mean over faces) of `net` on `val`, and the distance the NME is
 /// normalised by (see [`TrainSummary::nme_norm`](super::TrainSummary::nme_norm); `"none"`
-/// without a validation set, empty when no face could be scored).
+/// without a validation set, empty when no face could be scored). With `features`, the
+/// validation faces' cached features go through the layers after the fixed prefix.
 pub(super) fn validate(
     net: &Network,
     arch: &ArchConfig,
@@ -18,20 +20,25 @@ pub(super) fn validate(
     cfg: &TrainConfig,
     scheme: &Scheme,
     size: u32,
+    features: Option<&Features>,
 ) -> (f32, f32, String) {
     if val.n == 0 {
         return (f32::NAN, f32::NAN, "none".into());
     }
-    let px = (size * size) as usize;
+    let s = size as usize;
+    let (inputs, shape, from) = match features {
+        Some(f) => (&f.val[..], f.shape.clone(), f.start),
+        None => (&val.inputs[..], vec![1, s, s], 0),
+    };
+    let px: usize = shape.iter().product();
     let k = 2 * scheme.len();
     let mut preds = Vec::with_capacity(val.n * k);
     for start in (0..val.n).step_by(64) {
         let end = (start + 64).min(val.n);
-        let x = Tensor::new(
-            vec![end - start, 1, size as usize, size as usize],
-            val.inputs[start * px..end * px].to_vec(),
-        );
-        let y = net.forward(&x);
+        let mut sh = vec![end - start];
+        sh.extend(&shape);
+        let x = Tensor::new(sh, inputs[start * px..end * px].to_vec());
+        let y = net.forward_from(from, &x);
         preds.extend(arch.decode(&y.data, &y.shape));
     }
     // the coordinate loss for every head, so validation losses compare across heads

@@ -163,20 +163,27 @@ impl BatchNorm {
             self.running_mean.value[ch] = (1.0 - mo) * self.running_mean.value[ch] + mo * mean;
             self.running_var.value[ch] = (1.0 - mo) * self.running_var.value[ch] + mo * unbiased;
         }
+        let means: Vec<f32> = stats.iter().map(|(mean, _)| *mean).collect();
+        self.normalise_and_cache(x, s, &means, inv)
+    }
+    /// `x̂ = (x − mean)·inv` and `y = γ·x̂ + β` per channel (`s` values a channel); caches `x̂`,
+    /// `inv` and the shape for [`BatchNorm::backward`]. Shared by the batch-statistics and the
+    /// fixed-statistics training passes.
+    fn normalise_and_cache(&mut self, x: Tensor, s: usize, means: &[f32], inv: Vec<f32>) -> Tensor {
+        let c = self.c;
+        let (g, bt) = (&self.weight.value, &self.bias.value);
         let mut xhat = x.data;
         let mut out = vec![0.0; xhat.len()];
-        let (g, bt) = (&self.weight.value, &self.bias.value);
         xhat.par_chunks_mut(c * s)
             .zip(out.par_chunks_mut(c * s))
             .for_each(|(xs, os)| {
                 for ch in 0..c {
-                    let (mean, a) = (stats[ch].0, inv[ch]);
-                    let (gg, bb) = (g[ch], bt[ch]);
+                    let (m, a, gg, bb) = (means[ch], inv[ch], g[ch], bt[ch]);
                     for (xv, ov) in xs[ch * s..(ch + 1) * s]
                         .iter_mut()
                         .zip(&mut os[ch * s..(ch + 1) * s])
                     {
-                        *xv = (*xv - mean) * a;
+                        *xv = (*xv - m) * a;
                         *ov = gg * *xv + bb;
                     }
                 }
@@ -194,28 +201,8 @@ impl BatchNorm {
         let inv: Vec<f32> = (0..c)
             .map(|i| 1.0 / (self.running_var.value[i] + self.eps).sqrt())
             .collect();
-        let mean = &self.running_mean.value;
-        let (g, bt) = (&self.weight.value, &self.bias.value);
-        let mut xhat = x.data;
-        let mut out = vec![0.0; xhat.len()];
-        xhat.par_chunks_mut(c * s)
-            .zip(out.par_chunks_mut(c * s))
-            .for_each(|(xs, os)| {
-                for ch in 0..c {
-                    let (m, a, gg, bb) = (mean[ch], inv[ch], g[ch], bt[ch]);
-                    for (xv, ov) in xs[ch * s..(ch + 1) * s]
-                        .iter_mut()
-                        .zip(&mut os[ch * s..(ch + 1) * s])
-                    {
-                        *xv = (*xv - m) * a;
-                        *ov = gg * *xv + bb;
-                    }
-                }
-            });
-        self.xhat = xhat;
-        self.inv_std = inv;
-        self.shape = x.shape;
-        Tensor::new(self.shape.clone(), out)
+        let means = self.running_mean.value.clone();
+        self.normalise_and_cache(x, s, &means, inv)
     }
     /// Adds `Σ dy·x̂` and `Σ dy` per channel to the weight and bias gradients (none when the
     /// weight is frozen); returns the input gradient through the batch statistics when

@@ -84,6 +84,8 @@ pub struct Pipeline {
     model: LandmarkModel,
     /// Second-stage model on roll-normalised crops from the last points (`is_refiner`).
     refiner: Option<KeypointModel>,
+    /// Refinement cascade run once from the final points ([`Pipeline::with_cascade`]).
+    cascade: Option<ShapePredictor>,
     /// Extra passes re-cropping on the previous pass's points (0 = single pass).
     refine: usize,
     /// Average each prediction with the prediction on the mirrored crop (test-time flip).
@@ -130,6 +132,7 @@ impl Pipeline {
             calibration,
             model: LandmarkModel::Cnn(model),
             refiner: None,
+            cascade: None,
             refine: 0,
             flip: false,
         })
@@ -146,6 +149,7 @@ impl Pipeline {
             calibration,
             model: LandmarkModel::Ert(sp),
             refiner: None,
+            cascade: None,
             refine: 0,
             flip: false,
         }
@@ -179,6 +183,36 @@ impl Pipeline {
         }
         self.refiner = refiner;
         Ok(self)
+    }
+
+    /// Set (or with `None` remove) a refinement cascade: a shape predictor trained from this
+    /// pipeline's model's points (`facemark train --arch ert --init MODEL`), run once from the
+    /// final points of every face (after the refinement passes,
+    /// [`ShapePredictor::refine_points`]).
+    ///
+    /// Requires a facemark model (not a dlib predictor) and a cascade with its point count.
+    pub fn with_cascade(mut self, cascade: Option<ShapePredictor>) -> Result<Self, Error> {
+        if let Some(c) = &cascade {
+            if matches!(self.model, LandmarkModel::Ert(_)) {
+                return Err(Error::Refiner(
+                    "a refinement cascade refines a facemark model's points, not a dlib shape predictor's".into(),
+                ));
+            }
+            if c.num_parts() != self.scheme().len() {
+                return Err(Error::Refiner(format!(
+                    "the refinement cascade places {} points but the model {}",
+                    c.num_parts(),
+                    self.scheme().len()
+                )));
+            }
+        }
+        self.cascade = cascade;
+        Ok(self)
+    }
+
+    /// The refinement cascade, when there is one.
+    pub fn cascade(&self) -> Option<&ShapePredictor> {
+        self.cascade.as_ref()
     }
 
     /// The refiner, when refinement passes use one.
@@ -301,6 +335,9 @@ impl Pipeline {
             };
             lb = b;
             points = self.model_points(model, gray, &t);
+        }
+        if let Some(c) = &self.cascade {
+            points = c.refine_points(gray, &points, &mut facemark_ert::Scratch::default());
         }
         let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
         Face {
@@ -489,6 +526,53 @@ mod tests {
             .iter()
             .flat_map(|&p| r.apply([p[0] * 1.4, p[1] * 1.4]))
             .collect()
+    }
+
+    /// A one-tree cascade of `n` points that moves every point right by `dx` of the width of
+    /// the box around the points it starts from.
+    fn shifting_cascade(n: usize, dx: f32) -> ShapePredictor {
+        let leaf: Vec<f32> = (0..n).flat_map(|_| [dx, 0.0]).collect();
+        let tree = facemark_ert::Tree {
+            splits: Vec::new(),
+            leaf_values: leaf,
+        };
+        let level = facemark_ert::Level::new(vec![0], vec![[0.0, 0.0]], &[tree]);
+        let initial: Vec<f32> = (0..n).flat_map(|k| [k as f32 / n as f32, 0.5]).collect();
+        ShapePredictor::new(initial, vec![level]).unwrap()
+    }
+
+    #[test]
+    fn a_refinement_cascade_runs_from_the_models_final_points() {
+        let gray = GrayImage::from_fn(200, 160, |x, y| image::Luma([((x * 3 + y) % 251) as u8]));
+        let model = constant_model(&turned_mean_uv(), false);
+        let det = || -> Box<dyn FaceDetector> { Box::new(NoFaces) };
+        let b = BoxF::new(50.0, 40.0, 90.0, 80.0);
+        let plain = Pipeline::new(det(), model.clone())
+            .unwrap()
+            .face_in_box(&gray, &b);
+        let p = Pipeline::new(det(), model.clone())
+            .unwrap()
+            .with_cascade(Some(shifting_cascade(68, 0.1)))
+            .unwrap();
+        assert!(p.cascade().is_some());
+        let moved = p.face_in_box(&gray, &b);
+        let w = BoxF::around(&plain.points).unwrap().w;
+        for (a, m) in plain.points.iter().zip(&moved.points) {
+            assert!((m[0] - a[0] - 0.1 * w).abs() < 1e-2, "{a:?} → {m:?}");
+            assert!((m[1] - a[1]).abs() < 1e-2, "{a:?} → {m:?}");
+        }
+        // another point count, or a dlib predictor as the model, is refused
+        let e = Pipeline::new(det(), model)
+            .unwrap()
+            .with_cascade(Some(shifting_cascade(5, 0.1)))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("5 points"), "{e}");
+        let e = Pipeline::with_shape_predictor(det(), shifting_cascade(68, 0.0))
+            .with_cascade(Some(shifting_cascade(68, 0.1)))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("dlib shape predictor"), "{e}");
     }
 
     #[test]

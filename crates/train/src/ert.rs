@@ -30,13 +30,13 @@ use crate::config::TrainConfig;
 use crate::eval::{evaluate, EvalOptions, EvalReport};
 use crate::trainer::{io_err, load_data, thread_pool, TrainError};
 use facemark_core::{ImageSource, Sample};
-use facemark_ert::train::{train, TrainFace};
 use facemark_ert::landmarker::{rect_of_box, Refined};
+use facemark_ert::train::{train, TrainFace};
 use facemark_ert::ShapePredictor;
 use facemark_model::KeypointModel;
-use rand::{Rng, SeedableRng};
 use image::GrayImage;
 use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -301,7 +301,10 @@ fn refinement_copies(
                     let (dx, dy) = (rng.gen_range(-j..=j) * b.w, rng.gen_range(-j..=j) * b.h);
                     let (w, h) = (b.w * s, b.h * s);
                     let (cx, cy) = (b.x + b.w / 2.0 + dx, b.y + b.h / 2.0 + dy);
-                    (i, facemark_core::BoxF::new(cx - w / 2.0, cy - h / 2.0, w, h))
+                    (
+                        i,
+                        facemark_core::BoxF::new(cx - w / 2.0, cy - h / 2.0, w, h),
+                    )
                 })
                 .collect::<Vec<_>>()
         })

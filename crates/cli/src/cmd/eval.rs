@@ -180,18 +180,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         m.require_box_model().context(shown)?;
         let refine = args.opts.passes(args.refine);
         let refiner = args.opts.load_refiner()?;
+        let cascade = args.opts.load_cascade()?;
         let what = match (&args.opts.refiner, refine) {
+            (Some(p), _) if cascade.is_some() => {
+                format!("{what} + refinement cascade {}", p.display())
+            }
             (_, 0) => what,
             (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
             (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
         };
-        if args.detector.is_none() && refine == 0 && refiner.is_none() {
+        if args.detector.is_none() && refine == 0 && args.opts.refiner.is_none() {
             (Box::new(m), label, what)
         } else {
             let name = args.detector.as_deref().unwrap_or("default");
             let det = facemark_detect::detector_by_name(name)?; // "default" included
             let pipeline = facemark::Pipeline::new(det, m)?
                 .with_refiner(refiner)
+                .and_then(|p| p.with_cascade(cascade))
                 .context("--refiner")?
                 .with_refine(refine);
             match &args.detector {

@@ -95,7 +95,8 @@ pub(crate) fn distinct_outputs(
 pub struct ModelOpts {
     /// Refiner model file (trained with `crop_align`) that refinement passes run (photos; one
     /// pass unless `--refine` says otherwise); without it they run the model again on the box
-    /// around its last points.
+    /// around its last points. A `.dat` file is a refinement cascade (`facemark train --arch
+    /// ert --init MODEL`), run once from the model's final points.
     #[arg(long)]
     pub refiner: Option<PathBuf>,
     /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
@@ -111,15 +112,30 @@ pub struct ModelOpts {
 }
 
 impl ModelOpts {
-    /// Refinement passes: `refine` when given, else one with a refiner and none without.
+    /// Refinement passes: `refine` when given, else one with a refiner model and none without
+    /// (a refinement cascade runs once whatever the passes).
     pub fn passes(&self, refine: Option<usize>) -> usize {
-        refine.unwrap_or(usize::from(self.refiner.is_some()))
+        refine.unwrap_or(usize::from(self.refiner_model().is_some()))
     }
 
-    /// The `--refiner` file, loaded to run in `--precision`; `None` without one.
-    pub fn load_refiner(&self) -> anyhow::Result<Option<facemark_model::KeypointModel>> {
+    /// `--refiner` when it is a refiner model (not a `.dat` cascade).
+    fn refiner_model(&self) -> Option<&std::path::Path> {
+        self.refiner.as_deref().filter(|p| !is_dlib_model(p))
+    }
+
+    /// The `--refiner` file when it is a refinement cascade (`.dat`), loaded; `None` otherwise.
+    pub fn load_cascade(&self) -> anyhow::Result<Option<facemark::ert::ShapePredictor>> {
         self.refiner
             .as_deref()
+            .filter(|p| is_dlib_model(p))
+            .map(|p| facemark::ert::ShapePredictor::load(p).context("--refiner"))
+            .transpose()
+    }
+
+    /// The `--refiner` file when it is a refiner model, loaded to run in `--precision`; `None`
+    /// without one or when it is a cascade ([`ModelOpts::load_cascade`]).
+    pub fn load_refiner(&self) -> anyhow::Result<Option<facemark_model::KeypointModel>> {
+        self.refiner_model()
             .map(|p| {
                 facemark_model::KeypointModel::load(p)
                     .context("--refiner")
@@ -205,7 +221,9 @@ pub(crate) fn pipeline(
         .refiner
         .as_deref()
         .map_or(String::new(), |p| p.display().to_string());
+    let cascade = opts.load_cascade()?;
     pipeline
         .with_refiner(second)
+        .and_then(|p| p.with_cascade(cascade))
         .with_context(|| format!("refiner {refiner_name}"))
 }

@@ -290,7 +290,10 @@ fn run_ert(cfg: &TrainConfig, progress: bool) -> anyhow::Result<()> {
     if let Some(n) = s.start_val.as_ref().and_then(|r| r.nme_outer.as_ref()) {
         println!(
             "start model alone ({}): validation NME {:.4} on the same faces",
-            cfg.init.as_deref().unwrap_or_else(|| "?".as_ref()).display(),
+            cfg.init
+                .as_deref()
+                .unwrap_or_else(|| "?".as_ref())
+                .display(),
             n.mean
         );
     }

@@ -26,6 +26,7 @@
 mod kernels;
 mod linear;
 mod network;
+mod pip_head;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
@@ -33,6 +34,7 @@ mod vnni;
 
 pub use linear::QLinear;
 pub use network::{QuantNetwork, MIN_INT8_PIXELS};
+pub use pip_head::QuantPipHead;
 
 /// Which int8 kernel runs here, for reports: "AVX-512 VNNI" or "portable".
 pub fn kernel_name() -> &'static str {

@@ -48,11 +48,10 @@ pub(super) fn image(
     let mut masks = [[0u16; 9]; MAX_PLANE / 16];
     for q in 0..n {
         let (y, xx) = (q / w, q % w);
-        for t in 0..9 {
+        for (t, m) in masks[q / 16].iter_mut().enumerate() {
             let (ky, kx) = (t / 3, t % 3);
-            let inside = (1..=h).contains(&(y + ky)) && (1..=w).contains(&(xx + kx));
-            if inside {
-                masks[q / 16][t] |= 1 << (q % 16);
+            if (1..=h).contains(&(y + ky)) && (1..=w).contains(&(xx + kx)) {
+                *m |= 1 << (q % 16);
             }
         }
     }

@@ -222,7 +222,7 @@ pub(super) mod vnni_offsets {
         lanes: usize,
         sums: &mut [i32],
     ) {
-        assert!(lanes % 8 == 0 && sums.len() >= cells.len() * lanes);
+        assert!(lanes.is_multiple_of(8) && sums.len() >= cells.len() * lanes);
         assert!(w.len() >= cells.len() * k4 * lanes * 4 && xq.len() >= k4 * p16 * 4);
         assert!(cells.iter().all(|&q| q < p16));
         // SAFETY: the sizes just asserted are those `tile` reads and writes.

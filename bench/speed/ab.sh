@@ -27,7 +27,7 @@ def read(which):
     for r in range(1, rounds + 1):
         d = {}
         for line in open(f"{tmp}/{which}.{r}"):
-            m = re.match(r"\s*(\S+)\s+([0-9.]+) µs", line)
+            m = re.match(r"\s*(.+?)\s+([0-9.]+) µs", line)
             if m:
                 d[m.group(1)] = float(m.group(2))
         runs.append(d)

@@ -13,7 +13,9 @@
 //! - products summed exactly in i32, then `y = s_x · s_w[o] · Σ q_x q_w + bias[o]`, activation.
 //!
 //! Before quantising, the network is equalised ([`QuantNetwork::from_fused`]), and pointwise
-//! layers on maps under [`MIN_INT8_PIXELS`] run in f32. Accuracy and speed: README "int8
+//! layers on maps under [`MIN_INT8_PIXELS`] run in f32. A PIP head at the end can be taken off
+//! and run sparsely on its int8 weights ([`QuantNetwork::split_pip_head`], [`QuantPipHead`]):
+//! the same points as the whole head. Accuracy and speed: README "int8
 //! inference".
 //!
 //! The integer sums are exact and the f32 steps around them are the same operations in the

@@ -3,7 +3,9 @@
 //! (`--int8`: pointwise and dense layers fed by a ReLU in int8, `facemark_nn::quant`).
 //! Where the forward pass spends its time, to aim speed work; not a benchmark against a peer.
 //! The last line, `predict`, is the time per face as facemark runs the model (network and the
-//! head's read-out).
+//! head's read-out); with `--int8`, a PIP model's line `pip head` times its head as `predict`
+//! runs it (sparsely: `facemark_nn::quant::QuantPipHead`), where the per-layer line of the head
+//! times the whole 1×1 convolution.
 
 use facemark_model::{KeypointModel, Precision};
 use facemark_nn::layers::Layer;
@@ -68,6 +70,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         whole.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!("{:>10} {:8.1} µs (median of whole passes)", "forward", whole[whole.len() / 2]);
+        // a PIP head in int8 as facemark runs it: score maps on every cell, offsets at the
+        // arg-max cells only (`QuantPipHead`), on the features the rest of the net gives
+        if let (true, Ok(Some(layout))) = (int8, model.meta.arch.pip_layout()) {
+            let mut body = facemark_nn::QuantNetwork::from_fused(&net);
+            if let Some(head) = body.split_pip_head(layout) {
+                let features = body.forward(&x);
+                let mut ts: Vec<f64> = (0..reps + 50)
+                    .map(|_| {
+                        let t0 = Instant::now();
+                        std::hint::black_box(head.forward(&features));
+                        t0.elapsed().as_secs_f64() * 1e6
+                    })
+                    .skip(50)
+                    .collect();
+                ts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                println!("{:>10} {:8.1} µs (median: the int8 PIP head run sparsely, read-out included)", "pip head", ts[ts.len() / 2]);
+            }
+        }
         // what facemark runs per face: the network and the head's read-out (a PIP head runs
         // sparsely there, not as the full 1×1 convolution timed above)
         let precision = if int8 { Precision::Int8 } else { Precision::F32 };

@@ -283,7 +283,12 @@ pub struct KeypointModel {
     pub net: Network,
     precision: Precision,
     fused: OnceLock<Network>,
-    quantised: OnceLock<facemark_nn::QuantNetwork>,
+    /// The int8 network and, for a PIP model, its head taken off to run sparsely
+    /// ([`facemark_nn::quant::QuantPipHead`]; the network then stops before it).
+    quantised: OnceLock<(
+        facemark_nn::QuantNetwork,
+        Option<facemark_nn::quant::QuantPipHead>,
+    )>,
     /// A PIP model's head, run sparsely after `fused`/`quantised` (which then stop before it).
     sparse_pip: OnceLock<Option<facemark_nn::pip::SparsePipHead>>,
 }
@@ -325,10 +330,8 @@ impl KeypointModel {
         self.sparse_pip = OnceLock::new();
     }
     /// The PIP head as a [`facemark_nn::pip::SparsePipHead`] in f32 inference (`None` for
-    /// other heads, and in int8, where the full head is faster: its int8 weights stay in the
-    /// cache and VNNI does the 15 M multiply-adds in about 65 µs, while the sparse head streams
-    /// 2.3 MB of f32 offset weights per face, about 55 µs of memory traffic on top of its 16 µs
-    /// score maps; in f32 the full head costs about 300 µs).
+    /// other heads, and in int8, which has its own sparse head: `quantised`; in f32 the full
+    /// head costs about 300 µs).
     fn sparse_pip(&self) -> Option<&facemark_nn::pip::SparsePipHead> {
         self.sparse_pip
             .get_or_init(|| {
@@ -354,11 +357,25 @@ impl KeypointModel {
             net
         })
     }
+    /// The int8 network, and a PIP model's int8 head run sparsely: the same points as the
+    /// whole head's output decoded, without its offsets on every cell (about 120 of 540 µs
+    /// per face of the default model, `layer_times --int8`).
+    fn quantised(
+        &self,
+    ) -> &(
+        facemark_nn::QuantNetwork,
+        Option<facemark_nn::quant::QuantPipHead>,
+    ) {
+        self.quantised.get_or_init(|| {
+            let mut net = facemark_nn::QuantNetwork::from_fused(self.infer_net());
+            let layout = self.meta.arch.pip_layout().ok().flatten();
+            let head = layout.and_then(|l| net.split_pip_head(l));
+            (net, head)
+        })
+    }
     fn infer(&self, x: &Tensor) -> Tensor {
         if self.precision.uses_int8() {
-            self.quantised
-                .get_or_init(|| facemark_nn::QuantNetwork::from_fused(self.infer_net()))
-                .forward(x)
+            self.quantised().0.forward(x)
         } else {
             self.infer_net().forward(x)
         }
@@ -466,11 +483,18 @@ impl KeypointModel {
         }
         let x = Tensor::new(vec![n, 1, s as usize, s as usize], inputs.to_vec());
         let y = self.infer(&x);
-        Ok(match (&self.meta.arch.head, self.sparse_pip()) {
-            (Head::Dense, _) => y.data,
-            (_, Some(head)) => head.forward(&y),
-            _ => self.meta.arch.decode(&y.data, &y.shape),
-        })
+        let int8_pip = self
+            .precision
+            .uses_int8()
+            .then(|| self.quantised().1.as_ref());
+        Ok(
+            match (&self.meta.arch.head, self.sparse_pip(), int8_pip.flatten()) {
+                (Head::Dense, ..) => y.data,
+                (_, Some(head), _) => head.forward(&y),
+                (_, _, Some(head)) => head.forward(&y),
+                _ => self.meta.arch.decode(&y.data, &y.shape),
+            },
+        )
     }
 
     /// Whether this model is a refiner: it was trained on roll-normalised crops made from a

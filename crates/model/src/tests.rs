@@ -485,6 +485,37 @@ fn pip_inference_runs_the_head_sparsely_with_the_same_points() {
     }
 }
 
+/// In int8 a PIP model's head runs sparsely as well (`facemark_nn::quant::QuantPipHead`):
+/// the same points, to the bit, as the whole int8 network's output decoded, on a 5×5 map
+/// (the sparse path) and a 2×2 one (under `MIN_INT8_PIXELS`: the whole head, in f32).
+#[test]
+fn int8_pip_inference_gives_the_whole_int8_heads_points() {
+    for size in [80, 32] {
+        let arch = ArchConfig {
+            input_size: size,
+            width: 0.25,
+            head: pip_head(),
+            ..ArchConfig::mobile(5)
+        };
+        let net = arch.build(6).unwrap();
+        let m = KeypointModel::new(
+            ModelMeta::new(arch, Scheme::generic(5), CropSpec::default()),
+            net,
+        )
+        .with_precision(crate::Precision::Int8);
+        let s = size as usize;
+        let x: Vec<f32> = (0..3 * s * s)
+            .map(|i| ((i * 29 % 89) as f32) / 44.0 - 1.0)
+            .collect();
+        let whole = facemark_nn::QuantNetwork::from_fused(&m.net.fused())
+            .forward(&Tensor::new(vec![3, 1, s, s], x.clone()));
+        let want = m.meta.arch.decode(&whole.data, &whole.shape);
+        assert_eq!(m.predict_batch(&x, 3).unwrap(), want, "{size}×{size} input");
+        assert!(m.quantised().1.is_some());
+        assert!(m.sparse_pip().is_none());
+    }
+}
+
 /// A change to a model's metadata, for the refusal tests.
 type Edit<T> = Box<dyn Fn(&mut T)>;
 

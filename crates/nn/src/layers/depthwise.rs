@@ -15,9 +15,10 @@
 //! `forward(&self, x)`, `forward_into(&self, x, out)`
 //! - requires: `x` 4-D with `c` channels (panics otherwise).
 //! - ensures: `y`, then `act` if any; no cache. The kernel goes by the output plane: at most
-//!   25 pixels (and more than one channel) → channels last; else a 3×3 window, padding 1,
-//!   stride 1 or 2 → the flat kernel; else the generic loop per plane. The AVX2 and the
-//!   baseline build of a kernel give the same bits. `forward_into` reuses `out`'s buffer.
+//!   25 pixels (and more than one channel) → channels last (for a 3×3 window, stride 1,
+//!   padding 1, where the CPU has AVX-512F: the planar kernel of `depthwise_small` instead,
+//!   same bits); else a 3×3 window, padding 1, stride 1 or 2 → the flat kernel; else the
+//!   generic loop per plane. The AVX2 and the baseline build of a kernel give the same bits. `forward_into` reuses `out`'s buffer.
 //!
 //! `forward_train(&mut self, x)`
 //! - requires: `act` is `None` (panics "fused layers are inference-only" otherwise).
@@ -33,7 +34,7 @@
 //!   only; `true`: `Some(dx)`, `[n, c, h, w]`. Planes with a 3×3 window, stride 1, padding 1
 //!   take a dedicated kernel, the others the generic loop.
 
-use super::{add_into, dims4, kaiming, ActKind};
+use super::{add_into, depthwise_small, dims4, kaiming, ActKind};
 use crate::ops::Window;
 use crate::tensor::{Param, Tensor};
 use rand::RngCore;
@@ -311,7 +312,7 @@ const CHANNELS_LAST_MAX_OUT_PLANE: usize = 5 * 5;
 /// Depthwise convolution of one image (`x`: `[c, h, w]`, `wk`: `[c, k, k]`, `out`:
 /// `[c, oh, ow]`) computed channels last: transpose in, for each output pixel and tap one
 /// multiply-add over all channels, activation, transpose out. Any window.
-fn dw_image_channels_last(
+pub(super) fn dw_image_channels_last(
     x: &[f32],
     chw: (usize, usize, usize),
     wk: &[f32],
@@ -467,11 +468,23 @@ impl DepthwiseConv2d {
         let out = out.reuse_as(vec![n, c, oh, ow]);
         // whole-image kernels: channels last for small output planes, else the flat 3×3 one
         let channels_last = oh * ow <= CHANNELS_LAST_MAX_OUT_PLANE && c > 1;
+        // of those, 3×3 stride 1 ones run planar in AVX-512 where the CPU has it (same bits)
+        let small = channels_last
+            && self.win
+                == (Window {
+                    k: 3,
+                    stride: 1,
+                    pad: 1,
+                })
+            && oh * ow <= depthwise_small::MAX_PLANE
+            && depthwise_small::available();
         if channels_last || dw3_flat_fits(self.win) {
             let image = |(i, o): (usize, &mut [f32])| {
                 let xi = &x.data[i * c * h * w..(i + 1) * c * h * w];
                 let (wk, bias) = (&self.weight.value, &self.bias.value);
-                if channels_last {
+                if channels_last && small {
+                    depthwise_small::image(xi, (c, h, w), wk, bias, self.act, o)
+                } else if channels_last {
                     dw_image_channels_last(xi, (c, h, w), wk, bias, self.win, self.act, o)
                 } else {
                     dw3_flat_image(xi, (c, h, w), self.win.stride, wk, bias, self.act, o)

@@ -84,6 +84,7 @@ mod concat;
 mod conv;
 mod dense;
 mod depthwise;
+mod depthwise_small;
 mod l2norm;
 mod norm;
 mod pool;

@@ -28,7 +28,7 @@ pub struct QLinear {
     /// contiguous bytes. Zero padded.
     pub(super) w: Vec<i8>,
     /// Per output channel weight scale (`cout16`, 0 in the padding).
-    w_scale: Vec<f32>,
+    pub(super) w_scale: Vec<f32>,
     pub(super) bias: Vec<f32>,
     pub(super) act: Option<ActKind>,
     pub(super) dense: bool,
@@ -90,6 +90,29 @@ impl QLinear {
         })
     }
 
+    /// The first `n` output channels of a convolution (`n ≤ cout`), their weights, scales and
+    /// biases as quantised here: the same outputs as those channels of `self`.
+    pub(super) fn first_outputs(&self, n: usize) -> QLinear {
+        assert!(
+            !self.dense && n <= self.cout,
+            "first_outputs: a convolution's channels"
+        );
+        let cout16 = n.div_ceil(16) * 16;
+        let mut w_scale = self.w_scale[..n].to_vec();
+        w_scale.resize(cout16, 0.0);
+        QLinear {
+            cin: self.cin,
+            cout: n,
+            cin4: self.cin4,
+            cout16,
+            w: self.w[..n * self.cin4].to_vec(),
+            w_scale,
+            bias: self.bias[..n].to_vec(),
+            act: self.act,
+            dense: false,
+        }
+    }
+
     /// A dense layer, quantised.
     pub fn from_dense(d: &Dense) -> QLinear {
         QLinear::new(&d.weight.value, &d.bias.value, d.in_f, d.out_f, None, true)
@@ -141,45 +164,62 @@ impl QLinear {
             /// Per-thread scratch (quantised input, i32 sums), reused between calls.
             static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<i32>)> = Default::default();
         }
+        SCRATCH.with(|cell| {
+            let (xq, acc) = &mut *cell.borrow_mut();
+            self.sample_in(xs, p, o, fast, xq, acc);
+        });
+    }
+
+    /// [`QLinear::sample`] with the scratch buffers given: `xq` (quantised input) and `acc`
+    /// (i32 sums), grown as needed. Returns the input's scale `s_x`; for a convolution `xq`
+    /// then starts with the input quantised and packed as [`pack_pixels`] lays it out
+    /// (`[cin4 / 4][p16][4]`, `p16 = p` rounded up to 16), the same bytes on either path.
+    pub(super) fn sample_in(
+        &self,
+        xs: &[f32],
+        p: usize,
+        o: &mut [f32],
+        fast: bool,
+        xq: &mut Vec<u8>,
+        acc: &mut Vec<i32>,
+    ) -> f32 {
         let max = max_non_negative(xs, fast);
         let sx = if max > 0.0 { max / 255.0 } else { 1.0 };
         let inv = 1.0 / sx;
         let scale: Vec<f32> = self.w_scale[..self.cout].iter().map(|w| sx * w).collect();
-        SCRATCH.with(|cell| {
-            let (xq, acc) = &mut *cell.borrow_mut();
-            if self.dense {
-                // one pixel: the input is already the `[1][cin4]` row the kernel wants
-                let (xq, acc) = (grown(xq, self.cin4), grown(acc, self.cout16));
-                let (x, pad) = xq.split_at_mut(self.cin);
-                x.iter_mut()
-                    .zip(xs)
-                    .for_each(|(q, &v)| *q = quantise(v, inv));
-                pad.fill(0);
-                gemm_u8i8(xq, 1, &self.w, self.cin4, self.cout16, acc, fast);
-                for (oc, y) in o.iter_mut().enumerate() {
-                    *y = self.activate(acc[oc] as f32 * scale[oc] + self.bias[oc]);
-                }
-                return;
+        if self.dense {
+            // one pixel: the input is already the `[1][cin4]` row the kernel wants
+            let (xq, acc) = (grown(xq, self.cin4), grown(acc, self.cout16));
+            let (x, pad) = xq.split_at_mut(self.cin);
+            x.iter_mut()
+                .zip(xs)
+                .for_each(|(q, &v)| *q = quantise(v, inv));
+            pad.fill(0);
+            gemm_u8i8(xq, 1, &self.w, self.cin4, self.cout16, acc, fast);
+            for (oc, y) in o.iter_mut().enumerate() {
+                *y = self.activate(acc[oc] as f32 * scale[oc] + self.bias[oc]);
             }
-            let p16 = p.div_ceil(16) * 16;
-            let xq = grown(xq, self.cin4 * p16);
-            #[cfg(target_arch = "x86_64")]
-            if fast && vnni_available() && matches!(self.act, None | Some(ActKind::Relu)) {
-                // SAFETY: AVX-512F/BW + VNNI present (checked); sizes as documented there.
-                unsafe {
-                    vnni::conv_sample(self, xs, p, inv, &scale, xq, o);
-                }
-                return;
+            return sx;
+        }
+        let p16 = p.div_ceil(16) * 16;
+        let xq = grown(xq, self.cin4 * p16);
+        #[cfg(target_arch = "x86_64")]
+        if fast && vnni_available() && matches!(self.act, None | Some(ActKind::Relu)) {
+            // SAFETY: AVX-512F/BW + VNNI present (checked); sizes as documented there.
+            unsafe {
+                vnni::conv_sample(self, xs, p, inv, &scale, xq, o);
             }
-            pack_pixels(xs, p, p16, self.cin, self.cin4, inv, xq);
-            let acc = grown(acc, self.cout * p16);
-            conv_portable(xq, p16, &self.w, self.cin4, self.cout, acc);
-            for (oc, (row, out)) in acc.chunks_exact(p16).zip(o.chunks_exact_mut(p)).enumerate() {
-                for (y, &a) in out.iter_mut().zip(row) {
-                    *y = self.activate(a as f32 * scale[oc] + self.bias[oc]);
-                }
+            return sx;
+        }
+        pack_pixels(xs, p, p16, self.cin, self.cin4, inv, xq);
+        let acc = grown(acc, self.cout * p16);
+        conv_portable(xq, p16, &self.w, self.cin4, self.cout, acc);
+        for (oc, (row, out)) in acc.chunks_exact(p16).zip(o.chunks_exact_mut(p)).enumerate() {
+            for (y, &a) in out.iter_mut().zip(row) {
+                *y = self.activate(a as f32 * scale[oc] + self.bias[oc]);
             }
-        });
+        }
+        sx
     }
 
     fn activate(&self, y: f32) -> f32 {

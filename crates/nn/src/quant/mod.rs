@@ -13,7 +13,9 @@
 //! - products summed exactly in i32, then `y = s_x · s_w[o] · Σ q_x q_w + bias[o]`, activation.
 //!
 //! Before quantising, the network is equalised ([`QuantNetwork::from_fused`]), and pointwise
-//! layers on maps under [`MIN_INT8_PIXELS`] run in f32. Accuracy and speed: README "int8
+//! layers on maps under [`MIN_INT8_PIXELS`] run in f32. A PIP head at the end can be taken off
+//! and run sparsely on its int8 weights ([`QuantNetwork::split_pip_head`], [`QuantPipHead`]):
+//! the same points as the whole head. Accuracy and speed: README "int8
 //! inference".
 //!
 //! The integer sums are exact and the f32 steps around them are the same operations in the
@@ -26,6 +28,7 @@
 mod kernels;
 mod linear;
 mod network;
+mod pip_head;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
@@ -33,6 +36,7 @@ mod vnni;
 
 pub use linear::QLinear;
 pub use network::{QuantNetwork, MIN_INT8_PIXELS};
+pub use pip_head::QuantPipHead;
 
 /// Which int8 kernel runs here, for reports: "AVX-512 VNNI" or "portable".
 pub fn kernel_name() -> &'static str {

@@ -1,8 +1,9 @@
 //! The int8 network ([`QuantNetwork`]): which layers become int8, cross-layer equalisation
 //! before quantising, and the forward pass.
 
-use super::{vnni_available, QLinear};
+use super::{vnni_available, QLinear, QuantPipHead};
 use crate::layers::{ActKind, Layer};
+use crate::pip::PipLayout;
 use crate::small_pw::SmallPointwise;
 use crate::{Network, Tensor};
 use std::sync::OnceLock;
@@ -47,7 +48,7 @@ pub(super) fn equalise(net: &mut Network) {
 
 /// One layer of a [`QuantNetwork`].
 #[derive(Debug, Clone)]
-enum QLayer {
+pub(super) enum QLayer {
     F32(Layer),
     /// The int8 layer and its f32 original, which runs on maps below [`MIN_INT8_PIXELS`]
     /// (through [`SmallPointwise`] where the CPU has AVX-512F; made on first use).
@@ -125,7 +126,7 @@ impl QuantNetwork {
         outs.resize_with(self.layers.len(), || Tensor::zeros(vec![0]));
         for (i, l) in self.layers.iter().enumerate() {
             let (done, rest) = outs.split_at_mut(i);
-            self.layer_into(l, done.last().unwrap_or(x), &mut rest[0]);
+            run_layer(l, done.last().unwrap_or(x), &mut rest[0]);
         }
         let y = outs.last().cloned().unwrap_or_else(|| x.clone());
         // kept for small batches only: a library call with a thousand faces must not leave
@@ -139,24 +140,41 @@ impl QuantNetwork {
     /// Forward through layer `i` alone (for per-layer timing).
     pub fn forward_layer(&self, i: usize, x: &Tensor) -> Tensor {
         let mut out = Tensor::zeros(vec![0]);
-        self.layer_into(&self.layers[i], x, &mut out);
+        run_layer(&self.layers[i], x, &mut out);
         out
     }
 
-    fn layer_into(&self, l: &QLayer, x: &Tensor, out: &mut Tensor) {
-        match l {
-            QLayer::F32(l) => l.forward_into(x, out),
-            QLayer::Int8(q, f, small) => {
-                if q.dense || x.per_sample() / q.cin >= MIN_INT8_PIXELS {
-                    return q.forward_into(x, out, vnni_available());
-                }
-                let small = small.get_or_init(|| match f {
-                    Layer::Conv2d(c) => SmallPointwise::from_conv(c),
-                    _ => None,
-                });
-                if !small.as_ref().is_some_and(|s| s.forward_into(x, out)) {
-                    f.forward_into(x, out);
-                }
+    /// Takes the last layer off as a [`QuantPipHead`] when it is a PIP head of `layout` run in
+    /// int8 (a 1×1 convolution fed by a ReLU, with `layout.channels()` outputs and no
+    /// activation); `None`, and the network unchanged, otherwise. [`QuantNetwork::forward`]
+    /// then stops at the head's input, and the head's [`QuantPipHead::forward`] gives the
+    /// points that its whole output, decoded ([`PipLayout::decode`]), would.
+    pub fn split_pip_head(&mut self, layout: PipLayout) -> Option<QuantPipHead> {
+        let Some(QLayer::Int8(q, Layer::Conv2d(_), _)) = self.layers.last() else {
+            return None;
+        };
+        if q.dense || q.act.is_some() || q.cout != layout.channels() {
+            return None;
+        }
+        let full = self.layers.pop()?;
+        Some(QuantPipHead::new(full, layout))
+    }
+}
+
+/// Layer `l` on `x` into `out`: int8 where the map is large enough, else in f32.
+pub(super) fn run_layer(l: &QLayer, x: &Tensor, out: &mut Tensor) {
+    match l {
+        QLayer::F32(l) => l.forward_into(x, out),
+        QLayer::Int8(q, f, small) => {
+            if q.dense || x.per_sample() / q.cin >= MIN_INT8_PIXELS {
+                return q.forward_into(x, out, vnni_available());
+            }
+            let small = small.get_or_init(|| match f {
+                Layer::Conv2d(c) => SmallPointwise::from_conv(c),
+                _ => None,
+            });
+            if !small.as_ref().is_some_and(|s| s.forward_into(x, out)) {
+                f.forward_into(x, out);
             }
         }
     }

@@ -47,6 +47,12 @@ fn fast_and_portable_layers_give_the_same_bits() {
         (6, 5, 3, 3, true),
         (24, 48, 40, 40, true),
         (96, 20, 5, 5, false),
+        // 17–25 pixels (a second register mostly padding): 25, 24, 21 and 17 pixels
+        (37, 23, 5, 5, true),
+        (40, 9, 4, 6, true),
+        (13, 38, 3, 7, false),
+        (17, 19, 1, 17, true),
+        (8, 2, 5, 5, false),
     ] {
         let mut conv = Conv2d::new("pw", cin, cout, 1, 1, 0, &mut rng);
         conv.bias
@@ -54,16 +60,15 @@ fn fast_and_portable_layers_give_the_same_bits() {
             .iter_mut()
             .for_each(|b| *b = rng.gen_range(-0.5..0.5));
         conv.act = relu.then_some(ActKind::Relu);
-        let mut vals: Vec<f32> = (0..2 * cin * h * w)
-            .map(|_| rng.gen_range(-0.2..3.0f32))
-            .collect();
-        // NaN, infinities and a sample of tiny values (1/s_x overflows): the same bits too
-        vals[0] = f32::NAN;
-        vals[1] = f32::INFINITY;
-        vals[2] = f32::NEG_INFINITY;
-        let half = vals.len() / 2;
-        vals[half..].iter_mut().for_each(|v| *v *= 1e-38);
-        let x = Tensor::new(vec![2, cin, h, w], vals);
+        let per = cin * h * w;
+        let mut vals: Vec<f32> = (0..3 * per).map(|_| rng.gen_range(-0.2..3.0f32)).collect();
+        // a plain sample, then one with NaN and infinities (s_x infinite: all inputs 0) and
+        // one of tiny values (1/s_x overflows): the same bits in each
+        vals[per] = f32::NAN;
+        vals[per + 1] = f32::INFINITY;
+        vals[per + 2] = f32::NEG_INFINITY;
+        vals[2 * per..].iter_mut().for_each(|v| *v *= 1e-38);
+        let x = Tensor::new(vec![3, cin, h, w], vals);
         let q = QLinear::from_conv(&conv).unwrap();
         let (a, b) = (q.forward_with(&x, true), q.forward_with(&x, false));
         assert!(

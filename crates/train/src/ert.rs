@@ -279,7 +279,7 @@ fn refinement_copies(
     opts: &facemark_ert::train::TrainOptions,
 ) -> Vec<TrainFace> {
     let over = opts.oversampling_amount;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.random_seed ^ 0x5eed_0f_57a27);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.random_seed ^ 0x05ee_d0f5_7a27);
     let j = START_BOX_JITTER;
     // the boxes first, in order, so that the draws do not depend on the threads
     let jobs: Vec<(usize, facemark_core::BoxF)> = faces
@@ -424,5 +424,67 @@ mod tests {
         // a network config is refused by the ERT trainer's counterpart, and vice versa
         let e = crate::trainer::train(&cfg, &Default::default()).unwrap_err();
         assert!(e.to_string().contains("ert"), "{e}");
+    }
+
+    /// A facemark model whose points are the same place in every crop (zero head weights, the
+    /// head's bias = `uv`, crop coordinates): a poor but deterministic start model.
+    fn constant_model(uv: &[f32]) -> KeypointModel {
+        use facemark_model::{ArchConfig, ModelMeta};
+        let arch = ArchConfig {
+            input_size: 32,
+            ..ArchConfig::mobile(uv.len() / 2)
+        };
+        let mut net = arch.build(3).unwrap();
+        let shape = net.param("head.weight").unwrap().shape.clone();
+        let n: usize = shape.iter().product();
+        net.set("head.weight", &shape, &vec![0.0; n]).unwrap();
+        net.set("head.bias", &[uv.len()], uv).unwrap();
+        let scheme = facemark_core::Scheme::for_points(uv.len() / 2);
+        KeypointModel::new(ModelMeta::new(arch, scheme, Default::default()), net)
+    }
+
+    #[test]
+    fn a_refinement_cascade_beats_its_start_model() {
+        let data = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        write_faces(data.path(), 60);
+        // the square's corners and its centre for the dot, in crop coordinates ([-1, 1])
+        let start = out.path().join("start.safetensors");
+        constant_model(&[-0.5, -0.5, 0.5, -0.5, -0.5, 0.5, 0.5, 0.5, 0.0, 0.0])
+            .save(&start)
+            .unwrap();
+        let mut cfg = TrainConfig {
+            data: vec![data.path().to_path_buf()],
+            out: out.path().join("run"),
+            arch: ArchName::Ert,
+            val_fraction: 0.2,
+            threads: 2,
+            init: Some(start.clone()),
+            ..TrainConfig::default()
+        };
+        cfg.ert.cascade_depth = 3;
+        cfg.ert.num_trees_per_cascade_level = 20;
+        cfg.ert.tree_depth = 3;
+        cfg.ert.oversampling_amount = 4;
+        cfg.ert.feature_pool_size = 60;
+        let s = train_ert(&cfg, false).unwrap();
+        // four copies of each face, each from the start model's points for a jittered box
+        assert_eq!((s.n_train, s.n_val), (4 * 48, 12));
+        let (refined, first) = (
+            s.val.unwrap().mean_error_px.unwrap(),
+            s.start_val.unwrap().mean_error_px.unwrap(),
+        );
+        eprintln!("start model {first:.2} px, refined {refined:.2} px");
+        assert!(
+            refined < 0.6 * first,
+            "refined {refined} px, start {first} px"
+        );
+        // a start model of another point count is refused, naming the file
+        constant_model(&[0.0; 8]).save(&start).unwrap();
+        let e = train_ert(&cfg, false).unwrap_err().to_string();
+        assert!(
+            e.contains("start.safetensors") && e.contains("4 points"),
+            "{e}"
+        );
     }
 }

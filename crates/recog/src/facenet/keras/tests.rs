@@ -211,3 +211,20 @@ fn wrong_keras_files_are_clear_errors() {
         .to_string()
         .contains("not an HDF5 file"));
 }
+
+#[test]
+fn prewhiten_standardises_each_chip() {
+    let mut v: Vec<f32> = (0..300).map(|i| (i % 17) as f32 * 9.0).collect();
+    crate::prewhiten(&mut v);
+    let n = v.len() as f32;
+    let mean = v.iter().sum::<f32>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n;
+    assert!(
+        mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+        "{mean} {var}"
+    );
+    // a flat chip: std clamped at 1/√n, values 0 (no division by zero)
+    let mut flat = vec![7.0f32; 12];
+    crate::prewhiten(&mut flat);
+    assert_eq!(flat, [0.0; 12]);
+}

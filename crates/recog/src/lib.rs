@@ -198,16 +198,14 @@ impl FaceRecognizer {
             error,
         })?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let facenet: Option<fn(&[u8]) -> Result<FaceRecognizer, FacenetError>> =
-            if ext.eq_ignore_ascii_case("pt") || ext.eq_ignore_ascii_case("pth") {
-                Some(Self::facenet_from_bytes)
-            } else if ext.eq_ignore_ascii_case("h5") || ext.eq_ignore_ascii_case("hdf5") {
-                Some(Self::facenet_h5_from_bytes)
-            } else {
-                None
-            };
-        if let Some(read) = facenet {
-            return read(&bytes).map_err(|error| RecogError::Facenet {
+        let ext = ext.to_ascii_lowercase();
+        let facenet = match ext.as_str() {
+            "pt" | "pth" => Some(Self::facenet_from_bytes(&bytes)),
+            "h5" | "hdf5" => Some(Self::facenet_h5_from_bytes(&bytes)),
+            _ => None,
+        };
+        if let Some(rec) = facenet {
+            return rec.map_err(|error| RecogError::Facenet {
                 path: path.to_path_buf(),
                 error,
             });

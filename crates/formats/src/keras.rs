@@ -163,6 +163,37 @@ fn walk(
     Ok(())
 }
 
+/// An HDF5 file (the bytes) holding `weights` as Keras 2's `model.save` lays them out:
+/// `model_weights/<layer>/<layer>/<name>:0`, float32, layers in the order given. What
+/// [`read_keras_weights`] reads back (its `path`s are not used here); for tests and for
+/// handing facemark's weights to Keras-layout tools. The HDF5 structure is `hdf5-pure`'s
+/// (new-style groups), which h5py and libhdf5 read.
+pub fn write_keras_weights(weights: &[KerasWeight]) -> Result<Vec<u8>, KerasError> {
+    let mut b = hdf5_pure::FileBuilder::new();
+    let mut mw = b.create_group("model_weights");
+    let mut layers: Vec<&str> = Vec::new();
+    for w in weights {
+        if !layers.contains(&w.layer.as_str()) {
+            layers.push(&w.layer);
+        }
+    }
+    for layer in layers {
+        let mut g = mw.create_group(layer);
+        let mut inner = g.create_group(layer);
+        for w in weights.iter().filter(|w| w.layer == layer) {
+            let shape: Vec<u64> = w.shape.iter().map(|&d| d as u64).collect();
+            inner
+                .create_dataset(&format!("{}:0", w.name))
+                .with_f32_data(&w.values)
+                .with_shape(&shape);
+        }
+        g.add_group(inner.finish());
+        mw.add_group(g.finish());
+    }
+    b.add_group(mw.finish());
+    b.finish().map_err(|e| hdf5_err("/", e))
+}
+
 fn sorted(names: Result<Vec<String>, hdf5_pure::Error>) -> Result<Vec<String>, hdf5_pure::Error> {
     let mut names = names?;
     names.sort();

@@ -45,7 +45,8 @@ pub struct Args {
     #[arg(long)]
     pub resume: bool,
     /// Start from a trained model's weights (by name; a new head if the point count differs),
-    /// or from dlib's face-recognition ResNet (`…resnet_model_v1.dat`: arch dlib_resnet).
+    /// or from dlib's face-recognition ResNet (`…resnet_model_v1.dat`: arch dlib_resnet), or
+    /// from FaceNet (facenet-pytorch `FILE.pt`, keras-facenet `FILE.h5`: arch facenet).
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Keep matching parameters fixed: prefix (`conv1`) or glob (`pw*`), `!PAT` for an
@@ -204,7 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if quiet_lines {
         eprintln!(
             "training {} on {} for {} epochs → {}",
-            // a pretrained backbone (`--init FILE.dat`) brings its own architecture
+            // a pretrained backbone (`--init FILE.dat|.pt|.h5`) brings its own architecture
             cfg.init
                 .as_deref()
                 .and_then(|p| facemark_train::trainer::InitKind::of(p).arch())

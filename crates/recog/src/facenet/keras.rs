@@ -235,6 +235,50 @@ pub fn from_keras_weights(
     Ok(net)
 }
 
+/// The Keras weights of `net` (an InceptionResNetV1 of configuration `cfg`) in
+/// keras-facenet's names, shapes and orders: what [`from_keras_weights`] reads back. Batch
+/// norms' γ is left out (Keras' `scale=False`), so it is exact only where γ = 1.
+pub fn to_keras_weights(net: &Network, cfg: FacenetConfig) -> Vec<KerasWeight> {
+    let names = keras_layer_names(cfg);
+    let modules: HashMap<&str, &str> = names
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut w = Vec::new();
+    for p in net.params() {
+        let Some((layer, weight, layout)) = source(&p.name, &modules) else {
+            continue;
+        };
+        if p.frozen || weight == "gamma" {
+            continue;
+        }
+        let shape = keras_shape(&p.shape, layout);
+        let values = (0..p.value.len())
+            .map(|k| match (layout, shape.as_slice()) {
+                (Layout::Hwio, &[kh, _, ci, co]) => {
+                    let (o, i, x, y) = (
+                        k % co,
+                        k / co % ci,
+                        k / co / ci % shape[1],
+                        k / co / ci / shape[1],
+                    );
+                    p.value[((o * ci + i) * kh + y) * shape[1] + x]
+                }
+                (Layout::InOut, &[ni, no]) => p.value[(k % no) * ni + k / no],
+                _ => p.value[k],
+            })
+            .collect();
+        w.push(KerasWeight {
+            path: format!("model_weights/{layer}/{layer}/{weight}:0"),
+            layer,
+            name: weight.to_string(),
+            shape,
+            values,
+        });
+    }
+    w
+}
+
 /// The real InceptionResNetV1 ([`FacenetConfig::default`] but the embedding length, read from
 /// the `Bottleneck` kernel: 128 in `facenet_keras.h5`) from the bytes of a Keras `.h5` file.
 pub fn load_h5(bytes: &[u8]) -> Result<Network, FacenetError> {

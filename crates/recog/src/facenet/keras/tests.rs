@@ -29,42 +29,7 @@ fn random_keras() -> (Network, Vec<KerasWeight>) {
             };
         }
     }
-    let names = keras_layer_names(SMALL);
-    let modules: HashMap<&str, &str> = names
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let mut w = Vec::new();
-    for p in net.params() {
-        let Some((layer, weight, layout)) = source(&p.name, &modules) else {
-            assert!(p.frozen, "{} has no source", p.name);
-            continue;
-        };
-        if p.frozen || weight == "gamma" {
-            continue;
-        }
-        let shape = keras_shape(&p.shape, layout);
-        // facemark's order → Keras' (the inverse of `reorder`)
-        let mut values = vec![0.0; p.value.len()];
-        for (k, v) in values.iter_mut().enumerate() {
-            *v = match (layout, shape.as_slice()) {
-                (Layout::Hwio, &[kh, kw, ci, co]) => {
-                    let (o, i, x, y) = (k % co, k / co % ci, k / co / ci % kw, k / co / ci / kw);
-                    debug_assert!(y < kh);
-                    p.value[((o * ci + i) * kh + y) * kw + x]
-                }
-                (Layout::InOut, &[_, no]) => p.value[(k % no) * shape[0] + k / no],
-                _ => p.value[k],
-            };
-        }
-        w.push(KerasWeight {
-            path: format!("model_weights/{layer}/{layer}/{weight}:0"),
-            layer,
-            name: weight.to_string(),
-            shape,
-            values,
-        });
-    }
+    let w = to_keras_weights(&net, SMALL);
     (net, w)
 }
 
@@ -80,25 +45,7 @@ fn input(n: usize) -> Tensor {
 
 /// The weights as Keras 2 writes them: `model_weights/<layer>/<layer>/<weight>:0`.
 fn h5(weights: &[KerasWeight]) -> Vec<u8> {
-    let mut b = hdf5_pure::FileBuilder::new();
-    let mut mw = b.create_group("model_weights");
-    let mut layers: Vec<&str> = weights.iter().map(|w| w.layer.as_str()).collect();
-    layers.dedup();
-    for layer in layers {
-        let mut g = mw.create_group(layer);
-        let mut inner = g.create_group(layer);
-        for w in weights.iter().filter(|w| w.layer == layer) {
-            let shape: Vec<u64> = w.shape.iter().map(|&d| d as u64).collect();
-            inner
-                .create_dataset(&format!("{}:0", w.name))
-                .with_f32_data(&w.values)
-                .with_shape(&shape);
-        }
-        g.add_group(inner.finish());
-        mw.add_group(g.finish());
-    }
-    b.add_group(mw.finish());
-    b.finish().unwrap()
+    facemark_formats::keras::write_keras_weights(weights).unwrap()
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The keypoint architectures as configs: `seed001`, `naimish`, `mobile`, `dlib_resnet`
-//! ([`crate::resnet`]).
+//! ([`crate::resnet`]), `facenet` ([`crate::facenet`]).
 
 use facemark_nn::integral::IntegralLayout;
 use facemark_nn::layers::{

@@ -18,7 +18,8 @@ pub struct Args {
     /// Repeat or separate with commas.
     #[arg(long, value_delimiter = ',')]
     pub data: Vec<PathBuf>,
-    /// Architecture: seed001, naimish or mobile (networks), or ert (dlib's shape predictor:
+    /// Architecture: seed001, naimish, mobile, dlib_resnet or facenet (networks; the last two
+    /// implied by `--init FILE.dat` / `FILE.pt|FILE.h5`), or ert (dlib's shape predictor:
     /// writes OUT/model.dat; options below and in the config's `[ert]` table).
     #[arg(long)]
     pub arch: Option<ArchName>,

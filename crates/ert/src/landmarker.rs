@@ -9,6 +9,11 @@
 //! − (right − left)·u0` (the 0.5: dlib puts pixel centres at whole numbers, facemark at +0.5),
 //! likewise in y. A rectangle from dlib's own face detector (or given with `--box`) goes to the
 //! predictor as it is, with no conversion.
+//!
+//! A *refinement cascade* (trained with starting shapes from another landmarker,
+//! `facemark train --arch ert --init MODEL`) works on other terms: its rectangle is the box
+//! around the points it starts from ([`rect_of_box`]), and it starts from those points
+//! ([`ShapePredictor::refine_points`], [`Refined`]).
 
 use crate::model::ShapePredictor;
 use crate::predict::{DlibRect, Scratch};
@@ -73,6 +78,75 @@ impl ShapePredictor {
                 [(q[0] + 0.5) as f32, (q[1] + 0.5) as f32]
             })
             .collect()
+    }
+}
+
+/// A landmark box (facemark's convention: pixel centres at +0.5) as the dlib rectangle with the
+/// same extent: `(x − 0.5, y − 0.5, x + w − 0.5, y + h − 0.5)`. The rectangle a face's points
+/// are normalised into when a cascade is trained on landmark boxes (`facemark train --arch
+/// ert`), and that of a refinement cascade's starting points.
+pub fn rect_of_box(b: &BoxF) -> DlibRect {
+    let (x, y) = (b.x as f64 - 0.5, b.y as f64 - 0.5);
+    DlibRect::new(x, y, x + b.w as f64, y + b.h as f64)
+}
+
+impl ShapePredictor {
+    /// Runs the cascade from `points` (facemark's convention, pixels) in the rectangle of the
+    /// box around them ([`rect_of_box`]): the refinement a cascade trained from another
+    /// landmarker's points performs. Returns the refined points (same convention), or
+    /// `points` unchanged when their box is degenerate (under a pixel wide or high) or their
+    /// count is not the predictor's.
+    pub fn refine_points(
+        &self,
+        image: &GrayImage,
+        points: &[Point],
+        scratch: &mut Scratch,
+    ) -> Vec<Point> {
+        let Some(b) = BoxF::around(points).filter(|b| b.w >= 1.0 && b.h >= 1.0) else {
+            return points.to_vec();
+        };
+        if points.len() != self.num_parts() {
+            return points.to_vec();
+        }
+        let r = rect_of_box(&b);
+        let (sx, sy) = (r.right - r.left, r.bottom - r.top);
+        let start: Vec<f32> = points
+            .iter()
+            .flat_map(|p| {
+                [
+                    ((p[0] as f64 - 0.5 - r.left) / sx) as f32,
+                    ((p[1] as f64 - 0.5 - r.top) / sy) as f32,
+                ]
+            })
+            .collect();
+        self.predict_normalized_from(image, &r, &start, scratch)
+            .chunks_exact(2)
+            .map(|p| {
+                let q = r.unnormalize([p[0], p[1]]);
+                [(q[0] + 0.5) as f32, (q[1] + 0.5) as f32]
+            })
+            .collect()
+    }
+}
+
+/// A landmarker followed by a refinement cascade: `refiner` run from `first`'s points
+/// ([`ShapePredictor::refine_points`]). For evaluating and running a cascade trained with
+/// `facemark train --arch ert --init MODEL` on that model's points.
+pub struct Refined<'a, L: Landmarker + ?Sized> {
+    /// The landmarker whose points the cascade starts from.
+    pub first: &'a L,
+    /// The refinement cascade (the same point count as `first`).
+    pub refiner: &'a ShapePredictor,
+}
+
+impl<L: Landmarker + ?Sized> Landmarker for Refined<'_, L> {
+    fn scheme(&self) -> &Scheme {
+        self.first.scheme()
+    }
+    fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
+        let points = self.first.landmarks(image, face_box);
+        self.refiner
+            .refine_points(image, &points, &mut Scratch::default())
     }
 }
 

@@ -145,13 +145,34 @@ impl ShapePredictor {
         rect: &DlibRect,
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
+        self.predict_normalized_from(image, rect, &self.initial_shape, scratch)
+    }
+
+    /// As [`ShapePredictor::predict_normalized`], but the cascade starts from `start` (`[x,
+    /// y]` interleaved in the unit square of `rect`) instead of the mean shape: how a
+    /// refinement cascade (trained with starting shapes, [`crate::train::TrainFace::start`])
+    /// runs. dlib's own API always starts from the mean shape.
+    ///
+    /// Requires `start.len() == 2 × num_parts()` (panics otherwise).
+    pub fn predict_normalized_from<'s>(
+        &self,
+        image: &GrayImage,
+        rect: &DlibRect,
+        start: &[f32],
+        scratch: &'s mut Scratch,
+    ) -> &'s [f32] {
+        assert_eq!(
+            start.len(),
+            self.initial_shape.len(),
+            "starting shape of another point count"
+        );
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above).
             #[allow(unsafe_code)]
-            return unsafe { self.predict_avx2(image, rect, scratch) };
+            return unsafe { self.predict_avx2(image, rect, start, scratch) };
         }
-        self.predict_body(image, rect, scratch)
+        self.predict_body(image, rect, start, scratch)
     }
 
     /// [`ShapePredictor::predict_body`] compiled for AVX2 (the leaf adds 8 floats at a time;
@@ -167,9 +188,10 @@ impl ShapePredictor {
         &self,
         image: &GrayImage,
         rect: &DlibRect,
+        start: &[f32],
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
-        self.predict_body(image, rect, scratch)
+        self.predict_body(image, rect, start, scratch)
     }
 
     #[inline(always)]
@@ -177,6 +199,7 @@ impl ShapePredictor {
         &self,
         image: &GrayImage,
         rect: &DlibRect,
+        start: &[f32],
         scratch: &'s mut Scratch,
     ) -> &'s [f32] {
         let Scratch {
@@ -186,7 +209,7 @@ impl ShapePredictor {
             offsets,
         } = scratch;
         shape.clear();
-        shape.extend_from_slice(&self.initial_shape);
+        shape.extend_from_slice(start);
         features.resize(self.max_features, 0.0);
         let len = shape.len();
         let (w, h) = (image.width() as i64, image.height() as i64);

@@ -11,6 +11,17 @@
 //! the same box grown by the ratio of one face's point extent to the mean shape's (a few per
 //! cent; logged at the end of training).
 //!
+//! **Refinement cascades** (`init` set, `--arch ert --init MODEL`): the cascade starts from a
+//! facemark model's points instead of the mean shape, and learns to correct that model
+//! ([`facemark_ert::landmarker::Refined`]). Each training face is copied
+//! `oversampling_amount` times, each copy starting from the model's points for the face's
+//! landmark box (the first copy) or for that box moved and scaled at random by up to
+//! [`START_BOX_JITTER`] of its side (the others: a detector's boxes are off by about so
+//! much); a copy's rectangle is the box around its starting points
+//! ([`facemark_ert::landmarker::rect_of_box`]), as at inference. The `.dat` file is a valid
+//! dlib predictor, but only facemark runs it from given points (`--refiner FILE.dat`); dlib
+//! starts every face from the mean shape.
+//!
 //! Output folder: `model.dat` (the predictor; `facemark detect|eval --model OUT/model.dat`),
 //! `config.toml` (the effective configuration), `val.json` (the validation report, when there
 //! are validation faces).
@@ -20,7 +31,10 @@ use crate::eval::{evaluate, EvalOptions, EvalReport};
 use crate::trainer::{io_err, load_data, thread_pool, TrainError};
 use facemark_core::{ImageSource, Sample};
 use facemark_ert::train::{train, TrainFace};
-use facemark_ert::{DlibRect, ShapePredictor};
+use facemark_ert::landmarker::{rect_of_box, Refined};
+use facemark_ert::ShapePredictor;
+use facemark_model::KeypointModel;
+use rand::{Rng, SeedableRng};
 use image::GrayImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -30,6 +44,10 @@ use std::time::Instant;
 
 /// The predictor's file in the output folder.
 pub const MODEL_FILE: &str = "model.dat";
+
+/// How far a refinement cascade's extra training copies move and scale the landmark box the
+/// start model is run on: up to this fraction of the box's side (uniform), in x, y and scale.
+pub const START_BOX_JITTER: f32 = 0.05;
 
 /// What a finished ERT run reports.
 #[derive(Debug, Clone)]
@@ -48,6 +66,8 @@ pub struct ErtSummary {
     pub val: Option<EvalReport>,
     /// The mean shape's landmark box as a fraction of the face rectangle (`[x0, y0, x1, y1]`).
     pub mean_box: [f64; 4],
+    /// A refinement cascade's start model alone on the same validation faces.
+    pub start_val: Option<EvalReport>,
 }
 
 /// The decoded gray images of `samples` (each file once) and each sample's image index.
@@ -86,16 +106,16 @@ fn load_images(samples: &[&Sample]) -> Result<(Vec<GrayImage>, Vec<usize>), Trai
 /// coordinates; `None` without two distinct annotated points.
 fn train_face(s: &Sample, image: usize) -> Option<TrainFace> {
     let b = s.landmark_box().filter(|b| b.w > 0.0 && b.h > 0.0)?;
-    let (x, y) = (b.x as f64 - 0.5, b.y as f64 - 0.5);
     Some(TrainFace {
         image,
-        rect: DlibRect::new(x, y, x + b.w as f64, y + b.h as f64),
+        rect: rect_of_box(&b),
         points: s
             .points
             .iter()
             .map(|p| [p[0] as f64 - 0.5, p[1] as f64 - 0.5])
             .collect(),
         present: s.visible.clone(),
+        start: None,
     })
 }
 
@@ -110,19 +130,28 @@ pub fn train_ert(cfg: &TrainConfig, progress: bool) -> Result<ErtSummary, TrainE
         let split = facemark_formats::RunSplit::new(&samples, cfg.fold, cfg.val_fraction, cfg.seed);
         let train_samples: Vec<&Sample> = split.train.iter().map(|&i| &samples[i]).collect();
         let (images, image_of) = load_images(&train_samples)?;
-        let faces: Vec<TrainFace> = train_samples
+        let mut faces: Vec<TrainFace> = train_samples
             .iter()
             .zip(&image_of)
             .filter_map(|(s, &i)| train_face(s, i))
             .collect();
+        let mut opts = cfg.ert.clone();
+        opts.random_seed = cfg.seed;
+        let start_model = match &cfg.init {
+            Some(p) => Some(load_start_model(p, &scheme)?),
+            None => None,
+        };
+        if let Some(m) = &start_model {
+            faces = refinement_copies(m, &images, &faces, &opts);
+            // the copies are made: the trainer takes each once
+            opts.oversampling_amount = 1;
+        }
         if faces.len() < 2 {
             return Err(TrainError::DataShape(format!(
                 "only {} training faces with a landmark box after the validation split",
                 faces.len()
             )));
         }
-        let mut opts = cfg.ert.clone();
-        opts.random_seed = cfg.seed;
         let bar = if progress {
             let bar = ProgressBar::new(opts.total_trees() as u64);
             bar.set_style(
@@ -175,22 +204,29 @@ pub fn train_ert(cfg: &TrainConfig, progress: bool) -> Result<ErtSummary, TrainE
             cfg.seed,
         )
         .map_err(TrainError::DataShape)?;
-        let val = if val_idx.is_empty() {
-            None
+        let (val, start_val) = if val_idx.is_empty() {
+            (None, None)
         } else {
             let val_samples: Vec<Sample> = val_idx.iter().map(|&i| samples[i].clone()).collect();
-            let report = evaluate(
-                &sp,
-                &val_samples,
-                &EvalOptions {
-                    progress,
-                    ..EvalOptions::default()
-                },
-            )?;
+            let eo = EvalOptions {
+                progress,
+                ..EvalOptions::default()
+            };
+            let (report, start_report) = match &start_model {
+                None => (evaluate(&sp, &val_samples, &eo)?, None),
+                Some(m) => {
+                    let refined = Refined {
+                        first: m,
+                        refiner: &sp,
+                    };
+                    let r = evaluate(&refined, &val_samples, &eo)?;
+                    (r, Some(evaluate(m, &val_samples, &eo)?))
+                }
+            };
             let path = out.join("val.json");
             let json = serde_json::to_string_pretty(&report).expect("report serialises");
             facemark_core::io::write_atomic(&path, json.as_bytes()).map_err(io_err(&path))?;
-            Some(report)
+            (Some(report), start_report)
         };
         Ok(ErtSummary {
             model_path,
@@ -200,8 +236,92 @@ pub fn train_ert(cfg: &TrainConfig, progress: bool) -> Result<ErtSummary, TrainE
             train_secs,
             val,
             mean_box: sp.mean_box(),
+            start_val,
         })
     })
+}
+
+/// The start model of a refinement cascade: a facemark model that finds points from a box,
+/// with `scheme`'s point count.
+fn load_start_model(
+    path: &std::path::Path,
+    scheme: &facemark_core::Scheme,
+) -> Result<KeypointModel, TrainError> {
+    let m = KeypointModel::load(path)?;
+    let bad = |msg: String| {
+        Err(TrainError::DataShape(format!(
+            "--init {} (the refinement cascade's start model): {msg}",
+            path.display()
+        )))
+    };
+    if m.is_refiner() {
+        return bad("a refiner (crop_align) needs points to start from; give a box model".into());
+    }
+    if m.meta.scheme.len() != scheme.len() {
+        return bad(format!(
+            "places {} points, the data has {}",
+            m.meta.scheme.len(),
+            scheme.len()
+        ));
+    }
+    Ok(m)
+}
+
+/// A refinement cascade's training faces: `opts.oversampling_amount` copies of each face, each
+/// starting from `model`'s points for the face's landmark box (the first copy) or for that box
+/// moved and scaled by up to [`START_BOX_JITTER`] (the others, drawn from `opts.random_seed`),
+/// in the rectangle of the box around those points. The model runs in parallel (rayon);
+/// the result does not depend on the thread count.
+fn refinement_copies(
+    model: &KeypointModel,
+    images: &[GrayImage],
+    faces: &[TrainFace],
+    opts: &facemark_ert::train::TrainOptions,
+) -> Vec<TrainFace> {
+    let over = opts.oversampling_amount;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.random_seed ^ 0x5eed_0f_57a27);
+    let j = START_BOX_JITTER;
+    // the boxes first, in order, so that the draws do not depend on the threads
+    let jobs: Vec<(usize, facemark_core::BoxF)> = faces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            let b = facemark_core::BoxF::new(
+                (f.rect.left + 0.5) as f32,
+                (f.rect.top + 0.5) as f32,
+                (f.rect.right - f.rect.left) as f32,
+                (f.rect.bottom - f.rect.top) as f32,
+            );
+            (0..over)
+                .map(|c| {
+                    if c == 0 {
+                        return (i, b);
+                    }
+                    let s = 1.0 + rng.gen_range(-j..=j);
+                    let (dx, dy) = (rng.gen_range(-j..=j) * b.w, rng.gen_range(-j..=j) * b.h);
+                    let (w, h) = (b.w * s, b.h * s);
+                    let (cx, cy) = (b.x + b.w / 2.0 + dx, b.y + b.h / 2.0 + dy);
+                    (i, facemark_core::BoxF::new(cx - w / 2.0, cy - h / 2.0, w, h))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    jobs.par_iter()
+        .filter_map(|(i, b)| {
+            let f = &faces[*i];
+            let pts = facemark_core::Landmarker::landmarks(model, &images[f.image], b);
+            let around = facemark_core::BoxF::around(&pts).filter(|b| b.w >= 1.0 && b.h >= 1.0)?;
+            Some(TrainFace {
+                rect: rect_of_box(&around),
+                start: Some(
+                    pts.iter()
+                        .map(|p| [p[0] as f64 - 0.5, p[1] as f64 - 0.5])
+                        .collect(),
+                ),
+                ..f.clone()
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ pub struct Args {
     /// Start from a trained model's weights (by name; a new head if the point count differs),
     /// or from dlib's face-recognition ResNet (`…resnet_model_v1.dat`: arch dlib_resnet), or
     /// from FaceNet (facenet-pytorch `FILE.pt`, keras-facenet `FILE.h5`: arch facenet).
+    /// With `--arch ert`: train a refinement cascade that starts from this facemark model's
+    /// points (run it with `--refiner OUT/model.dat`).
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Keep matching parameters fixed: prefix (`conv1`) or glob (`pw*`), `!PAT` for an
@@ -287,6 +289,13 @@ fn run_ert(cfg: &TrainConfig, progress: bool) -> anyhow::Result<()> {
         s.n_val,
         s.train_secs
     );
+    if let Some(n) = s.start_val.as_ref().and_then(|r| r.nme_outer.as_ref()) {
+        println!(
+            "start model alone ({}): validation NME {:.4} on the same faces",
+            cfg.init.as_deref().unwrap_or_else(|| "?".as_ref()).display(),
+            n.mean
+        );
+    }
     Ok(())
 }
 

@@ -7,7 +7,9 @@
 //! The algorithm, as dlib's:
 //! 1. Each face's points go to the unit square of its rectangle; the initial shape is their
 //!    mean. Each face is copied `oversampling_amount` times, the first copy starting from the
-//!    mean shape, the others from random averages of other faces' shapes.
+//!    mean shape, the others from random averages of other faces' shapes. (Not dlib's: faces
+//!    given with a starting shape, [`TrainFace::start`], start every copy there, shifted by
+//!    the translation jitter after the first: a refinement cascade.)
 //! 2. Each of the `cascade_depth` levels draws `feature_pool_size` pixels in the mean shape's
 //!    box, each anchored to its nearest mean-shape point, reads them once per copy (placed by
 //!    the similarity transform from the mean shape to the copy's current shape), then fits
@@ -57,6 +59,11 @@ pub struct TrainFace {
     pub points: Vec<[f64; 2]>,
     /// Whether each point is annotated. Every point must be annotated on some face.
     pub present: Vec<bool>,
+    /// Where the cascade starts for this face (dlib's image coordinates, every point), for a
+    /// *refinement cascade*: another landmarker's points for the face, so that the trees learn
+    /// to correct that landmarker. `None`: dlib's starting shapes (the mean shape and random
+    /// averages of other faces' shapes). Either every face has one or none.
+    pub start: Option<Vec<[f64; 2]>>,
 }
 
 /// Every training copy's data, laid out by copy (`len = 2 × points` values each).
@@ -113,6 +120,33 @@ fn check_faces(images: &[GrayImage], faces: &[TrainFace]) -> Result<usize, ErtEr
             }
             seen[k] |= v;
         }
+        match (&f.start, &first.start) {
+            (Some(s), Some(_)) => {
+                if s.len() != n {
+                    return bad(format!(
+                        "face {i}: its starting shape has {} points, the faces {n}",
+                        s.len()
+                    ));
+                }
+                if let Some(k) = s
+                    .iter()
+                    .position(|p| !(p[0].is_finite() && p[1].is_finite()))
+                {
+                    return bad(format!("face {i}: starting point {k} is not finite"));
+                }
+            }
+            (None, None) => {}
+            _ => {
+                return bad(format!(
+                    "face {i}: either every face has a starting shape or none (face 0 {})",
+                    if first.start.is_some() {
+                        "has one"
+                    } else {
+                        "has none"
+                    }
+                ))
+            }
+        }
     }
     if let Some(k) = seen.iter().position(|s| !s) {
         return bad(format!("point {k} is annotated on no face"));
@@ -141,7 +175,11 @@ pub fn train(
     let (targets, presents): (Vec<Vec<f32>>, Vec<Vec<f32>>) =
         faces.iter().map(shapes::normalized_shape).unzip();
     let initial = shapes::mean_shape(&targets, &presents);
-    let starts = shapes::starting_shapes(&targets, &presents, &initial, opts, &mut rng);
+    let starts = if faces[0].start.is_some() {
+        shapes::given_starts(faces, opts, &mut rng)
+    } else {
+        shapes::starting_shapes(&targets, &presents, &initial, opts, &mut rng)
+    };
     let pixels = shapes::pixel_coordinates(&initial, opts, &mut rng);
     let over = opts.oversampling_amount;
     let n = starts.len();

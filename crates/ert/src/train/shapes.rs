@@ -5,20 +5,25 @@
 
 use super::options::{PaddingMode, TrainOptions};
 use super::TrainFace;
+use crate::predict::DlibRect;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-/// A face's points in the unit square of its rectangle (dlib's `normalizing_tform`: `(left,
-/// top)` → (0, 0), `(right, bottom)` → (1, 1)), x, y interleaved; and per coordinate whether
-/// the point is annotated (1) or not (0, value 0).
-pub(super) fn normalized_shape(face: &TrainFace) -> (Vec<f32>, Vec<f32>) {
-    let r = &face.rect;
+/// A point of the image in the unit square of `r` (dlib's `normalizing_tform`: `(left, top)`
+/// → (0, 0), `(right, bottom)` → (1, 1)).
+fn normalize(r: &DlibRect, p: &[f64; 2]) -> [f32; 2] {
     let (sx, sy) = (r.right - r.left, r.bottom - r.top);
+    [((p[0] - r.left) / sx) as f32, ((p[1] - r.top) / sy) as f32]
+}
+
+/// A face's points in the unit square of its rectangle, x, y interleaved; and per coordinate
+/// whether the point is annotated (1) or not (0, value 0).
+pub(super) fn normalized_shape(face: &TrainFace) -> (Vec<f32>, Vec<f32>) {
     let mut shape = Vec::with_capacity(2 * face.points.len());
     let mut present = Vec::with_capacity(2 * face.points.len());
     for (p, &v) in face.points.iter().zip(&face.present) {
         if v {
-            shape.extend([((p[0] - r.left) / sx) as f32, ((p[1] - r.top) / sy) as f32]);
+            shape.extend(normalize(&face.rect, p));
             present.extend([1.0, 1.0]);
         } else {
             shape.extend([0.0, 0.0]);
@@ -26,6 +31,37 @@ pub(super) fn normalized_shape(face: &TrainFace) -> (Vec<f32>, Vec<f32>) {
         }
     }
     (shape, present)
+}
+
+/// The starting shape of every training copy when the faces bring their own
+/// ([`TrainFace::start`], normalised like the targets), `oversampling_amount` copies per face
+/// in face order: the first copy starts there, the others there shifted by a random
+/// translation jitter (none when the jitter is 0).
+pub(super) fn given_starts(
+    faces: &[TrainFace],
+    opts: &TrainOptions,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<f32>> {
+    let over = opts.oversampling_amount;
+    let jitter = opts.oversampling_translation_jitter;
+    let mut out = Vec::with_capacity(faces.len() * over);
+    for f in faces {
+        let start = f.start.as_deref().expect("every face has a starting shape");
+        let base: Vec<f32> = start.iter().flat_map(|p| normalize(&f.rect, p)).collect();
+        for c in 0..over {
+            let mut shape = base.clone();
+            if c > 0 && jitter != 0.0 {
+                let dx = rng.gen_range(-jitter..=jitter) as f32;
+                let dy = rng.gen_range(-jitter..=jitter) as f32;
+                for p in shape.chunks_exact_mut(2) {
+                    p[0] += dx;
+                    p[1] += dy;
+                }
+            }
+            out.push(shape);
+        }
+    }
+    out
 }
 
 /// The mean of the target shapes per coordinate over the faces that have it (dlib's

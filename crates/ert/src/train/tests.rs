@@ -47,6 +47,7 @@ fn faces(n: usize, seed: u64) -> (Vec<GrayImage>, Vec<TrainFace>) {
             rect,
             points,
             present: vec![true; CANON.len()],
+            start: None,
         });
     }
     (images, out)
@@ -106,6 +107,96 @@ fn training_reduces_the_error_on_new_faces() {
     assert!(before > 2.0, "{before}");
     assert!(after < 0.5 * before, "{after} vs {before}");
     assert!(on_train < after + 0.5, "{on_train} vs {after}");
+}
+
+/// Gives each face a starting shape: its points moved by a per-face shift and a per-point
+/// error of up to `err` pixels (as another landmarker's points would be).
+fn with_starts(faces: &mut [TrainFace], err: f64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for f in faces {
+        let (dx, dy) = (rng.gen_range(-err..err), rng.gen_range(-err..err));
+        f.start = Some(
+            f.points
+                .iter()
+                .map(|p| {
+                    [
+                        p[0] + dx + rng.gen_range(-err..err) / 2.0,
+                        p[1] + dy + rng.gen_range(-err..err) / 2.0,
+                    ]
+                })
+                .collect(),
+        );
+    }
+}
+
+/// Mean point error in pixels of a refinement cascade run from each face's starting shape
+/// (`refine = false`: of the starting shapes themselves).
+fn refined_error(
+    sp: &ShapePredictor,
+    images: &[GrayImage],
+    faces: &[TrainFace],
+    refine: bool,
+) -> f64 {
+    let mut s = Scratch::default();
+    let (mut total, mut n) = (0.0, 0);
+    for f in faces {
+        let start: Vec<[f32; 2]> = f
+            .start
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|p| [p[0] as f32 + 0.5, p[1] as f32 + 0.5])
+            .collect();
+        let pts = if refine {
+            sp.refine_points(&images[f.image], &start, &mut s)
+        } else {
+            start
+        };
+        for (p, q) in pts.iter().zip(&f.points) {
+            total +=
+                ((p[0] as f64 - 0.5 - q[0]).powi(2) + (p[1] as f64 - 0.5 - q[1]).powi(2)).sqrt();
+            n += 1;
+        }
+    }
+    total / n as f64
+}
+
+#[test]
+fn a_refinement_cascade_corrects_its_starting_shapes() {
+    let (images, mut tr) = faces(80, 11);
+    let (test_images, mut te) = faces(40, 12);
+    // the rectangle a refinement cascade sees is the box around its starting points
+    let boxed = |fs: &mut Vec<TrainFace>| {
+        for f in fs.iter_mut() {
+            let pts: Vec<[f32; 2]> = f
+                .start
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|p| [p[0] as f32 + 0.5, p[1] as f32 + 0.5])
+                .collect();
+            f.rect = crate::landmarker::rect_of_box(&facemark_core::BoxF::around(&pts).unwrap());
+        }
+    };
+    with_starts(&mut tr, 4.0, 1);
+    with_starts(&mut te, 4.0, 2);
+    boxed(&mut tr);
+    boxed(&mut te);
+    let o = TrainOptions {
+        oversampling_amount: 1,
+        ..small()
+    };
+    let sp = train_quiet(&images, &tr, &o);
+    let before = refined_error(&sp, &test_images, &te, false);
+    let after = refined_error(&sp, &test_images, &te, true);
+    eprintln!("starting shapes {before:.2} px, refined {after:.2} px");
+    assert!(after < 0.7 * before, "{after} vs {before}");
+    // a start for some faces only is refused
+    tr[3].start = None;
+    let e = train(&images, &tr, &o, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("face 3") && e.contains("starting shape"), "{e}");
 }
 
 #[test]

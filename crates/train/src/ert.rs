@@ -279,7 +279,7 @@ fn refinement_copies(
     opts: &facemark_ert::train::TrainOptions,
 ) -> Vec<TrainFace> {
     let over = opts.oversampling_amount;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.random_seed ^ 0x5eed_0f_57a27);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.random_seed ^ 0x05ee_d0f5_7a27);
     let j = START_BOX_JITTER;
     // the boxes first, in order, so that the draws do not depend on the threads
     let jobs: Vec<(usize, facemark_core::BoxF)> = faces

@@ -6,7 +6,15 @@ statistics, saved as OUT/model.pt (zip) and OUT/model_legacy.pt (legacy stream);
 OUT/chips/NNN.png; facenet-pytorch's embeddings of them (eval mode, input
 (v - 127.5) / 128 as its fixed_image_standardization) in OUT/torch.txt.
 
-compare OUT FACEMARK.txt: max |difference| and the smallest cosine between the two sides.
+Also OUT/model.h5: the same weights in the layout of keras-facenet's facenet_keras.h5 (Keras 2's
+model.save: model_weights/<layer>/<layer>/<weight>:0; layer names of keras-facenet's
+inception_resnet_v1.py; kernels HWIO, the dense kernel in x out; batch norms without gamma), and
+OUT/torch_h5.txt: facenet-pytorch's embeddings with every batch-norm gamma set to 1 (Keras'
+BatchNormalization(scale=False)) of the chips standardised per chip as keras-facenet's demo does
+(Sandberg's prewhiten).
+
+compare OUT FACEMARK.txt [REFERENCE=torch.txt]: max |difference| and the smallest cosine between
+the two sides.
 """
 import importlib.util
 import os
@@ -101,6 +109,113 @@ def make(data, n, out):
     print(f"torch {torch.__version__}: {len(paths)} chips, {len(sd)} tensors, "
           f"mean |running_mean| {np.mean(rm):.3f}, embedding norms {y.norm(dim=1).min():.4f}-{y.norm(dim=1).max():.4f}; "
           f"torch: {ms:.2f} ms per chip ({torch.get_num_threads()} threads)")
+    keras_side(net, paths, out)
+
+
+def keras_names():
+    """facenet-pytorch module -> keras-facenet layer, from keras-facenet's naming
+    (_generate_layer_name: <block>_<idx>_Branch_<b>_<conv>, <layer>_BatchNorm)."""
+    m = {"conv2d_1a": "Conv2d_1a_3x3", "conv2d_2a": "Conv2d_2a_3x3", "conv2d_2b": "Conv2d_2b_3x3",
+         "conv2d_3b": "Conv2d_3b_1x1", "conv2d_4a": "Conv2d_4a_3x3", "conv2d_4b": "Conv2d_4b_3x3"}
+    convs = {
+        "Block35": ["0:Conv2d_1x1", "1:Conv2d_0a_1x1", "1:Conv2d_0b_3x3", "2:Conv2d_0a_1x1",
+                    "2:Conv2d_0b_3x3", "2:Conv2d_0c_3x3"],
+        "Block17": ["0:Conv2d_1x1", "1:Conv2d_0a_1x1", "1:Conv2d_0b_1x7", "1:Conv2d_0c_7x1"],
+        "Block8": ["0:Conv2d_1x1", "1:Conv2d_0a_1x1", "1:Conv2d_0b_1x3", "1:Conv2d_0c_3x1"],
+        "Mixed_6a": ["0:Conv2d_1a_3x3", "1:Conv2d_0a_1x1", "1:Conv2d_0b_3x3", "1:Conv2d_1a_3x3"],
+        "Mixed_7a": ["0:Conv2d_0a_1x1", "0:Conv2d_1a_3x3", "1:Conv2d_0a_1x1", "1:Conv2d_1a_3x3",
+                     "2:Conv2d_0a_1x1", "2:Conv2d_0b_3x3", "2:Conv2d_1a_3x3"],
+    }
+
+    def block(ours, keras, kind):
+        count = {}
+        for c in convs[kind]:
+            b, name = c.split(":")
+            i = count[b] = count.get(b, -1) + 1
+            # a branch of one conv is a bare BasicConv2d in facenet-pytorch (branch0), else
+            # an nn.Sequential (branch1.0, branch1.1, ...)
+            alone = sum(x.startswith(b + ":") for x in convs[kind]) == 1
+            m[f"{ours}.branch{b}" + ("" if alone else f".{i}")] = f"{keras}_Branch_{b}_{name}"
+        if kind.startswith("Block"):
+            m[f"{ours}.conv2d"] = f"{keras}_Conv2d_1x1"
+
+    for i in range(5):
+        block(f"repeat_1.{i}", f"Block35_{i + 1}", "Block35")
+    for i in range(10):
+        block(f"repeat_2.{i}", f"Block17_{i + 1}", "Block17")
+    for i in range(5):
+        block(f"repeat_3.{i}", f"Block8_{i + 1}", "Block8")
+    block("block8", "Block8_6", "Block8")
+    block("mixed_6a", "Mixed_6a", "Mixed_6a")
+    block("mixed_7a", "Mixed_7a", "Mixed_7a")
+    return m
+
+
+def write_keras(sd, path):
+    """The state dict `sd` as keras-facenet's model.save lays it out; every tensor but the
+    batch norms' weights (gamma, absent in Keras) and counters must be used."""
+    import h5py
+    names = keras_names()
+    layers, used = {}, set()
+
+    def put(layer, weight, key, value):
+        layers.setdefault(layer, {})[weight] = value.detach().numpy().astype(np.float32)
+        used.add(key)
+
+    for key, v in sd.items():
+        mod, _, field = key.rpartition(".")
+        if key == "last_linear.weight":
+            put("Bottleneck", "kernel", key, v.t())
+        elif mod == "last_bn" or mod.endswith(".bn"):
+            layer = "Bottleneck_BatchNorm" if mod == "last_bn" else names[mod[:-3]] + "_BatchNorm"
+            keras = {"bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+            if field in keras:
+                put(layer, keras[field], key, v)
+            elif field in ("weight", "num_batches_tracked"):
+                used.add(key)  # gamma is 1 (scale=False); the counter is no weight
+        elif mod.endswith(".conv") and field == "weight":
+            put(names[mod[:-5]], "kernel", key, v.permute(2, 3, 1, 0))
+        elif mod.endswith(".conv2d"):
+            put(names[mod], {"weight": "kernel", "bias": "bias"}[field], key,
+                v.permute(2, 3, 1, 0) if field == "weight" else v)
+    left = [k for k in sd if k not in used and not k.startswith("logits.")]
+    assert not left, f"not written: {left}"
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = np.bytes_("2.1.5")
+        f.attrs["backend"] = np.bytes_("tensorflow")
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = np.array([n.encode() for n in layers])
+        for layer, weights in layers.items():
+            g = mw.create_group(layer)
+            g.attrs["weight_names"] = np.array([f"{layer}/{w}:0".encode() for w in weights])
+            for w, v in weights.items():
+                g.create_dataset(f"{layer}/{w}:0", data=v)
+    return len(layers), sum(len(w) for w in layers.values())
+
+
+def prewhiten(x):
+    """Sandberg's prewhiten per chip (keras-facenet's demo): (x - mean) / max(std, 1/sqrt(n))."""
+    n = x[0].numel()
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True, unbiased=False).clamp(min=1.0 / np.sqrt(n))
+    return (x - mean) / std
+
+
+def keras_side(net, paths, out):
+    """model.h5 and torch_h5.txt (see the module docstring)."""
+    n_layers, n_weights = write_keras(net.state_dict(), os.path.join(out, "model.h5"))
+    raw = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB"), dtype=np.float32)
+                                     for p in paths])).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.fill_(1.0)
+        y = net(prewhiten(raw.double()).float())
+    with open(os.path.join(out, "torch_h5.txt"), "w") as f:
+        for p, v in zip(paths, y.numpy()):
+            f.write(p + " " + " ".join(f"{t:.9e}" for t in v) + "\n")
+    print(f"model.h5: {n_layers} Keras layers, {n_weights} datasets, "
+          f"{os.path.getsize(os.path.join(out, 'model.h5')) / 1e6:.1f} MB")
 
 
 def load(path):
@@ -111,8 +226,8 @@ def load(path):
     return out
 
 
-def compare(out, facemark):
-    t, f = load(os.path.join(out, "torch.txt")), load(facemark)
+def compare(out, facemark, reference="torch.txt"):
+    t, f = load(os.path.join(out, reference)), load(facemark)
     assert t.keys() == f.keys(), "different chips"
     diff = max(np.abs(t[k] - f[k]).max() for k in t)
     cos = min(t[k] @ f[k] / np.linalg.norm(t[k]) / np.linalg.norm(f[k]) for k in t)

@@ -13,6 +13,7 @@
 //! | [`cache`] | [`cache::FaceCache`]: face crops at one size in one binary file |
 //! | [`dlib`] | dlib's binary serialization (`serialize.h`): integers, floats, strings, vectors, matrices |
 //! | [`torch`] | PyTorch state dicts (`torch.save`, zip and legacy): named `f32` tensors |
+//! | [`keras`] | Keras 2 HDF5 weights (`model.save`, `save_weights`): named `f32` arrays per layer |
 //!
 //! And what is done with a data set as a whole (`facemark data`), returning data for the caller
 //! to print:
@@ -43,6 +44,7 @@ pub mod helen;
 mod image_io;
 pub mod imglab;
 pub mod kaggle;
+pub mod keras;
 pub mod pts;
 pub mod report;
 pub mod sheet;

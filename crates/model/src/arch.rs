@@ -1,5 +1,5 @@
 //! The keypoint architectures as configs: `seed001`, `naimish`, `mobile`, `dlib_resnet`
-//! ([`crate::resnet`]).
+//! ([`crate::resnet`]), `facenet` ([`crate::facenet`]).
 
 use facemark_nn::integral::IntegralLayout;
 use facemark_nn::layers::{
@@ -29,6 +29,10 @@ pub enum ArchKind {
     /// ([`crate::resnet`]): for `--init dlib_face_recognition_resnet_model_v1.dat`.
     #[serde(rename = "dlib_resnet")]
     DlibResnet,
+    /// FaceNet's InceptionResNetV1 as a backbone, 160×160, with a dense landmark head
+    /// ([`crate::facenet`]): for `--init FILE.pt` (facenet-pytorch) or `FILE.h5` (Keras).
+    #[serde(rename = "facenet")]
+    Facenet,
 }
 
 impl std::str::FromStr for ArchKind {
@@ -39,8 +43,9 @@ impl std::str::FromStr for ArchKind {
             "naimish" => Ok(ArchKind::Naimish),
             "mobile" => Ok(ArchKind::Mobile),
             "dlib_resnet" => Ok(ArchKind::DlibResnet),
+            "facenet" => Ok(ArchKind::Facenet),
             _ => Err(format!(
-                "unknown architecture `{s}` (expected seed001, naimish, mobile or dlib_resnet)"
+                "unknown architecture `{s}` (expected seed001, naimish, mobile, dlib_resnet or facenet)"
             )),
         }
     }
@@ -53,6 +58,7 @@ impl std::fmt::Display for ArchKind {
             ArchKind::Naimish => "naimish",
             ArchKind::Mobile => "mobile",
             ArchKind::DlibResnet => "dlib_resnet",
+            ArchKind::Facenet => "facenet",
         })
     }
 }
@@ -188,6 +194,7 @@ impl ArchConfig {
             ArchKind::Naimish => 96,
             ArchKind::Mobile => 64,
             ArchKind::DlibResnet => 150,
+            ArchKind::Facenet => 160,
         };
         ArchConfig {
             kind,
@@ -235,6 +242,7 @@ impl ArchConfig {
         let pool = |k| Layer::MaxPool(MaxPool2d::new(k, k));
         let layers = match self.kind {
             ArchKind::DlibResnet => return crate::resnet::build(self, rng),
+            ArchKind::Facenet => return crate::facenet::build(self, rng),
             ArchKind::Seed001 => {
                 let c = self.final_map_side()?;
                 vec![
@@ -375,6 +383,7 @@ impl ArchConfig {
                 b.checked_sub(1).ok_or_else(too_small)? / 2 / 2
             }
             ArchKind::DlibResnet => crate::resnet::final_map_side(s).unwrap_or(0),
+            ArchKind::Facenet => crate::facenet::final_map_side(s).unwrap_or(0),
             ArchKind::Mobile => {
                 if s < 16 {
                     return Err(too_small());
@@ -506,6 +515,7 @@ impl ArchConfig {
         // no product overflows a 64-bit usize
         let n = match self.kind {
             ArchKind::DlibResnet => crate::resnet::param_count(self, side),
+            ArchKind::Facenet => crate::facenet::param_count(self, side)?,
             ArchKind::Seed001 => {
                 conv(1, 32, 5)
                     + conv(32, 64, 3)

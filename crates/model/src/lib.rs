@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+pub mod facenet;
 pub mod resnet;
 pub mod st;
 

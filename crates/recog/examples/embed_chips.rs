@@ -1,7 +1,7 @@
 //! facemark's side of `bench/dlib/embed_agree.sh`: dlib's face-recognition ResNet in
 //! facemark's engine on aligned chips, and facemark's chips.
 //!
-//! `embed_chips net MODEL.dat|MODEL.pt CHIP.png…` (a `.pt` is FaceNet, as
+//! `embed_chips net MODEL.dat|MODEL.pt|MODEL.h5 CHIP.png…` (`.pt`, `.h5`: FaceNet, as
 //! `bench/facenet/agree.sh` runs it): one line per chip, `path v0 v1 …`, then on stderr
 //! the mean milliseconds per chip (one chip per forward pass, after one warm-up pass;
 //! threads: `RAYON_NUM_THREADS`).

@@ -1,6 +1,7 @@
 //! FaceNet: InceptionResNetV1 as facenet-pytorch defines it (`models/inception_resnet_v1.py`,
 //! Tim Esler's port of David Sandberg's TensorFlow FaceNet), in facemark's engine, with its
-//! weights from a facenet-pytorch state dict (`.pt`).
+//! weights from a facenet-pytorch state dict (`.pt`) or a Keras `.h5` file in the layout of
+//! keras-facenet's `facenet_keras.h5` ([`keras`]).
 //!
 //! 160 × 160 RGB chips, standardised as facenet-pytorch's `fixed_image_standardization`
 //! (`(v − 127.5) / 128`), → a 512-d embedding of unit length.
@@ -22,6 +23,7 @@
 //! [`FacenetConfig::default`]. [`blocks`] describes its stages (names, parameter prefixes, layer
 //! ranges, output shapes) for freezing and for cutting the network after a stage.
 
+use facemark_formats::keras::KerasError;
 use facemark_formats::torch::{read_state_dict, Dtype, TorchError, TorchTensor};
 use facemark_nn::layers::{skip_init, ActKind};
 use facemark_nn::{
@@ -49,6 +51,32 @@ pub enum FacenetError {
     /// the network needs is missing.
     #[error(transparent)]
     Network(#[from] NnError),
+    /// The `.h5` container (HDF5, Keras' layout).
+    #[error(transparent)]
+    Keras(#[from] KerasError),
+    /// A weight the network needs is not in the Keras file.
+    #[error("dataset `{dataset}` (for `{param}`) is missing")]
+    KerasMissing {
+        /// The dataset's path below the file's layer groups (`<layer>/<layer>/<weight>:0`).
+        dataset: String,
+        /// The facemark parameter it would fill.
+        param: String,
+    },
+    /// A Keras dataset's shape does not fit the network.
+    #[error("dataset `{dataset}` has shape {shape:?}; {expected:?} expected (for `{param}`)")]
+    KerasShape {
+        /// The dataset's path in the file.
+        dataset: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The shape the network needs, in Keras' order.
+        expected: Vec<usize>,
+        /// The facemark parameter it would fill.
+        param: String,
+    },
+    /// A Keras dataset that is no weight of InceptionResNetV1 (another architecture).
+    #[error("dataset `{0}` is not a weight of InceptionResNetV1")]
+    KerasUnused(String),
     /// A tensor the network needs is not float32.
     #[error("`{name}` is {dtype:?}; float32 expected")]
     Dtype {
@@ -425,6 +453,9 @@ pub fn from_state_dict(
 pub fn load_pt(bytes: &[u8]) -> Result<Network, FacenetError> {
     from_state_dict(&read_state_dict(bytes)?, FacenetConfig::default())
 }
+
+pub mod keras;
+pub use keras::{from_keras_weights, load_h5};
 
 #[cfg(test)]
 mod tests;

@@ -100,6 +100,9 @@ pub struct FaceRecognizer {
     mean: [f32; 3],
     /// Input values are `(v − mean) / scale`.
     scale: f32,
+    /// Then, when set, each chip's values are standardised by their own mean and standard
+    /// deviation ([`prewhiten`]).
+    prewhiten: bool,
     /// The chip's padding around the aligned face ([`face_chip_details`]).
     padding: f64,
     size: (usize, usize),
@@ -135,6 +138,7 @@ impl FaceRecognizer {
             net: network.fused(),
             mean: net.input.mean,
             scale: 256.0,
+            prewhiten: false,
             padding: RECOGNITION_CHIP.1,
             size: (nc, nr),
             threshold: net
@@ -158,6 +162,7 @@ impl FaceRecognizer {
             net: network.fused(),
             mean: [127.5; 3],
             scale: 128.0,
+            prewhiten: false,
             padding: FACENET_PADDING,
             size: (facenet::FACENET_SIZE, facenet::FACENET_SIZE),
             threshold: FACENET_THRESHOLD,
@@ -165,8 +170,27 @@ impl FaceRecognizer {
         }
     }
 
+    /// FaceNet from the bytes of a Keras `.h5` file in the layout of keras-facenet's
+    /// `facenet_keras.h5` ([`facenet::load_h5`]): 160 × 160 chips standardised per chip as
+    /// that model was trained and as keras-facenet's demo feeds it ([`prewhiten`]),
+    /// unit-length embeddings of the file's length (128 in `facenet_keras.h5`),
+    /// [`FACENET_THRESHOLD`].
+    pub fn facenet_h5_from_bytes(bytes: &[u8]) -> Result<FaceRecognizer, FacenetError> {
+        let net = facenet::load_h5(bytes)?;
+        let dims = net
+            .param("last_bn.running_mean")
+            .map_or(0, |p| p.value.len());
+        Ok(FaceRecognizer {
+            mean: [0.0; 3],
+            scale: 1.0,
+            prewhiten: true,
+            ..Self::facenet(net, dims)
+        })
+    }
+
     /// Reads the model file at `path`: a facenet-pytorch state dict when its name ends in
-    /// `.pt` or `.pth` ([`FaceRecognizer::facenet_from_bytes`]), a dlib DNN file otherwise
+    /// `.pt` or `.pth` ([`FaceRecognizer::facenet_from_bytes`]), a Keras FaceNet when it ends
+    /// in `.h5` ([`FaceRecognizer::facenet_h5_from_bytes`]), a dlib DNN file otherwise
     /// ([`FaceRecognizer::from_bytes`]).
     pub fn load(path: &Path) -> Result<FaceRecognizer, RecogError> {
         let bytes = std::fs::read(path).map_err(|error| RecogError::Io {
@@ -174,8 +198,14 @@ impl FaceRecognizer {
             error,
         })?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if ext.eq_ignore_ascii_case("pt") || ext.eq_ignore_ascii_case("pth") {
-            return Self::facenet_from_bytes(&bytes).map_err(|error| RecogError::Facenet {
+        let ext = ext.to_ascii_lowercase();
+        let facenet = match ext.as_str() {
+            "pt" | "pth" => Some(Self::facenet_from_bytes(&bytes)),
+            "h5" | "hdf5" => Some(Self::facenet_h5_from_bytes(&bytes)),
+            _ => None,
+        };
+        if let Some(rec) = facenet {
+            return rec.map_err(|error| RecogError::Facenet {
                 path: path.to_path_buf(),
                 error,
             });
@@ -209,7 +239,8 @@ impl FaceRecognizer {
     }
 
     /// The input tensor `[n, 3, h, w]` of `chips`: `(value − mean) / 256` per channel as
-    /// dlib's `input_rgb_image_sized` makes it, `(value − 127.5) / 128` for FaceNet.
+    /// dlib's `input_rgb_image_sized` makes it, `(value − 127.5) / 128` for facenet-pytorch's
+    /// FaceNet, [`prewhiten`]ed for Keras' FaceNet.
     pub fn to_tensor(&self, chips: &[RgbImage]) -> Result<Tensor, RecogError> {
         let (w, h) = self.size;
         let plane = w * h;
@@ -232,6 +263,9 @@ impl FaceRecognizer {
                 for k in 0..3 {
                     out[k * plane + j] = (p.0[k] as f32 - self.mean[k]) / self.scale;
                 }
+            }
+            if self.prewhiten {
+                prewhiten(out);
             }
         }
         Ok(Tensor::new(vec![chips.len(), 3, h, w], data))
@@ -283,6 +317,22 @@ pub fn load_network(path: &Path) -> Result<(Network, [f32; 3]), RecogError> {
     let net = read_net(&bytes, &resnet::face_resnet_arch()).map_err(model)?;
     let network = convert::to_network(&net).map_err(model)?;
     Ok((network, net.input.mean))
+}
+
+/// David Sandberg's `prewhiten` (FaceNet's `facenet.py`, keras-facenet's demo): the values
+/// less their mean, divided by their standard deviation (population), at least `1 / √n`.
+pub fn prewhiten(values: &mut [f32]) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = values
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let std = var.sqrt().max(1.0 / n.sqrt());
+    for v in values {
+        *v = ((*v as f64 - mean) / std) as f32;
+    }
 }
 
 /// Euclidean distance of two descriptors (dlib's `length(a - b)`); `f32::INFINITY` when their

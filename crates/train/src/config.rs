@@ -54,6 +54,8 @@ pub enum ArchName {
     /// [`ArchKind::DlibResnet`] (implied by `init = "….dat"`).
     #[serde(rename = "dlib_resnet")]
     DlibResnet,
+    /// [`ArchKind::Facenet`] (implied by `init = "….pt"` or `"….h5"`).
+    Facenet,
     /// dlib's shape predictor (Kazemi & Sullivan's ERT), options in the `[ert]` table.
     Ert,
 }
@@ -66,6 +68,7 @@ impl ArchName {
             ArchName::Naimish => Some(ArchKind::Naimish),
             ArchName::Mobile => Some(ArchKind::Mobile),
             ArchName::DlibResnet => Some(ArchKind::DlibResnet),
+            ArchName::Facenet => Some(ArchKind::Facenet),
             ArchName::Ert => None,
         }
     }
@@ -78,6 +81,7 @@ impl From<ArchKind> for ArchName {
             ArchKind::Naimish => ArchName::Naimish,
             ArchKind::Mobile => ArchName::Mobile,
             ArchKind::DlibResnet => ArchName::DlibResnet,
+            ArchKind::Facenet => ArchName::Facenet,
         }
     }
 }
@@ -89,7 +93,7 @@ impl std::str::FromStr for ArchName {
             return Ok(ArchName::Ert);
         }
         s.parse::<ArchKind>().map(ArchName::from).map_err(|_| {
-            format!("unknown architecture `{s}` (expected seed001, naimish, mobile, dlib_resnet or ert)")
+            format!("unknown architecture `{s}` (expected seed001, naimish, mobile, dlib_resnet, facenet or ert)")
         })
     }
 }
@@ -243,7 +247,8 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Start from this model's weights (copied by name where shapes agree), or from a
     /// pretrained backbone by file kind (`.dat`: dlib's face-recognition ResNet, which implies
-    /// `arch = "dlib_resnet"`; `trainer::InitKind`).
+    /// `arch = "dlib_resnet"`; `.pt`/`.pth` facenet-pytorch's or `.h5` Keras' FaceNet, which
+    /// imply `arch = "facenet"`; `trainer::InitKind`).
     pub init: Option<PathBuf>,
     /// Parameters to keep fixed: prefixes (`conv1`) or globs (`pw*`, `*.bias`); `!PAT` for
     /// an exception (`["*", "!head."]`: all but the head).

@@ -13,8 +13,9 @@ pub struct RecogOpts {
     /// The face-recognition model: dlib's (`dlib_face_recognition_resnet_model_v1.dat`, 22 MB, in
     /// the PyPI package face_recognition_models; public domain / CC0), or a facenet-pytorch
     /// InceptionResnetV1 state dict (`FILE.pt`, torch.save of `state_dict()`; 160 × 160 chips,
-    /// 512-d) [default: $FACEMARK_RECOGNITION_MODEL].
-    #[arg(long, value_name = "FILE.dat|FILE.pt")]
+    /// 512-d), or keras-facenet's `facenet_keras.h5` (`FILE.h5`; 160 × 160 chips, 128-d)
+    /// [default: $FACEMARK_RECOGNITION_MODEL].
+    #[arg(long, value_name = "FILE.dat|FILE.pt|FILE.h5")]
     pub recognition_model: Option<PathBuf>,
     /// Landmark model file (.safetensors) that aligns the faces (68 points); default: the
     /// embedded model.

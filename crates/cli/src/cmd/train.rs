@@ -18,7 +18,8 @@ pub struct Args {
     /// Repeat or separate with commas.
     #[arg(long, value_delimiter = ',')]
     pub data: Vec<PathBuf>,
-    /// Architecture: seed001, naimish or mobile (networks), or ert (dlib's shape predictor:
+    /// Architecture: seed001, naimish, mobile, dlib_resnet or facenet (networks; the last two
+    /// implied by `--init FILE.dat` / `FILE.pt|FILE.h5`), or ert (dlib's shape predictor:
     /// writes OUT/model.dat; options below and in the config's `[ert]` table).
     #[arg(long)]
     pub arch: Option<ArchName>,
@@ -45,7 +46,8 @@ pub struct Args {
     #[arg(long)]
     pub resume: bool,
     /// Start from a trained model's weights (by name; a new head if the point count differs),
-    /// or from dlib's face-recognition ResNet (`…resnet_model_v1.dat`: arch dlib_resnet).
+    /// or from dlib's face-recognition ResNet (`…resnet_model_v1.dat`: arch dlib_resnet), or
+    /// from FaceNet (facenet-pytorch `FILE.pt`, keras-facenet `FILE.h5`: arch facenet).
     /// With `--arch ert`: train a refinement cascade that starts from this facemark model's
     /// points (run it with `--refiner OUT/model.dat`).
     #[arg(long)]
@@ -206,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if quiet_lines {
         eprintln!(
             "training {} on {} for {} epochs → {}",
-            // a pretrained backbone (`--init FILE.dat`) brings its own architecture
+            // a pretrained backbone (`--init FILE.dat|.pt|.h5`) brings its own architecture
             cfg.init
                 .as_deref()
                 .and_then(|p| facemark_train::trainer::InitKind::of(p).arch())

@@ -6,13 +6,16 @@ use super::TrainError;
 use super::LOG_TARGET;
 use crate::config::{HeadName, TrainConfig};
 use facemark_core::Point;
-use facemark_model::resnet;
+use facemark_model::{facenet, resnet};
 use facemark_model::{transfer, ArchConfig, ArchKind, Head, KeypointModel};
 use facemark_nn::{Layer, Network};
+use facemark_recog::facenet as recog_facenet;
 use std::path::Path;
 
 /// What kind of file `--init` names, by its extension (lower case): `.dat` a dlib DNN file
-/// (the face-recognition ResNet, [`ArchKind::DlibResnet`]), anything else a facemark model.
+/// (the face-recognition ResNet, [`ArchKind::DlibResnet`]), `.pt`/`.pth` a facenet-pytorch
+/// state dict and `.h5`/`.hdf5` a Keras FaceNet ([`ArchKind::Facenet`]), anything else a
+/// facemark model.
 /// A new pretrained backbone adds its kind here, its architecture to [`InitKind::arch`] and
 /// its reader to [`transfer_from`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +24,10 @@ pub enum InitKind {
     Facemark,
     /// A dlib DNN file (`dlib_face_recognition_resnet_model_v1.dat`).
     DlibDnn,
+    /// A facenet-pytorch InceptionResnetV1 state dict (`torch.save(model.state_dict())`).
+    FacenetPt,
+    /// A Keras FaceNet in keras-facenet's layout (`facenet_keras.h5`).
+    FacenetH5,
 }
 
 impl InitKind {
@@ -31,6 +38,8 @@ impl InitKind {
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
             Some("dat") => InitKind::DlibDnn,
+            Some("pt" | "pth") => InitKind::FacenetPt,
+            Some("h5" | "hdf5") => InitKind::FacenetH5,
             _ => InitKind::Facemark,
         }
     }
@@ -39,6 +48,7 @@ impl InitKind {
         match self {
             InitKind::Facemark => None,
             InitKind::DlibDnn => Some(ArchKind::DlibResnet),
+            InitKind::FacenetPt | InitKind::FacenetH5 => Some(ArchKind::Facenet),
         }
     }
 }
@@ -114,8 +124,15 @@ pub(super) fn pip_head(
 ///
 /// A dlib DNN file ([`InitKind::DlibDnn`]) gives the whole backbone of a `dlib_resnet`
 /// network (an error when any of its tensors is not in the file at its shape) and the input
-/// layer's channel means ([`facemark_model::resnet::rgb_in`]); the head is new.
-pub(super) fn transfer_from(init: &Path, net: &mut Network) -> Result<bool, TrainError> {
+/// layer's channel means ([`facemark_model::resnet::rgb_in`]); the head is new. A FaceNet file
+/// ([`InitKind::FacenetPt`], [`InitKind::FacenetH5`]) gives the whole backbone of a `facenet`
+/// network of `arch`'s widths and depths (read by `facemark_recog::facenet`, which checks every
+/// tensor); the head is new.
+pub(super) fn transfer_from(
+    init: &Path,
+    net: &mut Network,
+    arch: &ArchConfig,
+) -> Result<bool, TrainError> {
     let rep = match InitKind::of(init) {
         InitKind::Facemark => {
             let src = KeypointModel::load(init).map_err(|error| TrainError::Init {
@@ -149,6 +166,27 @@ pub(super) fn transfer_from(init: &Path, net: &mut Network) -> Result<bool, Trai
             }
             rep
         }
+        kind @ (InitKind::FacenetPt | InitKind::FacenetH5) => {
+            let src = facenet_backbone(init, kind, arch)?;
+            let rep = transfer(&src, net);
+            let missing: Vec<&String> = rep
+                .kept
+                .iter()
+                .filter(|n| !n.starts_with("head.") && !n.starts_with(facenet::GRAY_IN))
+                .collect();
+            if !missing.is_empty() {
+                return Err(TrainError::InitKind {
+                    path: init.to_path_buf(),
+                    detail: format!(
+                        "the file's network does not fit the facenet backbone: {} tensors \
+                         missing or of another shape, e.g. {:?}",
+                        missing.len(),
+                        &missing[..missing.len().min(4)]
+                    ),
+                });
+            }
+            rep
+        }
     };
     tracing::info!(
         target: LOG_TARGET,
@@ -159,6 +197,36 @@ pub(super) fn transfer_from(init: &Path, net: &mut Network) -> Result<bool, Trai
         rep.kept
     );
     Ok(whole_head(&rep.copied))
+}
+
+/// The InceptionResNetV1 of a FaceNet file, at `arch`'s widths and depths
+/// ([`facenet::backbone_config`]).
+fn facenet_backbone(init: &Path, kind: InitKind, arch: &ArchConfig) -> Result<Network, TrainError> {
+    let bad = |detail: String| TrainError::InitKind {
+        path: init.to_path_buf(),
+        detail,
+    };
+    let mut cfg = facenet::backbone_config(arch).map_err(|e| bad(e.to_string()))?;
+    let bytes = std::fs::read(init).map_err(|e| bad(e.to_string()))?;
+    let net = if kind == InitKind::FacenetH5 {
+        let w =
+            facemark_formats::keras::read_keras_weights(&bytes).map_err(|e| bad(e.to_string()))?;
+        if let Some(k) = w
+            .iter()
+            .find(|w| w.layer == "Bottleneck" && w.name == "kernel")
+        {
+            cfg.embedding = k.shape.last().copied().unwrap_or(cfg.embedding);
+        }
+        recog_facenet::from_keras_weights(&w, cfg)
+    } else {
+        let sd =
+            facemark_formats::torch::read_state_dict(&bytes).map_err(|e| bad(e.to_string()))?;
+        if let Some((_, t)) = sd.iter().find(|(n, _)| n == "last_linear.weight") {
+            cfg.embedding = t.shape.first().copied().unwrap_or(cfg.embedding);
+        }
+        recog_facenet::from_state_dict(&sd, cfg)
+    };
+    net.map_err(|e| bad(e.to_string()))
 }
 
 /// Whether `--init` copied the whole head: both its weights and its bias. Otherwise the head

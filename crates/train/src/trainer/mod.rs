@@ -37,6 +37,8 @@ mod checkpoint;
 mod data;
 mod ema;
 mod epoch;
+#[cfg(test)]
+mod facenet_tests;
 mod features;
 mod init;
 mod observer;
@@ -355,7 +357,7 @@ fn start(cfg: &TrainConfig, opts: &RunOptions, run: &RunData) -> Result<TrainSta
     if opts.resume {
         progress = checkpoint::resume(cfg, &cfg.out, &run.arch, &mut net, &mut adam, ema.as_mut())?;
     } else if let Some(init) = &cfg.init {
-        head_transferred = init::transfer_from(init, &mut net)?;
+        head_transferred = init::transfer_from(init, &mut net, &run.arch)?;
     }
     if !opts.resume && !head_transferred {
         // start the head at the mean shape with small weights: the first steps then refine a

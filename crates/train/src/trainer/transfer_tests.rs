@@ -189,7 +189,7 @@ fn init_from_dlibs_face_recognition_model() {
     };
     let arch = facemark_model::ArchConfig::new(ArchKind::DlibResnet, 68);
     let mut net = arch.build(1).unwrap();
-    assert!(!init::transfer_from(&path, &mut net).unwrap());
+    assert!(!init::transfer_from(&path, &mut net, &arch).unwrap());
     let (dlib, mean) = facemark_recog::load_network(&path).unwrap();
     let gray: Vec<u8> = (0..150 * 150)
         .map(|i| ((i * 7 + i / 150 * 3) % 256) as u8)

@@ -8,7 +8,9 @@
 # training run, its 300-W HELEN and LFPW parts, YouTube test) prints faces found and NME for facemark
 # (its detector; ground-truth box; default and --flip) and dlib (its HOG detector), then ms per
 # face. Environment: FACEMARK_REFINE=N adds refinement passes (FACEMARK_REFINER=FILE runs a
-# refiner, a model trained with `crop_align`, in them; default: the model again).
+# refiner, a model trained with `crop_align`, in them; default: the model again);
+# FACEMARK_REFINER=FILE.dat runs a refinement cascade (`facemark train --arch ert --init
+# MODEL`) once after the model.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}

@@ -104,12 +104,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let precision: facemark_model::Precision = std::env::var("FACEMARK_PRECISION")
         .unwrap_or_else(|_| "auto".into())
         .parse()?;
-    // FACEMARK_REFINER: a refiner file (`crop_align` model) for the refinement passes; unset
-    // or `none`: they re-run the model
-    let refiner = match std::env::var("FACEMARK_REFINER").ok().as_deref() {
-        None | Some("none") | Some("") => None,
-        Some(p) => Some(
-            facemark_model::KeypointModel::load(std::path::Path::new(p))?.with_precision(precision),
+    // FACEMARK_REFINER: a refiner file (`crop_align` model) for the refinement passes, or a
+    // refinement cascade (`.dat`) run once after the model; unset or `none`: passes re-run
+    // the model
+    let refiner_file = std::env::var("FACEMARK_REFINER")
+        .ok()
+        .filter(|p| !p.is_empty() && p != "none");
+    let is_cascade = refiner_file.as_deref().is_some_and(|p| p.ends_with(".dat"));
+    let (refiner, cascade) = match refiner_file.as_deref() {
+        None => (None, None),
+        Some(p) if is_cascade => (
+            None,
+            Some(facemark::ert::ShapePredictor::load(std::path::Path::new(p))?),
+        ),
+        Some(p) => (
+            Some(
+                facemark_model::KeypointModel::load(std::path::Path::new(p))?
+                    .with_precision(precision),
+            ),
+            None,
         ),
     };
     let model = match &model {
@@ -122,13 +135,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let flip = std::env::var("FACEMARK_FLIP").is_ok_and(|v| v != "0");
-    let refiner_name = if refiner.is_some() {
+    let refiner_name = if is_cascade {
+        "refinement cascade after the model"
+    } else if refiner.is_some() {
         "refiner"
     } else {
         "model again"
     };
     let detector = facemark::Pipeline::new(facemark_detect::default_detector()?, model)?
         .with_refiner(refiner)?
+        .with_cascade(cascade)?
         .with_refine(refine)
         .with_flip(flip);
     println!(

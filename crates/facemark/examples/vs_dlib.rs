@@ -115,7 +115,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => (None, None),
         Some(p) if is_cascade => (
             None,
-            Some(facemark::ert::ShapePredictor::load(std::path::Path::new(p))?),
+            Some(facemark::ert::ShapePredictor::load(std::path::Path::new(
+                p,
+            ))?),
         ),
         Some(p) => (
             Some(

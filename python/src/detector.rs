@@ -30,7 +30,8 @@ use std::sync::Arc;
 ///   `flip`: also run the mirrored crop and average (≈2× the model time, lower error);
 ///   `precision`: `"auto"` (int8 where the CPU has AVX-512 VNNI), `"f32"` or `"int8"`;
 ///   `refiner`: a second-stage model file (trained with `crop_align`) for the refinement
-///   passes (one pass unless `refine` says otherwise).
+///   passes (one pass unless `refine` says otherwise), or a refinement cascade (`.dat`, e.g.
+///   `models/refine_cascade.dat`) run once from the model's final points.
 ///
 /// A Detector is safe to share between threads and can be pickled (it is rebuilt from its
 /// arguments, so model files must exist where it is unpickled).
@@ -80,7 +81,25 @@ impl Detector {
                 .map_err(Error::value)?
                 .with_precision(precision),
         };
-        let refiner = a.refiner.as_ref().map(|p| load(p, "refiner")).transpose()?;
+        // a `.dat` refiner is a refinement cascade (run once after the model), else a refiner
+        // model for the refinement passes
+        let is_cascade = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("dat"));
+        let cascade = match a.refiner.as_ref().filter(|p| is_cascade(p)) {
+            Some(p) if !p.exists() => {
+                return Err(Error::io(format!("refiner {}: no such file", p.display())))
+            }
+            Some(p) => Some(
+                facemark::ert::ShapePredictor::load(p)
+                    .map_err(|e| Error::value(format!("refiner {}: {e}", p.display())))?,
+            ),
+            None => None,
+        };
+        let refiner = a
+            .refiner
+            .as_ref()
+            .filter(|p| !is_cascade(p))
+            .map(|p| load(p, "refiner"))
+            .transpose()?;
         facemark::core::limits::check_refine(a.refine).map_err(Error::value)?;
         if let Some(m) = a.min_face.filter(|m| *m < 20) {
             return Err(Error::value(format!(
@@ -100,6 +119,7 @@ impl Detector {
             .max(usize::from(refiner.is_some() && a.refine == 0));
         let pipeline = Pipeline::new(face_detector, model)
             .and_then(|p| p.with_refiner(refiner))
+            .and_then(|p| p.with_cascade(cascade))
             .map_err(Error::value)?
             .with_refine(refine)
             .with_flip(a.flip);

@@ -133,6 +133,23 @@ def test_options_change_the_points():
     assert not np.array_equal(plain, refined)
 
 
+CASCADE = pathlib.Path(__file__).resolve().parents[2] / "models" / "refine_cascade.dat"
+
+
+@pytest.mark.skipif(not CASCADE.exists(), reason="models/refine_cascade.dat is not in this checkout")
+def test_a_dat_refiner_is_a_refinement_cascade(tmp_path):
+    img = textured()
+    plain = facemark.Detector().landmarks(img, [BOX])[0].points
+    cascade = facemark.Detector(refiner=CASCADE).landmarks(img, [BOX])[0].points
+    # the cascade moves the points, a little (it corrects the model; it does not replace it)
+    moved = np.linalg.norm(cascade - plain, axis=1)
+    assert moved.max() > 0 and moved.mean() < 0.25 * BOX[2]
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(b"not a shape predictor")
+    with pytest.raises(facemark.FacemarkError, match="bad.dat"):
+        facemark.Detector(refiner=bad)
+
+
 def test_errors_are_python_exceptions_with_facemark_messages(det, tmp_path):
     with pytest.raises(facemark.FacemarkError, match="uint8"):
         det.detect(np.zeros((10, 10, 3), np.float32))

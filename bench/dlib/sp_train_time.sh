@@ -44,7 +44,7 @@ TOML
 "$FM" train --config "$OUT/facemark.toml" --quiet | tee "$OUT/facemark.txt"
 for m in "$OUT/dlib.dat" "$OUT/facemark/model.dat"; do
   echo "== $m on YouTube-Faces test (ground-truth box)"
-  "$FM" eval --model "$m" --data "$DATA/youtube-faces-68/test_frames_keypoints.csv" --quiet | grep -E "^NME outer|failure@0.08"
+  "$FM" eval --model "$m" --data "$DATA/youtube-faces-68/test_frames_keypoints.csv" --quiet | grep -E "^NME outer|^AUC@0.08"
 done
 python3 - "$OUT" <<'PY'
 import re, sys

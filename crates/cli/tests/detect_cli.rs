@@ -661,3 +661,61 @@ fn default_pipeline_poses_on_a_real_photo() {
     assert!(faces[0].1 > 5.0 && faces[0].1 < 40.0, "{faces:?}");
     assert!(faces[1].1 < -5.0 && faces[1].1 > -40.0, "{faces:?}");
 }
+
+/// `detect --cascade` on a given box: the default model's points, moved by the embedded
+/// refinement cascade; refused with another `--model` and on a video.
+#[test]
+fn the_embedded_cascade_moves_the_default_models_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("face.png");
+    gradient_image(&img);
+    let points = |extra: &[&str]| -> Vec<[f64; 2]> {
+        let o = bin()
+            .args([
+                "detect",
+                "--box",
+                "30,20,60,60",
+                "--format",
+                "json",
+                "--json",
+                "--out",
+            ])
+            .arg(dir.path().join("out"))
+            .args(extra)
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        json[0]["faces"][0]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
+            .collect()
+    };
+    let plain = points(&[]);
+    let refined = points(&["--cascade"]);
+    assert_eq!((plain.len(), refined.len()), (68, 68));
+    let moved: Vec<f64> = plain
+        .iter()
+        .zip(&refined)
+        .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+        .collect();
+    // it corrects the points (a few pixels on a 60-pixel box), it does not replace them
+    assert!(moved.iter().any(|&d| d > 0.0), "{moved:?}");
+    assert!(moved.iter().all(|&d| d < 15.0), "{moved:?}");
+    let model = tiny_model(dir.path());
+    let o = bin()
+        .args(["detect", "--cascade", "--box", "30,20,60,60", "--model"])
+        .arg(&model)
+        .arg(&img)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--cascade refines the embedded default model"),
+        "{err}"
+    );
+}

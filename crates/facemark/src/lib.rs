@@ -22,7 +22,8 @@ pub use calibration::BoxCalibration;
 #[allow(deprecated)] // the old name, kept so that code using it builds (with a warning)
 pub use pipeline::Detector;
 pub use pipeline::{
-    calibration_for, default_model, CalibratedDetector, Error, Face, LandmarkModel, Pipeline,
+    calibration_for, default_cascade, default_model, CalibratedDetector, Error, Face,
+    LandmarkModel, Pipeline,
 };
 
 /// Read a photo as facemark's CLI does: JPEG, PNG, WebP, BMP, TIFF, PNM or GIF (first frame),

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 /// Default landmark model bytes (safetensors with metadata), embedded at build time.
 static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.safetensors"));
+/// The default model's refinement cascade (dlib `.dat` bytes), embedded at build time.
+static DEFAULT_CASCADE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/refine_cascade.dat"));
 /// Detector → landmark box calibrations (JSON map by detector name), embedded at build time.
 static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.json"));
 
@@ -20,6 +22,9 @@ pub enum Error {
     /// `default_model()` in a build made without `models/default.safetensors`.
     #[error("this build has no embedded default model (models/default.safetensors was missing at build time); pass a model file with --model")]
     NoEmbeddedModel,
+    /// `default_cascade()` in a build made without `models/refine_cascade.dat`.
+    #[error("this build has no embedded refinement cascade (models/refine_cascade.dat was missing at build time); pass one with --refiner FILE.dat")]
+    NoEmbeddedCascade,
     /// The model given as refiner is not one (`is_refiner`), or places another scheme's points.
     #[error("{0}")]
     Refiner(String),
@@ -98,6 +103,17 @@ pub fn default_model() -> Result<KeypointModel, Error> {
         return Err(Error::NoEmbeddedModel);
     }
     Ok(KeypointModel::from_bytes(DEFAULT_MODEL)?)
+}
+
+/// The embedded refinement cascade trained from the default model's points
+/// (`models/refine_cascade.dat`, `facemark train --config models/refine_cascade.toml`), for
+/// [`Pipeline::with_cascade`]; decoded once per call. It refines the default model's points
+/// only: another model's errors are not the ones it learnt.
+pub fn default_cascade() -> Result<ShapePredictor, Error> {
+    if DEFAULT_CASCADE.is_empty() {
+        return Err(Error::NoEmbeddedCascade);
+    }
+    Ok(ShapePredictor::from_bytes(DEFAULT_CASCADE)?)
 }
 
 /// The embedded calibration for a detector name (identity when none was measured).

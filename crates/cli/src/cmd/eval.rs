@@ -180,16 +180,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         m.require_box_model().context(shown)?;
         let refine = args.opts.passes(args.refine);
         let refiner = args.opts.load_refiner()?;
-        let cascade = args.opts.load_cascade()?;
+        let cascade = args.opts.load_cascade(args.model.as_deref())?;
         let what = match (&args.opts.refiner, refine) {
             (Some(p), _) if cascade.is_some() => {
                 format!("{what} + refinement cascade {}", p.display())
             }
+            (None, _) if cascade.is_some() => format!("{what} + the embedded refinement cascade"),
             (_, 0) => what,
             (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
             (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
         };
-        if args.detector.is_none() && refine == 0 && args.opts.refiner.is_none() {
+        if args.detector.is_none() && refine == 0 && cascade.is_none() && refiner.is_none() {
             (Box::new(m), label, what)
         } else {
             let name = args.detector.as_deref().unwrap_or("default");

@@ -190,12 +190,13 @@ impl ModelOpts {
         }
     }
 
-    /// Refuses `--refiner` for `video`: videos are tracked, each crop placed from the last
+    /// Refuses `--refiner` and `--cascade` for `video`: videos are tracked, each crop placed from the last
     /// frame's points, so no refinement pass runs there.
     pub fn for_photos_only(&self, video: &std::path::Path) -> anyhow::Result<()> {
+        let flag = if self.cascade { "--cascade" } else { "--refiner" };
         anyhow::ensure!(
             self.refiner.is_none() && !self.cascade,
-            "--refiner and --cascade are for photos; videos are tracked (each crop comes from the last frame's points): {}",
+            "{flag} is for photos; videos are tracked (each crop comes from the last frame's points): {}",
             video.display()
         );
         Ok(())

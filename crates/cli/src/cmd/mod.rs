@@ -190,10 +190,14 @@ impl ModelOpts {
         }
     }
 
-    /// Refuses `--refiner` and `--cascade` for `video`: videos are tracked, each crop placed from the last
-    /// frame's points, so no refinement pass runs there.
+    /// Refuses `--refiner` and `--cascade` for `video`: videos are tracked, each crop placed
+    /// from the last frame's points, so no refinement pass runs there.
     pub fn for_photos_only(&self, video: &std::path::Path) -> anyhow::Result<()> {
-        let flag = if self.cascade { "--cascade" } else { "--refiner" };
+        let flag = if self.cascade {
+            "--cascade"
+        } else {
+            "--refiner"
+        };
         anyhow::ensure!(
             self.refiner.is_none() && !self.cascade,
             "{flag} is for photos; videos are tracked (each crop comes from the last frame's points): {}",

@@ -31,7 +31,8 @@ use std::sync::Arc;
 ///   `precision`: `"auto"` (int8 where the CPU has AVX-512 VNNI), `"f32"` or `"int8"`;
 ///   `refiner`: a second-stage model file (trained with `crop_align`) for the refinement
 ///   passes (one pass unless `refine` says otherwise), or a refinement cascade (`.dat`, e.g.
-///   `models/refine_cascade.dat`) run once from the model's final points.
+///   `models/refine_cascade.dat`) run once from the model's final points;
+///   `cascade`: run the embedded refinement cascade after the embedded model.
 ///
 /// A Detector is safe to share between threads and can be pickled (it is rebuilt from its
 /// arguments, so model files must exist where it is unpickled).
@@ -54,6 +55,7 @@ struct Args {
     flip: bool,
     precision: String,
     refiner: Option<PathBuf>,
+    cascade: bool,
 }
 
 impl Detector {
@@ -84,6 +86,11 @@ impl Detector {
         // a `.dat` refiner is a refinement cascade (run once after the model), else a refiner
         // model for the refinement passes
         let is_cascade = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("dat"));
+        if a.cascade && (a.refiner.is_some() || a.model.is_some()) {
+            return Err(Error::value(
+                "cascade=True runs the embedded cascade after the embedded model; it takes neither model nor refiner (a cascade of your own: refiner=FILE.dat)",
+            ));
+        }
         let cascade = match a.refiner.as_ref().filter(|p| is_cascade(p)) {
             Some(p) if !p.exists() => {
                 return Err(Error::io(format!("refiner {}: no such file", p.display())))
@@ -92,6 +99,7 @@ impl Detector {
                 facemark::ert::ShapePredictor::load(p)
                     .map_err(|e| Error::value(format!("refiner {}: {e}", p.display())))?,
             ),
+            None if a.cascade => Some(facemark::default_cascade().map_err(Error::value)?),
             None => None,
         };
         let refiner = a
@@ -165,8 +173,8 @@ fn to_box(b: [f32; 4]) -> Result<BoxF, Error> {
 #[pymethods]
 impl Detector {
     #[new]
-    #[pyo3(signature = (model = None, detector = None, threads = None, *, min_face = None, refine = 0, flip = false, precision = "auto", refiner = None),
-           text_signature = "(model=None, detector='seeta', threads=None, *, min_face=None, refine=0, flip=False, precision='auto', refiner=None)")]
+    #[pyo3(signature = (model = None, detector = None, threads = None, *, min_face = None, refine = 0, flip = false, precision = "auto", refiner = None, cascade = false),
+           text_signature = "(model=None, detector='seeta', threads=None, *, min_face=None, refine=0, flip=False, precision='auto', refiner=None, cascade=False)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -178,6 +186,7 @@ impl Detector {
         flip: bool,
         precision: &str,
         refiner: Option<PathBuf>,
+        cascade: bool,
     ) -> PyResult<Detector> {
         let args = Args {
             model,
@@ -188,6 +197,7 @@ impl Detector {
             flip,
             precision: precision.to_string(),
             refiner,
+            cascade,
         };
         Ok(py.detach(|| Detector::build(args))?)
     }
@@ -403,6 +413,7 @@ impl Detector {
         kwargs.set_item("flip", a.flip)?;
         kwargs.set_item("precision", &a.precision)?;
         kwargs.set_item("refiner", a.refiner.as_ref())?;
+        kwargs.set_item("cascade", a.cascade)?;
         let args = (a.model.as_ref(), &a.detector, a.threads);
         // functools.partial carries the keyword-only arguments through pickle's (callable, args)
         let partial = py

@@ -144,6 +144,12 @@ def test_a_dat_refiner_is_a_refinement_cascade(tmp_path):
     # the cascade moves the points, a little (it corrects the model; it does not replace it)
     moved = np.linalg.norm(cascade - plain, axis=1)
     assert moved.max() > 0 and moved.mean() < 0.25 * BOX[2]
+    # the same cascade, embedded
+    embedded = facemark.Detector(cascade=True)
+    assert np.array_equal(embedded.landmarks(img, [BOX])[0].points, cascade)
+    assert np.array_equal(pickle.loads(pickle.dumps(embedded)).landmarks(img, [BOX])[0].points, cascade)
+    with pytest.raises(facemark.FacemarkError, match="cascade=True"):
+        facemark.Detector(refiner=CASCADE, cascade=True)
     bad = tmp_path / "bad.dat"
     bad.write_bytes(b"not a shape predictor")
     with pytest.raises(facemark.FacemarkError, match="bad.dat"):

@@ -71,14 +71,20 @@ impl ShapePredictor {
         r: &DlibRect,
         scratch: &mut Scratch,
     ) -> Vec<Point> {
-        self.predict_normalized(image, r, scratch)
-            .chunks_exact(2)
-            .map(|p| {
-                let q = r.unnormalize([p[0], p[1]]);
-                [(q[0] + 0.5) as f32, (q[1] + 0.5) as f32]
-            })
-            .collect()
+        to_points(r, self.predict_normalized(image, r, scratch))
     }
+}
+
+/// A shape in the unit square of `r` as points in facemark's convention (dlib's image
+/// coordinates + 0.5).
+fn to_points(r: &DlibRect, shape: &[f32]) -> Vec<Point> {
+    shape
+        .chunks_exact(2)
+        .map(|p| {
+            let q = r.unnormalize([p[0], p[1]]);
+            [(q[0] + 0.5) as f32, (q[1] + 0.5) as f32]
+        })
+        .collect()
 }
 
 /// A landmark box (facemark's convention: pixel centres at +0.5) as the dlib rectangle with the
@@ -88,6 +94,16 @@ impl ShapePredictor {
 pub fn rect_of_box(b: &BoxF) -> DlibRect {
     let (x, y) = (b.x as f64 - 0.5, b.y as f64 - 0.5);
     DlibRect::new(x, y, x + b.w as f64, y + b.h as f64)
+}
+
+/// The landmark box with the same extent as `r`: the inverse of [`rect_of_box`].
+pub fn box_of_rect(r: &DlibRect) -> BoxF {
+    BoxF::new(
+        (r.left + 0.5) as f32,
+        (r.top + 0.5) as f32,
+        (r.right - r.left) as f32,
+        (r.bottom - r.top) as f32,
+    )
 }
 
 impl ShapePredictor {
@@ -109,23 +125,11 @@ impl ShapePredictor {
             return points.to_vec();
         }
         let r = rect_of_box(&b);
-        let (sx, sy) = (r.right - r.left, r.bottom - r.top);
         let start: Vec<f32> = points
             .iter()
-            .flat_map(|p| {
-                [
-                    ((p[0] as f64 - 0.5 - r.left) / sx) as f32,
-                    ((p[1] as f64 - 0.5 - r.top) / sy) as f32,
-                ]
-            })
+            .flat_map(|p| r.normalize([p[0] as f64 - 0.5, p[1] as f64 - 0.5]))
             .collect();
-        self.predict_normalized_from(image, &r, &start, scratch)
-            .chunks_exact(2)
-            .map(|p| {
-                let q = r.unnormalize([p[0], p[1]]);
-                [(q[0] + 0.5) as f32, (q[1] + 0.5) as f32]
-            })
-            .collect()
+        to_points(&r, self.predict_normalized_from(image, &r, &start, scratch))
     }
 }
 

@@ -39,6 +39,18 @@ impl DlibRect {
         DlibRect::new(x, y, x + w - 1.0, y + h - 1.0)
     }
 
+    /// Maps a point in image coordinates (dlib's) to the unit square of the rectangle, as
+    /// dlib's `normalizing_tform` does: `(left, top)` → (0, 0), `(right, bottom)` → (1, 1).
+    /// The inverse of [`DlibRect::unnormalize`].
+    #[inline]
+    pub fn normalize(&self, p: [f64; 2]) -> [f32; 2] {
+        let (sx, sy) = (self.right - self.left, self.bottom - self.top);
+        [
+            ((p[0] - self.left) / sx) as f32,
+            ((p[1] - self.top) / sy) as f32,
+        ]
+    }
+
     /// Maps a point of the unit square to image coordinates as dlib's `unnormalizing_tform`
     /// does (`m·p + b` in double; `m = diag(right − left, bottom − top)`, `b = (left, top)`).
     #[inline]

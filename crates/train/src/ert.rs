@@ -30,7 +30,7 @@ use crate::config::TrainConfig;
 use crate::eval::{evaluate, EvalOptions, EvalReport};
 use crate::trainer::{io_err, load_data, thread_pool, TrainError};
 use facemark_core::{ImageSource, Sample};
-use facemark_ert::landmarker::{rect_of_box, Refined};
+use facemark_ert::landmarker::{box_of_rect, rect_of_box, Refined};
 use facemark_ert::train::{train, TrainFace};
 use facemark_ert::ShapePredictor;
 use facemark_model::KeypointModel;
@@ -286,12 +286,7 @@ fn refinement_copies(
         .iter()
         .enumerate()
         .flat_map(|(i, f)| {
-            let b = facemark_core::BoxF::new(
-                (f.rect.left + 0.5) as f32,
-                (f.rect.top + 0.5) as f32,
-                (f.rect.right - f.rect.left) as f32,
-                (f.rect.bottom - f.rect.top) as f32,
-            );
+            let b = box_of_rect(&f.rect);
             (0..over)
                 .map(|c| {
                     if c == 0 {
@@ -373,14 +368,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn trains_writes_a_dat_and_validates_it() {
-        let data = tempfile::tempdir().unwrap();
-        let out = tempfile::tempdir().unwrap();
-        write_faces(data.path(), 60);
+    /// A quick ERT run on the faces in `data` (20 % held out): 3 levels × 20 trees of depth 3,
+    /// oversampling 4, 60 feature pixels, 2 threads.
+    fn small_config(data: &std::path::Path, out: &std::path::Path) -> TrainConfig {
         let mut cfg = TrainConfig {
-            data: vec![data.path().to_path_buf()],
-            out: out.path().join("run"),
+            data: vec![data.to_path_buf()],
+            out: out.to_path_buf(),
             arch: ArchName::Ert,
             val_fraction: 0.2,
             threads: 2,
@@ -391,6 +384,15 @@ mod tests {
         cfg.ert.tree_depth = 3;
         cfg.ert.oversampling_amount = 4;
         cfg.ert.feature_pool_size = 60;
+        cfg
+    }
+
+    #[test]
+    fn trains_writes_a_dat_and_validates_it() {
+        let data = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        write_faces(data.path(), 60);
+        let cfg = small_config(data.path(), &out.path().join("run"));
         let s = train_ert(&cfg, false).unwrap();
         assert_eq!((s.n_train, s.n_val), (48, 12));
         let sp = ShapePredictor::load(&s.model_path).unwrap();
@@ -453,20 +455,10 @@ mod tests {
         constant_model(&[-0.5, -0.5, 0.5, -0.5, -0.5, 0.5, 0.5, 0.5, 0.0, 0.0])
             .save(&start)
             .unwrap();
-        let mut cfg = TrainConfig {
-            data: vec![data.path().to_path_buf()],
-            out: out.path().join("run"),
-            arch: ArchName::Ert,
-            val_fraction: 0.2,
-            threads: 2,
+        let cfg = TrainConfig {
             init: Some(start.clone()),
-            ..TrainConfig::default()
+            ..small_config(data.path(), &out.path().join("run"))
         };
-        cfg.ert.cascade_depth = 3;
-        cfg.ert.num_trees_per_cascade_level = 20;
-        cfg.ert.tree_depth = 3;
-        cfg.ert.oversampling_amount = 4;
-        cfg.ert.feature_pool_size = 60;
         let s = train_ert(&cfg, false).unwrap();
         // four copies of each face, each from the start model's points for a jittered box
         assert_eq!((s.n_train, s.n_val), (4 * 48, 12));

@@ -5,16 +5,8 @@
 
 use super::options::{PaddingMode, TrainOptions};
 use super::TrainFace;
-use crate::predict::DlibRect;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-
-/// A point of the image in the unit square of `r` (dlib's `normalizing_tform`: `(left, top)`
-/// → (0, 0), `(right, bottom)` → (1, 1)).
-fn normalize(r: &DlibRect, p: &[f64; 2]) -> [f32; 2] {
-    let (sx, sy) = (r.right - r.left, r.bottom - r.top);
-    [((p[0] - r.left) / sx) as f32, ((p[1] - r.top) / sy) as f32]
-}
 
 /// A face's points in the unit square of its rectangle, x, y interleaved; and per coordinate
 /// whether the point is annotated (1) or not (0, value 0).
@@ -23,7 +15,7 @@ pub(super) fn normalized_shape(face: &TrainFace) -> (Vec<f32>, Vec<f32>) {
     let mut present = Vec::with_capacity(2 * face.points.len());
     for (p, &v) in face.points.iter().zip(&face.present) {
         if v {
-            shape.extend(normalize(&face.rect, p));
+            shape.extend(face.rect.normalize(*p));
             present.extend([1.0, 1.0]);
         } else {
             shape.extend([0.0, 0.0]);
@@ -47,7 +39,7 @@ pub(super) fn given_starts(
     let mut out = Vec::with_capacity(faces.len() * over);
     for f in faces {
         let start = f.start.as_deref().expect("every face has a starting shape");
-        let base: Vec<f32> = start.iter().flat_map(|p| normalize(&f.rect, p)).collect();
+        let base: Vec<f32> = start.iter().flat_map(|p| f.rect.normalize(*p)).collect();
         for c in 0..over {
             let mut shape = base.clone();
             if c > 0 && jitter != 0.0 {

@@ -129,6 +129,16 @@ fn with_starts(faces: &mut [TrainFace], err: f64, seed: u64) {
     }
 }
 
+/// A face's starting shape as points in facemark's convention (dlib's coordinates + 0.5).
+fn start_points(f: &TrainFace) -> Vec<[f32; 2]> {
+    f.start
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| [p[0] as f32 + 0.5, p[1] as f32 + 0.5])
+        .collect()
+}
+
 /// Mean point error in pixels of a refinement cascade run from each face's starting shape
 /// (`refine = false`: of the starting shapes themselves).
 fn refined_error(
@@ -140,13 +150,7 @@ fn refined_error(
     let mut s = Scratch::default();
     let (mut total, mut n) = (0.0, 0);
     for f in faces {
-        let start: Vec<[f32; 2]> = f
-            .start
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|p| [p[0] as f32 + 0.5, p[1] as f32 + 0.5])
-            .collect();
+        let start = start_points(f);
         let pts = if refine {
             sp.refine_points(&images[f.image], &start, &mut s)
         } else {
@@ -168,13 +172,7 @@ fn a_refinement_cascade_corrects_its_starting_shapes() {
     // the rectangle a refinement cascade sees is the box around its starting points
     let boxed = |fs: &mut Vec<TrainFace>| {
         for f in fs.iter_mut() {
-            let pts: Vec<[f32; 2]> = f
-                .start
-                .as_ref()
-                .unwrap()
-                .iter()
-                .map(|p| [p[0] as f32 + 0.5, p[1] as f32 + 0.5])
-                .collect();
+            let pts = start_points(f);
             f.rect = crate::landmarker::rect_of_box(&facemark_core::BoxF::around(&pts).unwrap());
         }
     };

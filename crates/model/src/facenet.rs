@@ -96,14 +96,7 @@ fn channels(fc: FacenetConfig) -> usize {
 
 /// The gray → FaceNet-input layer: `x·127.5/128` in each of 3 channels, frozen, not trainable.
 pub fn gray_in() -> Conv2d {
-    let mut r = rand::rngs::mock::StepRng::new(0, 1);
-    let mut c = skip_init(|| Conv2d::new(GRAY_IN, 1, 3, 1, 1, 0, &mut r));
-    c.weight.value.fill(127.5 / 128.0);
-    for p in [&mut c.weight, &mut c.bias] {
-        p.trainable = false;
-        p.frozen = true;
-    }
-    c
+    crate::resnet::gray_to_three(GRAY_IN, 127.5 / 128.0, [0.0; 3])
 }
 
 /// The network of a `facenet` architecture (see the module docs): the backbone with

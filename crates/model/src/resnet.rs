@@ -108,12 +108,17 @@ fn relu() -> Layer {
 /// The gray → dlib-input layer for channel means `mean` (8-bit units): `x·127.5/256 +
 /// (127.5 − mean_c)/256`, frozen and not trainable.
 pub fn rgb_in(mean: [f32; 3]) -> Conv2d {
+    gray_to_three(RGB_IN, 127.5 / 256.0, mean.map(|m| (127.5 - m) / 256.0))
+}
+
+/// A fixed 1×1 convolution from the gray crop to a backbone's three input channels,
+/// `x·scale + bias_c` per channel, frozen and not trainable: how a backbone trained on RGB
+/// chips reads facemark's gray crops (`rgb_in` here, `facenet::gray_in`).
+pub(crate) fn gray_to_three(name: &str, scale: f32, bias: [f32; 3]) -> Conv2d {
     let mut r = rand::rngs::mock::StepRng::new(0, 1);
-    let mut c = facemark_nn::layers::skip_init(|| Conv2d::new(RGB_IN, 1, 3, 1, 1, 0, &mut r));
-    c.weight.value.fill(127.5 / 256.0);
-    for (b, m) in c.bias.value.iter_mut().zip(mean) {
-        *b = (127.5 - m) / 256.0;
-    }
+    let mut c = facemark_nn::layers::skip_init(|| Conv2d::new(name, 1, 3, 1, 1, 0, &mut r));
+    c.weight.value.fill(scale);
+    c.bias.value.copy_from_slice(&bias);
     for p in [&mut c.weight, &mut c.bias] {
         p.trainable = false;
         p.frozen = true;

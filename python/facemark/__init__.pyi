@@ -64,7 +64,7 @@ class Detector:
         flip: bool = False,
         precision: Literal["auto", "f32", "int8"] = "auto",
         refiner: Optional[_PathLike] = None,
-        cascade: bool = False,
+        cascade: bool = True,
     ) -> "Detector": ...
     @property
     def scheme(self) -> str:

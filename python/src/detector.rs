@@ -30,9 +30,11 @@ use std::sync::Arc;
 ///   `flip`: also run the mirrored crop and average (≈2× the model time, lower error);
 ///   `precision`: `"auto"` (int8 where the CPU has AVX-512 VNNI), `"f32"` or `"int8"`;
 ///   `refiner`: a second-stage model file (trained with `crop_align`) for the refinement
-///   passes (one pass unless `refine` says otherwise), or a refinement cascade (`.dat`, e.g.
-///   `models/refine_cascade.dat`) run once from the model's final points;
-///   `cascade`: run the embedded refinement cascade after the embedded model.
+///   passes (one pass unless `refine` says otherwise), or a refinement cascade (`.dat`,
+///   trained by `facemark train --arch ert --init MODEL`) run once from the model's final
+///   points instead of the model's own;
+///   `cascade`: run the refinement cascade the model carries (the default model has one);
+///   `False`: the network alone.
 ///
 /// A Detector is safe to share between threads and can be pickled (it is rebuilt from its
 /// arguments, so model files must exist where it is unpickled).
@@ -77,7 +79,7 @@ impl Detector {
                 .map(|m| m.with_precision(precision))
                 .map_err(|e| Error::value(format!("{what} {}: {e}", p.display())))
         };
-        let model = match &a.model {
+        let mut model = match &a.model {
             Some(p) => load(p, "model")?,
             None => facemark::default_model()
                 .map_err(Error::value)?
@@ -86,22 +88,25 @@ impl Detector {
         // a `.dat` refiner is a refinement cascade (run once after the model), else a refiner
         // model for the refinement passes
         let is_cascade = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("dat"));
-        if a.cascade && (a.refiner.is_some() || a.model.is_some()) {
+        if !a.cascade && a.refiner.as_ref().is_some_and(|p| is_cascade(p)) {
             return Err(Error::value(
-                "cascade=True runs the embedded cascade after the embedded model; it takes neither model nor refiner (a cascade of your own: refiner=FILE.dat)",
+                "cascade=False runs the network alone; it takes no refinement cascade (refiner=FILE.dat)",
             ));
         }
-        let cascade = match a.refiner.as_ref().filter(|p| is_cascade(p)) {
+        match a.refiner.as_ref().filter(|p| is_cascade(p)) {
             Some(p) if !p.exists() => {
                 return Err(Error::io(format!("refiner {}: no such file", p.display())))
             }
-            Some(p) => Some(
-                facemark::ert::ShapePredictor::load(p)
-                    .map_err(|e| Error::value(format!("refiner {}: {e}", p.display())))?,
-            ),
-            None if a.cascade => Some(facemark::default_cascade().map_err(Error::value)?),
-            None => None,
-        };
+            Some(p) => {
+                let sp = facemark::ert::ShapePredictor::load(p)
+                    .map_err(|e| Error::value(format!("refiner {}: {e}", p.display())))?;
+                model
+                    .set_cascade(Some((sp, p.display().to_string())))
+                    .map_err(|e| Error::value(format!("refiner {}: {e}", p.display())))?;
+            }
+            None if !a.cascade => model.cascade = None,
+            None => {}
+        }
         let refiner = a
             .refiner
             .as_ref()
@@ -127,7 +132,6 @@ impl Detector {
             .max(usize::from(refiner.is_some() && a.refine == 0));
         let pipeline = Pipeline::new(face_detector, model)
             .and_then(|p| p.with_refiner(refiner))
-            .and_then(|p| p.with_cascade(cascade))
             .map_err(Error::value)?
             .with_refine(refine)
             .with_flip(a.flip);
@@ -173,8 +177,8 @@ fn to_box(b: [f32; 4]) -> Result<BoxF, Error> {
 #[pymethods]
 impl Detector {
     #[new]
-    #[pyo3(signature = (model = None, detector = None, threads = None, *, min_face = None, refine = 0, flip = false, precision = "auto", refiner = None, cascade = false),
-           text_signature = "(model=None, detector='seeta', threads=None, *, min_face=None, refine=0, flip=False, precision='auto', refiner=None, cascade=False)")]
+    #[pyo3(signature = (model = None, detector = None, threads = None, *, min_face = None, refine = 0, flip = false, precision = "auto", refiner = None, cascade = true),
+           text_signature = "(model=None, detector='seeta', threads=None, *, min_face=None, refine=0, flip=False, precision='auto', refiner=None, cascade=True)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

@@ -133,23 +133,17 @@ def test_options_change_the_points():
     assert not np.array_equal(plain, refined)
 
 
-CASCADE = pathlib.Path(__file__).resolve().parents[2] / "models" / "refine_cascade.dat"
-
-
-@pytest.mark.skipif(not CASCADE.exists(), reason="models/refine_cascade.dat is not in this checkout")
-def test_a_dat_refiner_is_a_refinement_cascade(tmp_path):
+def test_the_default_model_carries_a_refinement_cascade(tmp_path):
     img = textured()
-    plain = facemark.Detector().landmarks(img, [BOX])[0].points
-    cascade = facemark.Detector(refiner=CASCADE).landmarks(img, [BOX])[0].points
+    refined = facemark.Detector().landmarks(img, [BOX])[0].points
+    alone = facemark.Detector(cascade=False)
+    plain = alone.landmarks(img, [BOX])[0].points
     # the cascade moves the points, a little (it corrects the model; it does not replace it)
-    moved = np.linalg.norm(cascade - plain, axis=1)
+    moved = np.linalg.norm(refined - plain, axis=1)
     assert moved.max() > 0 and moved.mean() < 0.25 * BOX[2]
-    # the same cascade, embedded
-    embedded = facemark.Detector(cascade=True)
-    assert np.array_equal(embedded.landmarks(img, [BOX])[0].points, cascade)
-    assert np.array_equal(pickle.loads(pickle.dumps(embedded)).landmarks(img, [BOX])[0].points, cascade)
-    with pytest.raises(facemark.FacemarkError, match="cascade=True"):
-        facemark.Detector(refiner=CASCADE, cascade=True)
+    assert np.array_equal(pickle.loads(pickle.dumps(alone)).landmarks(img, [BOX])[0].points, plain)
+    with pytest.raises(facemark.FacemarkError, match="cascade=False"):
+        facemark.Detector(refiner=tmp_path / "x.dat", cascade=False)
     bad = tmp_path / "bad.dat"
     bad.write_bytes(b"not a shape predictor")
     with pytest.raises(facemark.FacemarkError, match="bad.dat"):

@@ -662,14 +662,48 @@ fn default_pipeline_poses_on_a_real_photo() {
     assert!(faces[1].1 < -5.0 && faces[1].1 > -40.0, "{faces:?}");
 }
 
-/// `detect --cascade` on a given box: the default model's points, moved by the embedded
-/// refinement cascade; refused with another `--model` and on a video.
+/// A hand-made refinement cascade of 68 points (one level, two one-split trees, small
+/// non-zero leaves), saved as a dlib `.dat`.
+fn tiny_cascade(path: &Path) {
+    use facemark::ert::{Level, ShapePredictor, Split, Tree};
+    let tree = |t: f32, s: f32| Tree {
+        splits: vec![Split {
+            idx1: 0,
+            idx2: 3,
+            thresh: t,
+        }],
+        leaf_values: (0..4 * 68)
+            .map(|i| s * (0.004 + 0.0001 * i as f32))
+            .collect(),
+    };
+    let level = Level::new(
+        vec![0, 8, 30, 45],
+        vec![[0.05, 0.0], [0.0, 0.07], [-0.1, 0.02], [0.03, -0.04]],
+        &[tree(3.5, 1.0), tree(-12.25, -0.5)],
+    );
+    let initial: Vec<f32> = (0..68)
+        .flat_map(|i| {
+            [
+                0.1 + 0.8 * (i % 17) as f32 / 16.0,
+                0.1 + 0.2 * (i / 17) as f32,
+            ]
+        })
+        .collect();
+    ShapePredictor::new(initial, vec![level])
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
+/// `model convert --cascade` puts a refinement cascade into the model file: `detect` then runs
+/// it after the network (`--no-cascade`: the network alone), `model info` names it, and
+/// `--no-cascade` takes it out again. The embedded default model carries its own.
 #[test]
-fn the_embedded_cascade_moves_the_default_models_points() {
+fn a_model_file_carries_its_refinement_cascade() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("face.png");
     gradient_image(&img);
-    let points = |extra: &[&str]| -> Vec<[f64; 2]> {
+    let points = |extra: &[&std::ffi::OsStr]| -> Vec<[f64; 2]> {
         let o = bin()
             .args([
                 "detect",
@@ -694,28 +728,78 @@ fn the_embedded_cascade_moves_the_default_models_points() {
             .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
             .collect()
     };
-    let plain = points(&[]);
-    let refined = points(&["--cascade"]);
-    assert_eq!((plain.len(), refined.len()), (68, 68));
-    let moved: Vec<f64> = plain
-        .iter()
-        .zip(&refined)
-        .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
-        .collect();
-    // it corrects the points (a few pixels on a 60-pixel box), it does not replace them
-    assert!(moved.iter().any(|&d| d > 0.0), "{moved:?}");
-    assert!(moved.iter().all(|&d| d < 15.0), "{moved:?}");
+    let moved = |a: &[[f64; 2]], b: &[[f64; 2]]| -> Vec<f64> {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+            .collect()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    // the default model's cascade corrects its points (a few pixels on a 60-pixel box)
+    let (with, without) = (points(&[]), points(&[&os("--no-cascade")]));
+    assert_eq!((with.len(), without.len()), (68, 68));
+    let d = moved(&with, &without);
+    assert!(
+        d.iter().any(|&d| d > 0.0) && d.iter().all(|&d| d < 15.0),
+        "{d:?}"
+    );
+
     let model = tiny_model(dir.path());
+    let dat = dir.path().join("tiny.dat");
+    tiny_cascade(&dat);
+    let both = dir.path().join("both.safetensors");
     let o = bin()
-        .args(["detect", "--cascade", "--box", "30,20,60,60", "--model"])
-        .arg(&model)
-        .arg(&img)
+        .args(["model", "convert", "--storage", "f32", "--cascade"])
+        .args([&dat, &model, &both])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info = bin().args(["model", "info"]).arg(&both).output().unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("cascade:       1 levels × 2 trees"), "{info}");
+    let plain = points(&[&os("--model"), model.as_os_str()]);
+    let carried = points(&[&os("--model"), both.as_os_str()]);
+    let given = points(&[
+        &os("--refiner"),
+        dat.as_os_str(),
+        &os("--model"),
+        model.as_os_str(),
+    ]);
+    let alone = points(&[&os("--no-cascade"), &os("--model"), both.as_os_str()]);
+    assert!(moved(&plain, &carried).iter().any(|&d| d > 0.0));
+    assert_eq!(carried, given, "the carried cascade is the .dat's");
+    assert_eq!(alone, plain);
+    // taken out again: the network's file, byte for byte
+    let back = dir.path().join("back.safetensors");
+    let o = bin()
+        .args(["model", "convert", "--storage", "f32", "--no-cascade"])
+        .args([&both, &back])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+    // a cascade of another point count is refused, naming the flag; nothing is written
+    let five = dir.path().join("five.dat");
+    let sp = facemark::ert::ShapePredictor::new(
+        vec![0.3, 0.4, 0.6, 0.4, 0.5, 0.5, 0.4, 0.7, 0.6, 0.7],
+        vec![],
+    )
+    .unwrap();
+    sp.save(&five).unwrap();
+    let bad = dir.path().join("bad.safetensors");
+    let o = bin()
+        .args(["model", "convert", "--cascade"])
+        .args([&five, &model, &bad])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("--cascade refines the embedded default model"),
+        err.contains("--cascade") && err.contains("5 points"),
         "{err}"
     );
+    assert!(!bad.exists());
 }

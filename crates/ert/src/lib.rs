@@ -22,6 +22,7 @@
 //! | [`predict`] | running it on a face rectangle |
 //! | [`landmarker`] | landmark box ↔ dlib rectangle, the `Landmarker` seam |
 //! | [`scheme`] | schemes by point count (dlib's 5-point layout) |
+//! | [`tensors`] | the predictor as named arrays, stored inside a facemark model file |
 //! | [`train`] | training a predictor (dlib's `shape_predictor_trainer`) |
 
 #![deny(unsafe_code)] // exceptions: the prefetch hint and the AVX2 builds (`predict`, `train::tree`)
@@ -32,6 +33,7 @@ pub mod landmarker;
 pub mod model;
 pub mod predict;
 pub mod scheme;
+pub mod tensors;
 pub mod train;
 
 pub use error::ErtError;

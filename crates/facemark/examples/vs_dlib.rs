@@ -105,8 +105,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "auto".into())
         .parse()?;
     // FACEMARK_REFINER: a refiner file (`crop_align` model) for the refinement passes, or a
-    // refinement cascade (`.dat`) run once after the model; unset or `none`: passes re-run
-    // the model
+    // refinement cascade (`.dat`) run once after the model instead of the model's own; unset
+    // or `none`: passes re-run the model. FACEMARK_NO_CASCADE=1: the network alone, without
+    // the cascade the model carries
     let refiner_file = std::env::var("FACEMARK_REFINER")
         .ok()
         .filter(|p| !p.is_empty() && p != "none");
@@ -144,13 +145,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         "model again"
     };
-    let detector = facemark::Pipeline::new(facemark_detect::default_detector()?, model)?
+    let no_cascade = std::env::var("FACEMARK_NO_CASCADE").is_ok_and(|v| v != "0");
+    let mut detector = facemark::Pipeline::new(facemark_detect::default_detector()?, model)?
         .with_refiner(refiner)?
-        .with_cascade(cascade)?
         .with_refine(refine)
         .with_flip(flip);
+    if cascade.is_some() || no_cascade {
+        detector = detector.with_cascade(cascade)?;
+    }
     println!(
-        "refinement passes {refine} ({refiner_name}), test-time flip {flip}, {}",
+        "refinement passes {refine} ({refiner_name}), refinement cascade {}, test-time flip {flip}, {}",
+        if detector.cascade().is_some() { "on" } else { "off" },
         precision.arithmetic()
     );
     let scheme = detector.scheme().clone();

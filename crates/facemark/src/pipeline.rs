@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 /// Default landmark model bytes (safetensors with metadata), embedded at build time.
 static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.safetensors"));
 /// The default model's refinement cascade (dlib `.dat` bytes), embedded at build time.
-static DEFAULT_CASCADE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/refine_cascade.dat"));
 /// Detector → landmark box calibrations (JSON map by detector name), embedded at build time.
 static CALIBRATIONS: &str = include_str!(concat!(env!("OUT_DIR"), "/calibration.json"));
 
@@ -22,8 +21,8 @@ pub enum Error {
     /// `default_model()` in a build made without `models/default.safetensors`.
     #[error("this build has no embedded default model (models/default.safetensors was missing at build time); pass a model file with --model")]
     NoEmbeddedModel,
-    /// `default_cascade()` in a build made without `models/refine_cascade.dat`.
-    #[error("this build has no embedded refinement cascade (models/refine_cascade.dat was missing at build time); pass one with --refiner FILE.dat")]
+    /// `default_cascade()` when the embedded default model carries no refinement cascade.
+    #[error("the embedded default model carries no refinement cascade; pass one with --refiner FILE.dat")]
     NoEmbeddedCascade,
     /// The model given as refiner is not one (`is_refiner`), or places another scheme's points.
     #[error("{0}")]
@@ -105,15 +104,12 @@ pub fn default_model() -> Result<KeypointModel, Error> {
     Ok(KeypointModel::from_bytes(DEFAULT_MODEL)?)
 }
 
-/// The embedded refinement cascade trained from the default model's points
-/// (`models/refine_cascade.dat`, `facemark train --config models/refine_cascade.toml`), for
-/// [`Pipeline::with_cascade`]; decoded once per call. It refines the default model's points
-/// only: another model's errors are not the ones it learnt.
+/// The refinement cascade the embedded default model carries (trained from its points by
+/// `facemark train --config models/refine_cascade.toml`); decoded once per call. It refines
+/// the default model's points only: another model's errors are not the ones it learnt.
+/// [`Pipeline::default`] runs it already.
 pub fn default_cascade() -> Result<ShapePredictor, Error> {
-    if DEFAULT_CASCADE.is_empty() {
-        return Err(Error::NoEmbeddedCascade);
-    }
-    Ok(ShapePredictor::from_bytes(DEFAULT_CASCADE)?)
+    default_model()?.cascade.ok_or(Error::NoEmbeddedCascade)
 }
 
 /// The embedded calibration for a detector name (identity when none was measured).
@@ -136,19 +132,25 @@ impl Pipeline {
         Pipeline::new(facemark_detect::default_detector()?, default_model()?)
     }
 
-    /// Any detector and model; the calibration is the embedded one for this detector.
+    /// Any detector and model; the calibration is the embedded one for this detector. The
+    /// model's own refinement cascade ([`KeypointModel::cascade`]), when it carries one,
+    /// becomes the pipeline's ([`Pipeline::with_cascade`] replaces or removes it).
     ///
     /// Requires a model that finds points from a box: a refiner (`is_refiner`) is refused,
     /// it belongs in [`Pipeline::with_refiner`].
-    pub fn new(detector: Box<dyn FaceDetector>, model: KeypointModel) -> Result<Pipeline, Error> {
+    pub fn new(
+        detector: Box<dyn FaceDetector>,
+        mut model: KeypointModel,
+    ) -> Result<Pipeline, Error> {
         model.require_box_model()?;
         let calibration = calibration_for(&detector.name());
+        let cascade = model.cascade.take();
         Ok(Pipeline {
             detector,
             calibration,
             model: LandmarkModel::Cnn(model),
             refiner: None,
-            cascade: None,
+            cascade,
             refine: 0,
             flip: false,
         })

@@ -3,7 +3,10 @@
 //!
 //! A model file is a safetensors file: one f32 tensor per parameter, named as the network
 //! names them (`conv1.weight`, `bn2.running_mean`, `head.bias`, …), and in `__metadata__`
-//! the key `"facemark"` holding [`ModelMeta`] as JSON.
+//! the key `"facemark"` holding [`ModelMeta`] as JSON. A model may carry a refinement cascade
+//! trained from its points ([`KeypointModel::cascade`]): its arrays are the tensors
+//! `cascade.*` ([`facemark_ert::tensors`]) and its description the key `"facemark.cascade"`
+//! ([`CascadeMeta`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -63,6 +66,14 @@ pub enum ModelError {
     /// The metadata is not valid [`ModelMeta`] JSON, or fails its checks.
     #[error("{what}: bad metadata JSON: {detail}")]
     Meta {
+        /// The file.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The refinement cascade stored in the file is damaged or does not fit the model.
+    #[error("{what}: refinement cascade: {detail}")]
+    Cascade {
         /// The file.
         what: String,
         /// What is wrong.
@@ -282,6 +293,13 @@ pub struct KeypointModel {
     pub meta: ModelMeta,
     /// The trained network, as in training (batch norms unfolded).
     pub net: Network,
+    /// A refinement cascade trained from this network's points (`facemark train --arch ert
+    /// --init MODEL`, attached by `facemark model convert --cascade`), run once on the
+    /// network's final points by [`Landmarker::landmarks`] and by `facemark::Pipeline`; its
+    /// provenance in [`KeypointModel::cascade_meta`]. `None` for a network alone.
+    pub cascade: Option<facemark_ert::ShapePredictor>,
+    /// What the file said of `cascade` (`None` without one).
+    pub cascade_meta: Option<CascadeMeta>,
     precision: Precision,
     fused: OnceLock<Network>,
     /// The int8 network and, for a PIP model, its head taken off to run sparsely
@@ -296,12 +314,32 @@ pub struct KeypointModel {
 
 impl Clone for KeypointModel {
     fn clone(&self) -> Self {
-        KeypointModel::new(self.meta.clone(), self.net.clone()).with_precision(self.precision)
+        let mut m =
+            KeypointModel::new(self.meta.clone(), self.net.clone()).with_precision(self.precision);
+        m.cascade = self.cascade.clone();
+        m.cascade_meta = self.cascade_meta.clone();
+        m
     }
 }
 
 /// The metadata key in safetensors `__metadata__`.
 pub const META_KEY: &str = "facemark";
+/// The metadata key of a model's refinement cascade ([`CascadeMeta`]).
+pub const CASCADE_META_KEY: &str = "facemark.cascade";
+/// The prefix of a refinement cascade's tensors in a model file.
+pub const CASCADE_PREFIX: &str = "cascade";
+
+/// What a model file says of the refinement cascade it carries (metadata key
+/// [`CASCADE_META_KEY`], beside the tensors `cascade.*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CascadeMeta {
+    /// Where it came from: the `.dat` file and the command that attached it.
+    pub source: String,
+    /// Levels × trees per level, as trained (a check on the tensors).
+    pub levels: usize,
+    /// Trees in all levels.
+    pub trees: usize,
+}
 
 impl KeypointModel {
     /// A model from its metadata and network, with [`Precision::Auto`].
@@ -309,6 +347,8 @@ impl KeypointModel {
         KeypointModel {
             meta,
             net,
+            cascade: None,
+            cascade_meta: None,
             precision: Precision::default(),
             fused: OnceLock::new(),
             quantised: OnceLock::new(),
@@ -427,7 +467,76 @@ impl KeypointModel {
         // every parameter comes from the file (`assign` refuses a missing one): no random init
         let mut net = facemark_nn::layers::skip_init(|| meta.arch.build(0))?;
         st::assign(&mut net, &file, what, &meta.arch.kind.to_string())?;
-        Ok(KeypointModel::new(meta, net))
+        let mut model = KeypointModel::new(meta, net);
+        model.read_cascade(&file, what)?;
+        Ok(model)
+    }
+    /// The refinement cascade of `file`, when its metadata names one: its tensors must all be
+    /// there and place the model's points; tensors `cascade.*` without the metadata are refused.
+    fn read_cascade(&mut self, file: &st::StFile, what: &str) -> Result<(), ModelError> {
+        let err = |detail: String| ModelError::Cascade {
+            what: what.to_string(),
+            detail,
+        };
+        let Some(json) = file.metadata.get(CASCADE_META_KEY) else {
+            let stray: Vec<String> = file
+                .tensors
+                .keys()
+                .filter(|k| facemark_ert::ShapePredictor::is_tensor_name(CASCADE_PREFIX, k))
+                .cloned()
+                .collect();
+            if stray.is_empty() {
+                return Ok(());
+            }
+            return Err(err(format!(
+                "tensors {stray:?} but no `{CASCADE_META_KEY}` metadata"
+            )));
+        };
+        let cm: CascadeMeta = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
+        let sp = facemark_ert::ShapePredictor::from_tensors(CASCADE_PREFIX, |n| {
+            file.tensors.get(n).map(|(s, v)| (&s[..], &v[..]))
+        })
+        .map_err(err)?;
+        if (sp.levels().len(), sp.num_trees()) != (cm.levels, cm.trees) {
+            return Err(err(format!(
+                "the metadata says {} levels and {} trees, the tensors hold {} and {}",
+                cm.levels,
+                cm.trees,
+                sp.levels().len(),
+                sp.num_trees()
+            )));
+        }
+        self.set_cascade(Some((sp, cm.source))).map_err(err)
+    }
+    /// Attach (or with `None` remove) a refinement cascade trained from this model's points,
+    /// with a note of where it came from. Requires a cascade that places the model's number
+    /// of points; it takes the model's scheme.
+    pub fn set_cascade(
+        &mut self,
+        cascade: Option<(facemark_ert::ShapePredictor, String)>,
+    ) -> Result<(), String> {
+        let Some((sp, source)) = cascade else {
+            self.cascade = None;
+            self.cascade_meta = None;
+            return Ok(());
+        };
+        if sp.num_parts() != self.meta.n_points {
+            return Err(format!(
+                "the cascade places {} points, the model {}",
+                sp.num_parts(),
+                self.meta.n_points
+            ));
+        }
+        self.cascade_meta = Some(CascadeMeta {
+            source,
+            levels: sp.levels().len(),
+            trees: sp.num_trees(),
+        });
+        let sp = sp
+            .with_scheme(self.meta.scheme.clone())
+            .map_err(|e| e.to_string())?;
+        self.cascade = Some(sp);
+        Ok(())
     }
     /// The model as safetensors bytes, values stored as f32 (exact).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -439,13 +548,30 @@ impl KeypointModel {
     /// beyond ±65504 (the error names it).
     pub fn to_bytes_as(&self, storage: st::Storage) -> Result<Vec<u8>, ModelError> {
         let json = serde_json::to_string(&self.meta).expect("metadata serialises");
-        let tensors: Vec<(String, Vec<usize>, &[f32])> = self
+        let mut metadata = vec![(META_KEY, json)];
+        let cascade = self
+            .cascade
+            .as_ref()
+            .map(|c| c.to_tensors(CASCADE_PREFIX))
+            .unwrap_or_default();
+        if let Some(cm) = &self.cascade_meta {
+            metadata.push((
+                CASCADE_META_KEY,
+                serde_json::to_string(cm).expect("metadata serialises"),
+            ));
+        }
+        // the cascade's indices and thresholds stay exact; only its leaves follow `storage`
+        let tensors: Vec<(String, Vec<usize>, &[f32], st::Storage)> = self
             .net
             .params()
             .into_iter()
-            .map(|p| (p.name.clone(), p.shape.clone(), &p.value[..]))
+            .map(|p| (p.name.clone(), p.shape.clone(), &p.value[..], storage))
+            .chain(cascade.iter().map(|t| {
+                let s = if t.lossy { storage } else { st::Storage::F32 };
+                (t.name.clone(), t.shape.clone(), &t.values[..], s)
+            }))
             .collect();
-        st::write(&tensors, &[(META_KEY, json)], storage).map_err(|detail| ModelError::Storage {
+        st::write_each(&tensors, &metadata).map_err(|detail| ModelError::Storage {
             storage: storage.to_string(),
             detail,
         })
@@ -562,8 +688,14 @@ impl Landmarker for KeypointModel {
     fn scheme(&self) -> &Scheme {
         &self.meta.scheme
     }
+    /// The network's points on the face box's crop, refined by the model's cascade when it
+    /// carries one.
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
-        self.points_through(image, &self.crop_for_box(face_box))
+        let points = self.points_through(image, &self.crop_for_box(face_box));
+        match &self.cascade {
+            Some(c) => c.refine_points(image, &points, &mut facemark_ert::Scratch::default()),
+            None => points,
+        }
     }
 }
 

@@ -68,8 +68,21 @@ pub fn write(
     metadata: &[(&str, String)],
     storage: Storage,
 ) -> Result<Vec<u8>, String> {
+    let each: Vec<_> = tensors
+        .iter()
+        .map(|(n, s, v)| (n.clone(), s.clone(), *v, storage))
+        .collect();
+    write_each(&each, metadata)
+}
+
+/// As [`write`], each tensor stored as its own [`Storage`] says (a model file keeps its
+/// refinement cascade's indices and thresholds in f32 when its weights are f16).
+pub fn write_each(
+    tensors: &[(String, Vec<usize>, &[f32], Storage)],
+    metadata: &[(&str, String)],
+) -> Result<Vec<u8>, String> {
     let mut bytes: Vec<Vec<u8>> = Vec::with_capacity(tensors.len());
-    for (name, _, v) in tensors {
+    for (name, _, v, storage) in tensors {
         bytes.push(match storage {
             Storage::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Storage::F16 => {
@@ -90,7 +103,7 @@ pub fn write(
     let views: Vec<(String, TensorView)> = tensors
         .iter()
         .zip(&bytes)
-        .map(|((n, s, _), b)| {
+        .map(|((n, s, _, storage), b)| {
             (
                 n.clone(),
                 TensorView::new(storage.dtype(), s.clone(), b).expect("shape matches data"),
@@ -150,7 +163,7 @@ pub fn read(bytes: &[u8], what: &str) -> Result<StFile, ModelError> {
 
 /// Set every parameter of `net` from `file`: each must be present with the right shape, and
 /// the file may hold no other tensors (names starting with `optim.` are ignored, they belong
-/// to checkpoints).
+/// to checkpoints, and with `cascade.`, a model's refinement cascade, read apart).
 pub fn assign(net: &mut Network, file: &StFile, what: &str, arch: &str) -> Result<(), ModelError> {
     let mut used = std::collections::HashSet::new();
     for p in net.params_mut() {
@@ -178,7 +191,11 @@ pub fn assign(net: &mut Network, file: &StFile, what: &str, arch: &str) -> Resul
     let extra: Vec<String> = file
         .tensors
         .keys()
-        .filter(|k| !used.contains(*k) && !k.starts_with("optim."))
+        .filter(|k| {
+            !used.contains(*k)
+                && !k.starts_with("optim.")
+                && !facemark_ert::ShapePredictor::is_tensor_name(crate::CASCADE_PREFIX, k)
+        })
         .cloned()
         .collect();
     if !extra.is_empty() {

@@ -637,3 +637,125 @@ fn the_shipped_model_passes_the_checks() {
         m.net.params().iter().map(|p| p.value.len()).sum::<usize>()
     );
 }
+
+/// A hand-made refinement cascade of `n` points: one level, two one-split trees on four
+/// feature pixels, every leaf a small non-zero increment (so it moves points on any image).
+fn tiny_cascade(n: usize) -> facemark_ert::ShapePredictor {
+    use facemark_ert::{Level, Split, Tree};
+    let tree = |t: f32, s: f32| Tree {
+        splits: vec![Split {
+            idx1: 0,
+            idx2: 3,
+            thresh: t,
+        }],
+        leaf_values: (0..4 * n).map(|i| s * (0.011 + 0.003 * i as f32)).collect(),
+    };
+    let level = Level::new(
+        vec![0, 1, 0, 1],
+        vec![[0.05, 0.0], [0.0, 0.07], [-0.1, 0.02], [0.03, -0.04]],
+        &[tree(3.5, 1.0), tree(-12.25, -0.5)],
+    );
+    let initial: Vec<f32> = (0..n)
+        .flat_map(|i| [0.2 + 0.6 * i as f32 / n as f32, 0.3 + 0.1 * (i % 3) as f32])
+        .collect();
+    facemark_ert::ShapePredictor::new(initial, vec![level]).unwrap()
+}
+
+#[test]
+fn a_carried_cascade_refines_the_points_and_travels_in_the_file() {
+    let mut m = tiny_model();
+    let img = GrayImage::from_fn(64, 64, |x, y| {
+        image::Luma([((x * 37 + y * 91) % 251) as u8])
+    });
+    let face = BoxF::new(16.0, 14.0, 32.0, 34.0);
+    let plain = m.landmarks(&img, &face);
+    m.set_cascade(Some((tiny_cascade(5), "tiny.dat".into())))
+        .unwrap();
+    let refined = m.landmarks(&img, &face);
+    assert_ne!(plain, refined, "the cascade moves the points");
+    let meta = m.cascade_meta.clone().unwrap();
+    assert_eq!(
+        (meta.levels, meta.trees, &meta.source[..]),
+        (1, 2, "tiny.dat")
+    );
+    // f32: the same cascade; f16: only the leaves rounded, the points within 0.01 px
+    for storage in [st::Storage::F32, st::Storage::F16] {
+        let bytes = m.to_bytes_as(storage).unwrap();
+        let back = KeypointModel::from_bytes(&bytes).unwrap();
+        assert_eq!(back.cascade_meta.as_ref(), Some(&meta));
+        let (a, b) = (back.cascade.as_ref().unwrap(), m.cascade.as_ref().unwrap());
+        if storage == st::Storage::F32 {
+            assert_eq!(a.to_bytes(), b.to_bytes());
+        }
+        let (la, lb) = (&a.levels()[0], &b.levels()[0]);
+        assert_eq!(la.anchor_idx, lb.anchor_idx);
+        assert_eq!(la.deltas, lb.deltas);
+        assert_eq!(la.tree(1, 10).splits, lb.tree(1, 10).splits);
+        // from the same start (f16 rounds the network's weights too)
+        let mut scratch = facemark_ert::Scratch::default();
+        let pa = a.refine_points(&img, &plain, &mut scratch);
+        let pb = b.refine_points(&img, &plain, &mut scratch);
+        assert_eq!(pb, refined);
+        for (p, q) in pa.iter().zip(&pb) {
+            assert!(
+                (p[0] - q[0]).abs() < 0.01 && (p[1] - q[1]).abs() < 0.01,
+                "{p:?} {q:?}"
+            );
+        }
+        let file = st::read(&bytes, "t").unwrap();
+        let leaves = if storage == st::Storage::F16 {
+            "F16"
+        } else {
+            "F32"
+        };
+        assert!(file.stored_as.contains(leaves));
+    }
+    // another point count is refused; None removes it, and the file is the network's again
+    let err = m
+        .set_cascade(Some((tiny_cascade(4), "four.dat".into())))
+        .unwrap_err();
+    assert!(err.contains("4 points, the model 5"), "{err}");
+    m.set_cascade(None).unwrap();
+    assert_eq!(m.landmarks(&img, &face), plain);
+    assert_eq!(m.to_bytes(), tiny_model().to_bytes());
+}
+
+#[test]
+fn damaged_or_stray_cascades_are_refused() {
+    let mut m = tiny_model();
+    m.set_cascade(Some((tiny_cascade(5), "tiny.dat".into())))
+        .unwrap();
+    let file = st::read(&m.to_bytes(), "t").unwrap();
+    let rewrite = |edit: &dyn Fn(&mut st::StFile)| {
+        let mut f = file.clone();
+        edit(&mut f);
+        let tensors: Vec<_> = f
+            .tensors
+            .iter()
+            .map(|(n, (s, v))| (n.clone(), s.clone(), &v[..]))
+            .collect();
+        let meta: Vec<(&str, String)> = f
+            .metadata
+            .iter()
+            .map(|(k, v)| (&k[..], v.clone()))
+            .collect();
+        let bytes = st::write(&tensors, &meta, st::Storage::F32).unwrap();
+        KeypointModel::from_bytes(&bytes).unwrap_err().to_string()
+    };
+    let e = rewrite(&|f| drop(f.metadata.remove(CASCADE_META_KEY)));
+    assert!(e.contains("no `facemark.cascade` metadata"), "{e}");
+    let e = rewrite(&|f| drop(f.tensors.remove("cascade.0.leaves")));
+    assert!(e.contains("`cascade.0.leaves` is missing"), "{e}");
+    let e = rewrite(&|f| {
+        f.metadata.insert(
+            CASCADE_META_KEY.into(),
+            r#"{"source":"x","levels":2,"trees":2}"#.into(),
+        );
+    });
+    assert!(e.contains("2 levels"), "{e}");
+    let e = rewrite(&|f| {
+        f.metadata
+            .insert(CASCADE_META_KEY.into(), "{not json".into());
+    });
+    assert!(e.contains("refinement cascade"), "{e}");
+}

@@ -242,12 +242,14 @@ pub fn train_ert(cfg: &TrainConfig, progress: bool) -> Result<ErtSummary, TrainE
 }
 
 /// The start model of a refinement cascade: a facemark model that finds points from a box,
-/// with `scheme`'s point count.
+/// with `scheme`'s point count, as its network alone (a cascade the file carries is set
+/// aside: the new one learns the network's errors, and replaces it).
 fn load_start_model(
     path: &std::path::Path,
     scheme: &facemark_core::Scheme,
 ) -> Result<KeypointModel, TrainError> {
-    let m = KeypointModel::load(path)?;
+    let mut m = KeypointModel::load(path)?;
+    m.cascade = None;
     let bad = |msg: String| {
         Err(TrainError::DataShape(format!(
             "--init {} (the refinement cascade's start model): {msg}",

@@ -180,24 +180,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         m.require_box_model().context(shown)?;
         let refine = args.opts.passes(args.refine);
         let refiner = args.opts.load_refiner()?;
-        let cascade = args.opts.load_cascade(args.model.as_deref())?;
+        let mut m = m;
+        args.opts.set_cascade(&mut m)?;
         let what = match (&args.opts.refiner, refine) {
-            (Some(p), _) if cascade.is_some() => {
-                format!("{what} + refinement cascade {}", p.display())
-            }
-            (None, _) if cascade.is_some() => format!("{what} + the embedded refinement cascade"),
             (_, 0) => what,
-            (Some(p), n) => format!("{what} + {n} pass(es) of refiner {}", p.display()),
-            (None, n) => format!("{what} + {n} refinement pass(es) of itself"),
+            (Some(p), n) if refiner.is_some() => {
+                format!("{what} + {n} pass(es) of refiner {}", p.display())
+            }
+            (_, n) => format!("{what} + {n} refinement pass(es) of itself"),
         };
-        if args.detector.is_none() && refine == 0 && cascade.is_none() && refiner.is_none() {
+        let what = match &m.cascade_meta {
+            Some(c) if m.cascade.is_some() => format!(
+                "{what} + refinement cascade ({} trees, {})",
+                c.trees, c.source
+            ),
+            _ => what,
+        };
+        if args.detector.is_none() && refine == 0 && refiner.is_none() {
             (Box::new(m), label, what)
         } else {
             let name = args.detector.as_deref().unwrap_or("default");
             let det = facemark_detect::detector_by_name(name)?; // "default" included
             let pipeline = facemark::Pipeline::new(det, m)?
                 .with_refiner(refiner)
-                .and_then(|p| p.with_cascade(cascade))
                 .context("--refiner")?
                 .with_refine(refine);
             match &args.detector {

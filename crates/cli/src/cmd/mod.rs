@@ -96,13 +96,15 @@ pub struct ModelOpts {
     /// Refiner model file (trained with `crop_align`) that refinement passes run (photos; one
     /// pass unless `--refine` says otherwise); without it they run the model again on the box
     /// around its last points. A `.dat` file is a refinement cascade (`facemark train --arch
-    /// ert --init MODEL`), run once from the model's final points.
+    /// ert --init MODEL`), run once from the model's final points instead of the cascade the
+    /// model carries.
     #[arg(long)]
     pub refiner: Option<PathBuf>,
-    /// Run the embedded refinement cascade after the default model (`models/refine_cascade.dat`:
-    /// regression trees trained from its points; lower error for about 0.02 ms per face).
+    /// Run the model's network alone, without the refinement cascade it carries (the default
+    /// model's: regression trees trained from its points, lower error for about 0.02 ms per
+    /// face; `facemark model info` tells whether a model has one).
     #[arg(long, conflicts_with = "refiner")]
-    pub cascade: bool,
+    pub no_cascade: bool,
     /// Inference arithmetic: `auto` (int8 where the CPU has AVX-512 VNNI, else f32), `f32`, or
     /// `int8` (its int8 layers give the same bits with or without VNNI; slow without). README
     /// "int8 inference" has the figures.
@@ -127,28 +129,20 @@ impl ModelOpts {
         self.refiner.as_deref().filter(|p| !is_dlib_model(p))
     }
 
-    /// The refinement cascade: the embedded one with `--cascade`, or the `--refiner` file when
-    /// it is a `.dat`; `None` otherwise. `--cascade` is refused with another `--model`: it
-    /// learnt the default model's errors.
-    pub fn load_cascade(
-        &self,
-        model: Option<&std::path::Path>,
-    ) -> anyhow::Result<Option<facemark::ert::ShapePredictor>> {
-        if self.cascade {
-            if let Some(m) = model {
-                anyhow::bail!(
-                    "--cascade refines the embedded default model's points, not {}'s; train a cascade for it with `facemark train --arch ert --init {}` and pass it with --refiner FILE.dat",
-                    m.display(),
-                    m.display()
-                );
-            }
-            return Ok(Some(facemark::default_cascade().context("--cascade")?));
+    /// Set `model`'s refinement cascade as the flags say: none with `--no-cascade`, the
+    /// `--refiner` file when it is a `.dat`, else the one the model carries (if any).
+    pub fn set_cascade(&self, model: &mut facemark_model::KeypointModel) -> anyhow::Result<()> {
+        if self.no_cascade {
+            model.cascade = None;
+            return Ok(());
         }
-        self.refiner
-            .as_deref()
-            .filter(|p| is_dlib_model(p))
-            .map(|p| facemark::ert::ShapePredictor::load(p).context("--refiner"))
-            .transpose()
+        if let Some(p) = self.refiner.as_deref().filter(|p| is_dlib_model(p)) {
+            let sp = facemark::ert::ShapePredictor::load(p).context("--refiner")?;
+            model
+                .set_cascade(Some((sp, p.display().to_string())))
+                .map_err(|e| anyhow::anyhow!("--refiner {}: {e}", p.display()))?;
+        }
+        Ok(())
     }
 
     /// The `--refiner` file when it is a refiner model, loaded to run in `--precision`; `None`
@@ -170,8 +164,8 @@ impl ModelOpts {
         path: &std::path::Path,
     ) -> anyhow::Result<facemark::ert::ShapePredictor> {
         anyhow::ensure!(
-            self.refiner.is_none() && !self.cascade,
-            "--refiner and --cascade refine a facemark model's points; {} is a dlib shape predictor",
+            self.refiner.is_none(),
+            "--refiner refines a facemark model's points; {} is a dlib shape predictor",
             path.display()
         );
         let sp = facemark::ert::ShapePredictor::load(path)?;
@@ -190,17 +184,12 @@ impl ModelOpts {
         }
     }
 
-    /// Refuses `--refiner` and `--cascade` for `video`: videos are tracked, each crop placed
-    /// from the last frame's points, so no refinement pass runs there.
+    /// Refuses `--refiner` for `video`: videos are tracked, each crop placed from the last
+    /// frame's points, so no refinement pass runs there (the model's own cascade does run).
     pub fn for_photos_only(&self, video: &std::path::Path) -> anyhow::Result<()> {
-        let flag = if self.cascade {
-            "--cascade"
-        } else {
-            "--refiner"
-        };
         anyhow::ensure!(
-            self.refiner.is_none() && !self.cascade,
-            "{flag} is for photos; videos are tracked (each crop comes from the last frame's points): {}",
+            self.refiner.is_none(),
+            "--refiner is for photos; videos are tracked (each crop comes from the last frame's points): {}",
             video.display()
         );
         Ok(())
@@ -230,12 +219,13 @@ pub(crate) fn pipeline(
         let face_detector = facemark_detect::detector_with(detector, min_face)?;
         return Ok(facemark::Pipeline::with_shape_predictor(face_detector, sp));
     }
-    let first = match model {
+    let mut first = match model {
         // the model's errors name the file
         Some(m) => facemark_model::KeypointModel::load(m).context("--model")?,
         None => facemark::default_model()?,
     }
     .with_precision(opts.precision);
+    opts.set_cascade(&mut first)?;
     let second = opts.load_refiner()?;
     let face_detector = facemark_detect::detector_with(detector, min_face)?;
     let what = model.map_or("the default model".to_string(), |p| p.display().to_string());
@@ -245,9 +235,7 @@ pub(crate) fn pipeline(
         .refiner
         .as_deref()
         .map_or(String::new(), |p| p.display().to_string());
-    let cascade = opts.load_cascade(model)?;
     pipeline
         .with_refiner(second)
-        .and_then(|p| p.with_cascade(cascade))
         .with_context(|| format!("refiner {refiner_name}"))
 }

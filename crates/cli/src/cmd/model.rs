@@ -1,4 +1,5 @@
-//! `facemark model`: what a model file holds, and re-storing it (f16: half the size).
+//! `facemark model`: what a model file holds, re-storing it (f16: half the size), and
+//! attaching or removing the refinement cascade it carries.
 //!
 //! The work is done by `facemark_model` ([`KeypointModel`], [`facemark_model::st`]); this
 //! module parses the arguments and prints.
@@ -21,15 +22,24 @@ pub enum ModelCommand {
         json: bool,
     },
     /// Write a model again with its values stored as f32 or f16 (f16: half the file, each
-    /// weight rounded to 11 significant bits; loading widens them back to f32).
+    /// weight rounded to 11 significant bits; loading widens them back to f32), optionally
+    /// with a refinement cascade attached or removed.
     Convert {
         /// The model to read.
         input: PathBuf,
         /// Where to write it (written whole or not at all; may be the input itself).
         output: PathBuf,
-        /// How to store the values: f32 or f16.
+        /// How to store the values: f32 or f16 (a cascade's leaves too; its split indices and
+        /// thresholds stay exact).
         #[arg(long, default_value = "f16")]
         storage: Storage,
+        /// Attach this refinement cascade (`.dat`, trained by `facemark train --arch ert
+        /// --init INPUT`): every command then runs it after the network, in one file.
+        #[arg(long, value_name = "FILE.dat")]
+        cascade: Option<PathBuf>,
+        /// Remove the refinement cascade the model carries.
+        #[arg(long, conflicts_with = "cascade")]
+        no_cascade: bool,
     },
 }
 
@@ -41,9 +51,21 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
             input,
             output,
             storage,
+            cascade,
+            no_cascade,
         } => {
             super::check_folder(&output)?;
-            let model = KeypointModel::load(&input)?;
+            let mut model = KeypointModel::load(&input)?;
+            if no_cascade {
+                model.set_cascade(None).map_err(anyhow::Error::msg)?;
+            }
+            if let Some(c) = &cascade {
+                let sp = facemark::ert::ShapePredictor::load(c).context("--cascade")?;
+                let note = format!("{} (facemark model convert --cascade)", c.display());
+                model
+                    .set_cascade(Some((sp, note)))
+                    .map_err(|e| anyhow::anyhow!("--cascade {}: {e}", c.display()))?;
+            }
             model.save_as(&output, storage)?;
             let size = std::fs::metadata(&output)
                 .with_context(|| format!("{}: written but cannot be read", output.display()))?
@@ -84,6 +106,15 @@ fn info(path: &Path, json: bool) -> Result<()> {
         meta.arch.head.name()
     );
     println!("parameters:    {params} stored as {}", stored.join(", "));
+    match (&model.cascade, &model.cascade_meta) {
+        (Some(c), Some(cm)) => println!(
+            "cascade:       {} levels × {} trees, run after the network (from {})",
+            c.levels().len(),
+            c.num_trees() / c.levels().len().max(1),
+            cm.source
+        ),
+        _ => println!("cascade:       none (the network alone)"),
+    }
     println!(
         "points:        {} ({} scheme)",
         meta.n_points, meta.scheme.name

@@ -4,8 +4,9 @@
 # reported apart.
 #
 #   bash bench/cv/photos.sh [FOLDS]        # FOLDS defaults to 5
-#   JOBS=1 bash bench/cv/photos.sh         # one fold at a time on all cores (default: two folds
-#                                          # at a time, one thread each, on 2+ cores)
+#   JOBS=1 bash bench/cv/photos.sh         # one fold at a time on all cores (default: one fold
+#                                          # per core, one thread each; a last fold alone gets
+#                                          # every core)
 #
 # For each fold K/N:
 #   1. `facemark train --config models/default.toml --fold K/N`: the fold's identities (photos

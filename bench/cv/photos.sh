@@ -112,6 +112,20 @@ for box in ["gt", "det"]:
         print(f"{label:<44} HELEN {cell(pooled['helen'], total['helen'] if box == 'det' else None)}"
               f"  LFPW {cell(pooled['lfpw'], total['lfpw'] if box == 'det' else None)}"
               f"  both {cell(both, total['helen'] + total['lfpw'] if box == 'det' else None)}")
+def pooled(key, name_key, arm):
+    # a report's per-region / per-yaw means, pooled over both sets and every fold by face count
+    acc = {}
+    for s in ["helen", "lfpw"]:
+        for k in range(1, n + 1):
+            for b in json.loads((out / f"fold-{k}/{s}-gt-{arm}.json").read_text())[key]:
+                t = acc.setdefault(b[name_key], [0.0, 0.0, 0])
+                t[0] += b["nme"] * b["n"]; t[1] += b.get("failure_rate", 0.0) * b["n"]; t[2] += b["n"]
+    return acc
+for arm in ["net", "cascade"]:
+    r = pooled("regions", "region", arm)
+    print(f"ground-truth box, {arm:<8} per region: " + ", ".join(f"{k} {100*v[0]/v[2]:.2f}" for k, v in r.items()))
+    y = pooled("yaw", "bucket", arm)
+    print(f"ground-truth box, {arm:<8} by |yaw|: " + ", ".join(f"{k}° ({v[2]}) {100*v[0]/v[2]:.2f} / {100*v[1]/v[2]:.1f}" for k, v in y.items()))
 for k in range(1, n + 1):
     row = []
     for arm in ["net", "cascade"]:

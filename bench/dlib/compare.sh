@@ -10,7 +10,8 @@
 # face. Environment: FACEMARK_REFINE=N adds refinement passes (FACEMARK_REFINER=FILE runs a
 # refiner, a model trained with `crop_align`, in them; default: the model again);
 # FACEMARK_REFINER=FILE.dat runs a refinement cascade (`facemark train --arch ert --init
-# MODEL`) once after the model.
+# MODEL`) once after the model instead of the one the model carries; FACEMARK_NO_CASCADE=1
+# runs the network alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${FACEMARK_DATA:-../shared/data}

@@ -114,7 +114,34 @@ pub fn write_each(
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    Ok(safetensors::tensor::serialize(views, &Some(meta)).expect("tensor names are unique"))
+    let bytes =
+        safetensors::tensor::serialize(views, &Some(meta)).expect("tensor names are unique");
+    Ok(sorted_metadata(bytes))
+}
+
+/// The same safetensors bytes with the `__metadata__` keys in sorted order: safetensors writes
+/// them in its `HashMap`'s order, which changes from run to run once there are two keys, and a
+/// model file must be the same bytes every time it is made. The header stays padded with
+/// spaces to a multiple of 8 bytes, as safetensors pads it; tensor offsets are relative to the
+/// data after the header, so they do not change.
+fn sorted_metadata(bytes: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + n]).expect("safetensors wrote JSON");
+    if let Some(serde_json::Value::Object(m)) = header.get_mut("__metadata__") {
+        let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(m).into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        m.extend(entries);
+    }
+    let mut json = serde_json::to_vec(&header).expect("JSON serialises");
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
 }
 
 /// Parse safetensors bytes (tensors stored as f32, f16 or bf16; any other dtype is an error).

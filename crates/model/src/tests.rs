@@ -681,6 +681,10 @@ fn a_carried_cascade_refines_the_points_and_travels_in_the_file() {
     // f32: the same cascade; f16: only the leaves rounded, the points within 0.01 px
     for storage in [st::Storage::F32, st::Storage::F16] {
         let bytes = m.to_bytes_as(storage).unwrap();
+        // two metadata keys, the same bytes every time (safetensors' own order is a HashMap's)
+        for _ in 0..4 {
+            assert_eq!(m.to_bytes_as(storage).unwrap(), bytes);
+        }
         let back = KeypointModel::from_bytes(&bytes).unwrap();
         assert_eq!(back.cascade_meta.as_ref(), Some(&meta));
         let (a, b) = (back.cascade.as_ref().unwrap(), m.cascade.as_ref().unwrap());

@@ -215,7 +215,10 @@ mod tests {
         ShapePredictor::new(vec![0.3, 0.4, 0.7, 0.4], vec![level.clone(), level]).unwrap()
     }
 
-    fn table(ts: &[Tensor]) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+    /// Arrays by name: shape and values.
+    type Table = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+    fn table(ts: &[Tensor]) -> Table {
         ts.iter()
             .map(|t| (t.name.clone(), (t.shape.clone(), t.values.clone())))
             .collect()
@@ -245,7 +248,7 @@ mod tests {
     #[test]
     fn damaged_arrays_are_named() {
         let sp = tiny();
-        let check = |edit: &dyn Fn(&mut HashMap<String, (Vec<usize>, Vec<f32>)>), want: &str| {
+        let check = |edit: &dyn Fn(&mut Table), want: &str| {
             let mut m = table(&sp.to_tensors("c"));
             edit(&mut m);
             let e = ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))

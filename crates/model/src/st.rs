@@ -134,7 +134,7 @@ fn sorted_metadata(bytes: Vec<u8>) -> Vec<u8> {
         m.extend(entries);
     }
     let mut json = serde_json::to_vec(&header).expect("JSON serialises");
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);

@@ -88,7 +88,7 @@ impl Detector {
         // a `.dat` refiner is a refinement cascade (run once after the model), else a refiner
         // model for the refinement passes
         let is_cascade = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("dat"));
-        if !a.cascade && a.refiner.as_ref().is_some_and(|p| is_cascade(p)) {
+        if !a.cascade && a.refiner.as_ref().is_some_and(&is_cascade) {
             return Err(Error::value(
                 "cascade=False runs the network alone; it takes no refinement cascade (refiner=FILE.dat)",
             ));

@@ -91,7 +91,8 @@ import json, sys, pathlib
 out, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 def scores(path):
     r = json.loads(path.read_text())
-    return [f["nme_outer"] for f in r["faces"] if f.get("nme_outer") is not None], len(r["faces"])
+    # faces the detector missed are listed apart, as skipped
+    return [f["nme_outer"] for f in r["faces"] if f.get("nme_outer") is not None], len(r["faces"]) + len(r["skipped"])
 def cell(nme, total=None):
     if not nme:
         return "–"

@@ -298,8 +298,8 @@ pub struct KeypointModel {
     /// network's final points by [`Landmarker::landmarks`] and by `facemark::Pipeline`; its
     /// provenance in [`KeypointModel::cascade_meta`]. `None` for a network alone.
     pub cascade: Option<facemark_ert::ShapePredictor>,
-    /// What the file said of `cascade` (`None` without one).
-    pub cascade_meta: Option<CascadeMeta>,
+    /// Where `cascade` came from (the file's [`CascadeMeta::source`]); unused without one.
+    pub cascade_source: String,
     precision: Precision,
     fused: OnceLock<Network>,
     /// The int8 network and, for a PIP model, its head taken off to run sparsely
@@ -317,7 +317,7 @@ impl Clone for KeypointModel {
         let mut m =
             KeypointModel::new(self.meta.clone(), self.net.clone()).with_precision(self.precision);
         m.cascade = self.cascade.clone();
-        m.cascade_meta = self.cascade_meta.clone();
+        m.cascade_source = self.cascade_source.clone();
         m
     }
 }
@@ -348,7 +348,7 @@ impl KeypointModel {
             meta,
             net,
             cascade: None,
-            cascade_meta: None,
+            cascade_source: String::new(),
             precision: Precision::default(),
             fused: OnceLock::new(),
             quantised: OnceLock::new(),
@@ -508,6 +508,15 @@ impl KeypointModel {
         }
         self.set_cascade(Some((sp, cm.source))).map_err(err)
     }
+    /// What the model file says of its cascade (derived from [`KeypointModel::cascade`]:
+    /// `None` without one).
+    pub fn cascade_meta(&self) -> Option<CascadeMeta> {
+        self.cascade.as_ref().map(|c| CascadeMeta {
+            source: self.cascade_source.clone(),
+            levels: c.levels().len(),
+            trees: c.num_trees(),
+        })
+    }
     /// Attach (or with `None` remove) a refinement cascade trained from this model's points,
     /// with a note of where it came from. Requires a cascade that places the model's number
     /// of points; it takes the model's scheme.
@@ -517,7 +526,7 @@ impl KeypointModel {
     ) -> Result<(), String> {
         let Some((sp, source)) = cascade else {
             self.cascade = None;
-            self.cascade_meta = None;
+            self.cascade_source.clear();
             return Ok(());
         };
         if sp.num_parts() != self.meta.n_points {
@@ -527,11 +536,7 @@ impl KeypointModel {
                 self.meta.n_points
             ));
         }
-        self.cascade_meta = Some(CascadeMeta {
-            source,
-            levels: sp.levels().len(),
-            trees: sp.num_trees(),
-        });
+        self.cascade_source = source;
         let sp = sp
             .with_scheme(self.meta.scheme.clone())
             .map_err(|e| e.to_string())?;
@@ -554,10 +559,10 @@ impl KeypointModel {
             .as_ref()
             .map(|c| c.to_tensors(CASCADE_PREFIX))
             .unwrap_or_default();
-        if let Some(cm) = &self.cascade_meta {
+        if let Some(cm) = self.cascade_meta() {
             metadata.push((
                 CASCADE_META_KEY,
-                serde_json::to_string(cm).expect("metadata serialises"),
+                serde_json::to_string(&cm).expect("metadata serialises"),
             ));
         }
         // the cascade's indices and thresholds stay exact; only its leaves follow `storage`

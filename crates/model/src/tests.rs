@@ -673,7 +673,7 @@ fn a_carried_cascade_refines_the_points_and_travels_in_the_file() {
         .unwrap();
     let refined = m.landmarks(&img, &face);
     assert_ne!(plain, refined, "the cascade moves the points");
-    let meta = m.cascade_meta.clone().unwrap();
+    let meta = m.cascade_meta().unwrap();
     assert_eq!(
         (meta.levels, meta.trees, &meta.source[..]),
         (1, 2, "tiny.dat")
@@ -686,7 +686,7 @@ fn a_carried_cascade_refines_the_points_and_travels_in_the_file() {
             assert_eq!(m.to_bytes_as(storage).unwrap(), bytes);
         }
         let back = KeypointModel::from_bytes(&bytes).unwrap();
-        assert_eq!(back.cascade_meta.as_ref(), Some(&meta));
+        assert_eq!(back.cascade_meta(), Some(meta.clone()));
         let (a, b) = (back.cascade.as_ref().unwrap(), m.cascade.as_ref().unwrap());
         if storage == st::Storage::F32 {
             assert_eq!(a.to_bytes(), b.to_bytes());

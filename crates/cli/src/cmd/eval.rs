@@ -170,7 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "the embedded default model".to_string(),
             ),
         };
-        let m = m.with_precision(args.opts.precision);
+        let mut m = m.with_precision(args.opts.precision);
         let what = format!(
             "{shown} ({}, {}² input, {})",
             m.meta.arch.kind,
@@ -180,7 +180,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         m.require_box_model().context(shown)?;
         let refine = args.opts.passes(args.refine);
         let refiner = args.opts.load_refiner()?;
-        let mut m = m;
         args.opts.set_cascade(&mut m)?;
         let what = match (&args.opts.refiner, refine) {
             (_, 0) => what,
@@ -189,12 +188,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             (_, n) => format!("{what} + {n} refinement pass(es) of itself"),
         };
-        let what = match &m.cascade_meta {
-            Some(c) if m.cascade.is_some() => format!(
+        let what = match m.cascade_meta() {
+            Some(c) => format!(
                 "{what} + refinement cascade ({} trees, {})",
                 c.trees, c.source
             ),
-            _ => what,
+            None => what,
         };
         if args.detector.is_none() && refine == 0 && refiner.is_none() {
             (Box::new(m), label, what)

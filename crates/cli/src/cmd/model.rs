@@ -106,14 +106,14 @@ fn info(path: &Path, json: bool) -> Result<()> {
         meta.arch.head.name()
     );
     println!("parameters:    {params} stored as {}", stored.join(", "));
-    match (&model.cascade, &model.cascade_meta) {
-        (Some(c), Some(cm)) => println!(
+    match model.cascade_meta() {
+        Some(cm) => println!(
             "cascade:       {} levels × {} trees, run after the network (from {})",
-            c.levels().len(),
-            c.num_trees() / c.levels().len().max(1),
+            cm.levels,
+            cm.trees / cm.levels.max(1),
             cm.source
         ),
-        _ => println!("cascade:       none (the network alone)"),
+        None => println!("cascade:       none (the network alone)"),
     }
     println!(
         "points:        {} ({} scheme)",

@@ -14,6 +14,17 @@
 //! PREFIX.L.leaves           [S + T, 2n]    every leaf's shape increment, tree after tree
 //! ```
 //!
+//! or, stored at a leaf rank `k` (`0 < k < 2n`), instead of `leaves`:
+//!
+//! ```text
+//! PREFIX.L.leaf_basis       [k, 2n]        the level's k principal directions (orthonormal rows)
+//! PREFIX.L.leaf_coefs       [S + T, k]     every leaf in that basis: leaves = coefs × basis
+//! ```
+//!
+//! A level's leaves are shape increments, and shapes vary along few directions: 32 of the 136
+//! dimensions of a 68-point level keep the cascade's points (docs/experiments.md), for a
+//! quarter of the size. The projection is lossy, like f16, and only happens on storing.
+//!
 //! Only the leaves may be stored rounded (f16: [`Tensor::lossy`]); the rest must come back
 //! exactly, or a split would read another pixel or compare against another threshold.
 
@@ -37,9 +48,11 @@ pub struct Tensor {
 const MAX_EXACT: u32 = 1 << 24;
 
 impl ShapePredictor {
-    /// The predictor as named arrays under `prefix` (layout above). Requires feature and point
-    /// indices below 2²⁴ (any predictor dlib or facemark trains).
-    pub fn to_tensors(&self, prefix: &str) -> Vec<Tensor> {
+    /// The predictor as named arrays under `prefix` (layout above), each level's leaves
+    /// projected on its `leaf_rank` principal directions (0, or `2n` and above: the leaves
+    /// themselves). Requires feature and point indices below 2²⁴ (any predictor dlib or
+    /// facemark trains). Deterministic: the same predictor gives the same arrays.
+    pub fn to_tensors(&self, prefix: &str, leaf_rank: usize) -> Vec<Tensor> {
         let len = self.initial_shape.len();
         let mut out = vec![Tensor {
             name: format!("{prefix}.initial_shape"),
@@ -81,15 +94,43 @@ impl ShapePredictor {
                         .collect(),
                     lossy: false,
                 },
-                Tensor {
+            ]);
+            if leaf_rank == 0 || leaf_rank >= len {
+                out.push(Tensor {
                     name: format!("{prefix}.{li}.leaves"),
                     shape: vec![s + t, len],
                     values: l.leaves.clone(),
                     lossy: true,
-                },
-            ]);
+                });
+            } else {
+                let (basis, coefs) = principal_leaves(&l.leaves, len, leaf_rank);
+                out.extend([
+                    Tensor {
+                        name: format!("{prefix}.{li}.leaf_basis"),
+                        shape: vec![leaf_rank, len],
+                        values: basis,
+                        lossy: true,
+                    },
+                    Tensor {
+                        name: format!("{prefix}.{li}.leaf_coefs"),
+                        shape: vec![s + t, leaf_rank],
+                        values: coefs,
+                        lossy: true,
+                    },
+                ]);
+            }
         }
         out
+    }
+
+    /// The leaf rank of the predictor stored under `prefix` (its first level's basis rows;
+    /// 0: the leaves themselves, or no predictor).
+    pub fn stored_leaf_rank<'a>(
+        prefix: &str,
+        get: impl Fn(&str) -> Option<(&'a [usize], &'a [f32])>,
+    ) -> usize {
+        get(&format!("{prefix}.0.leaf_basis"))
+            .map_or(0, |(shape, _)| shape.first().copied().unwrap_or(0))
     }
 
     /// Whether `name` is one of the arrays [`ShapePredictor::to_tensors`] writes under
@@ -145,7 +186,25 @@ impl ShapePredictor {
             let deltas: Vec<[f32; 2]> = deltas.chunks_exact(2).map(|d| [d[0], d[1]]).collect();
             let (_, tree_splits) = fetch(name("tree_splits"), 1)?;
             let (sshape, splits) = fetch(name("splits"), 2)?;
-            let (lshape, leaves) = fetch(name("leaves"), 2)?;
+            let (lshape, leaves) = match get(&name("leaf_basis")) {
+                None => {
+                    let (shape, leaves) = fetch(name("leaves"), 2)?;
+                    (shape.to_vec(), std::borrow::Cow::Borrowed(leaves))
+                }
+                Some(_) => {
+                    let (bshape, basis) = fetch(name("leaf_basis"), 2)?;
+                    let (cshape, coefs) = fetch(name("leaf_coefs"), 2)?;
+                    if bshape[1] != len || cshape[1] != bshape[0] {
+                        return Err(format!(
+                            "`{}` has shape {bshape:?} and `{}` {cshape:?}: expected [k, {len}] and [leaves, k]",
+                            name("leaf_basis"),
+                            name("leaf_coefs")
+                        ));
+                    }
+                    let leaves = expand_leaves(basis, coefs, len);
+                    (vec![cshape[0], len], std::borrow::Cow::Owned(leaves))
+                }
+            };
             if sshape[1] != 3 {
                 return Err(format!(
                     "`{}` has shape {sshape:?}, expected [S, 3]",
@@ -157,7 +216,7 @@ impl ShapePredictor {
                 .map(|&v| index(&name("tree_splits"), v).map(|c| c as usize))
                 .collect::<Result<Vec<_>, _>>()?;
             let total: usize = counts.iter().sum();
-            if total != sshape[0] || lshape != [total + counts.len(), len] {
+            if total != sshape[0] || lshape[..] != [total + counts.len(), len] {
                 return Err(format!(
                     "level {li}: {} trees of {total} splits need `{}` of shape [{total}, 3] and `{}` of shape [{}, {len}]; found {sshape:?} and {lshape:?}",
                     counts.len(),
@@ -191,6 +250,61 @@ impl ShapePredictor {
         }
         ShapePredictor::new(initial.to_vec(), levels)
     }
+}
+
+/// A level's leaves (rows of `len` values) projected on their `k` principal directions
+/// (uncentred: the eigenvectors of `leavesᵀ·leaves` with the largest eigenvalues, each signed
+/// so that its largest component is positive): the basis `[k, len]` and the coefficients
+/// `[rows, k]`, row-major. Requires `0 < k ≤ len`.
+fn principal_leaves(leaves: &[f32], len: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+    use nalgebra::{DMatrix, SymmetricEigen};
+    let rows = leaves.len() / len;
+    let m = DMatrix::from_row_iterator(rows, len, leaves.iter().map(|&v| v as f64));
+    let eig = SymmetricEigen::new(m.transpose() * &m);
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+    let mut basis = Vec::with_capacity(k * len);
+    for &c in &order[..k] {
+        let v = eig.eigenvectors.column(c);
+        let big = v
+            .iter()
+            .copied()
+            .fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+        let sign = if big < 0.0 { -1.0 } else { 1.0 };
+        basis.extend(v.iter().map(|&x| (sign * x) as f32));
+    }
+    let coefs = leaves
+        .chunks_exact(len)
+        .flat_map(|row| {
+            basis
+                .chunks_exact(len)
+                .map(|b| {
+                    row.iter()
+                        .zip(b)
+                        .map(|(&x, &y)| x as f64 * y as f64)
+                        .sum::<f64>() as f32
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (basis, coefs)
+}
+
+/// Leaves from their basis `[k, len]` and coefficients `[rows, k]`: `coefs × basis`.
+fn expand_leaves(basis: &[f32], coefs: &[f32], len: usize) -> Vec<f32> {
+    let k = basis.len() / len;
+    let mut out = vec![0.0f32; coefs.len() / k.max(1) * len];
+    if k == 0 {
+        return out;
+    }
+    for (row, c) in out.chunks_exact_mut(len).zip(coefs.chunks_exact(k)) {
+        for (&ci, b) in c.iter().zip(basis.chunks_exact(len)) {
+            for (o, &bv) in row.iter_mut().zip(b) {
+                *o += ci * bv;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -227,7 +341,7 @@ mod tests {
     #[test]
     fn round_trip_gives_the_same_dat_bytes() {
         let sp = tiny();
-        let ts = sp.to_tensors("cascade");
+        let ts = sp.to_tensors("cascade", 0);
         assert_eq!(ts.len(), 1 + 2 * 5);
         assert_eq!(ts.iter().filter(|t| t.lossy).count(), 2, "only the leaves");
         let m = table(&ts);
@@ -245,11 +359,84 @@ mod tests {
         ));
     }
 
+    /// A predictor of `n` points whose leaves are `rank` fixed shape directions mixed
+    /// differently in every leaf: exactly of that rank.
+    fn of_rank(n: usize, rank: usize) -> ShapePredictor {
+        let dirs: Vec<Vec<f32>> = (0..rank)
+            .map(|r| {
+                (0..2 * n)
+                    .map(|i| ((i * (r + 3) + r) % 7) as f32 / 7.0 - 0.4)
+                    .collect()
+            })
+            .collect();
+        let tree = |k: usize| Tree {
+            splits: vec![Split {
+                idx1: 0,
+                idx2: 1,
+                thresh: k as f32,
+            }],
+            leaf_values: (0..2)
+                .flat_map(|leaf| {
+                    let dirs = &dirs;
+                    (0..2 * n).map(move |i| {
+                        dirs.iter()
+                            .enumerate()
+                            .map(|(r, d)| d[i] * 0.01 * (((k + leaf) * (r + 1)) % 5) as f32)
+                            .sum::<f32>()
+                    })
+                })
+                .collect(),
+        };
+        let trees: Vec<Tree> = (0..6).map(tree).collect();
+        let level = Level::new(vec![0, 1], vec![[0.1, 0.0], [0.0, 0.1]], &trees);
+        let initial = (0..n)
+            .flat_map(|i| [0.1 + 0.8 * i as f32 / n as f32, 0.5])
+            .collect();
+        ShapePredictor::new(initial, vec![level]).unwrap()
+    }
+
+    fn leaves_of(sp: &ShapePredictor) -> Vec<f32> {
+        sp.levels()[0].leaves.clone()
+    }
+
+    #[test]
+    fn leaves_stored_at_a_rank_come_back_within_their_projection() {
+        let sp = of_rank(6, 3);
+        let full = leaves_of(&sp);
+        let load = |k: usize| {
+            let ts = sp.to_tensors("c", k);
+            let m = table(&ts);
+            let get = |n: &str| m.get(n).map(|(s, v)| (&s[..], &v[..]));
+            assert_eq!(
+                ShapePredictor::stored_leaf_rank("c", get),
+                if k < 12 { k } else { 0 }
+            );
+            assert_eq!(ts.iter().any(|t| t.name == "c.0.leaves"), k == 0 || k >= 12);
+            leaves_of(&ShapePredictor::from_tensors("c", get).unwrap())
+        };
+        let err = |k: usize| {
+            load(k)
+                .iter()
+                .zip(&full)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+        };
+        // the leaves' own rank or more: the same leaves (to f32 rounding)
+        for k in [3, 4, 11, 12, 0] {
+            assert!(err(k) < 1e-6, "rank {k}: {}", err(k));
+        }
+        // less: the leaves' best approximation of that rank, no longer the same
+        assert!(err(2) > 1e-4, "rank 2: {}", err(2));
+        assert!(err(1) > err(2), "rank 1 {} rank 2 {}", err(1), err(2));
+        // the same predictor stores the same arrays
+        assert_eq!(sp.to_tensors("c", 3), sp.to_tensors("c", 3));
+    }
+
     #[test]
     fn damaged_arrays_are_named() {
         let sp = tiny();
         let check = |edit: &dyn Fn(&mut Table), want: &str| {
-            let mut m = table(&sp.to_tensors("c"));
+            let mut m = table(&sp.to_tensors("c", 0));
             edit(&mut m);
             let e = ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
                 .unwrap_err();
@@ -279,6 +466,34 @@ mod tests {
         check(
             &|m| m.get_mut("c.0.deltas").unwrap().0 = vec![2, 3],
             "expected [F, 2]",
+        );
+        let low = table(&sp.to_tensors("c", 2));
+        let check_low = |edit: &dyn Fn(&mut Table), want: &str| {
+            let mut m = low.clone();
+            edit(&mut m);
+            let e = ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
+                .unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        check_low(
+            &|m| drop(m.remove("c.1.leaf_coefs")),
+            "`c.1.leaf_coefs` is missing",
+        );
+        check_low(
+            &|m| {
+                let b = m.get_mut("c.0.leaf_basis").unwrap();
+                b.0 = vec![1, 8];
+                b.1.truncate(8);
+            },
+            "expected [k, 4] and [leaves, k]",
+        );
+        check_low(
+            &|m| {
+                let c = m.get_mut("c.0.leaf_coefs").unwrap();
+                c.0 = vec![3, 2];
+                c.1.truncate(6);
+            },
+            "level 0",
         );
     }
 }

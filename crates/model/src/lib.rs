@@ -300,6 +300,10 @@ pub struct KeypointModel {
     pub cascade: Option<facemark_ert::ShapePredictor>,
     /// Where `cascade` came from (the file's [`CascadeMeta::source`]); unused without one.
     pub cascade_source: String,
+    /// How the cascade's leaves are stored on saving: projected on each level's this many
+    /// principal directions (0: as they are; `facemark_ert::tensors`). Lossy, like f16: the
+    /// saved file, not this model, is the one to evaluate. A loaded file keeps its rank.
+    pub cascade_leaf_rank: usize,
     precision: Precision,
     fused: OnceLock<Network>,
     /// The int8 network and, for a PIP model, its head taken off to run sparsely
@@ -318,6 +322,7 @@ impl Clone for KeypointModel {
             KeypointModel::new(self.meta.clone(), self.net.clone()).with_precision(self.precision);
         m.cascade = self.cascade.clone();
         m.cascade_source = self.cascade_source.clone();
+        m.cascade_leaf_rank = self.cascade_leaf_rank;
         m
     }
 }
@@ -339,6 +344,14 @@ pub struct CascadeMeta {
     pub levels: usize,
     /// Trees in all levels.
     pub trees: usize,
+    /// The leaves' storage rank (`KeypointModel::cascade_leaf_rank`; 0, or absent in older
+    /// files: the leaves as they are).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leaf_rank: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl KeypointModel {
@@ -349,6 +362,7 @@ impl KeypointModel {
             net,
             cascade: None,
             cascade_source: String::new(),
+            cascade_leaf_rank: 0,
             precision: Precision::default(),
             fused: OnceLock::new(),
             quantised: OnceLock::new(),
@@ -493,10 +507,15 @@ impl KeypointModel {
             )));
         };
         let cm: CascadeMeta = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
-        let sp = facemark_ert::ShapePredictor::from_tensors(CASCADE_PREFIX, |n| {
-            file.tensors.get(n).map(|(s, v)| (&s[..], &v[..]))
-        })
-        .map_err(err)?;
+        let get = |n: &str| file.tensors.get(n).map(|(s, v)| (&s[..], &v[..]));
+        let sp = facemark_ert::ShapePredictor::from_tensors(CASCADE_PREFIX, get).map_err(err)?;
+        let rank = facemark_ert::ShapePredictor::stored_leaf_rank(CASCADE_PREFIX, get);
+        if rank != cm.leaf_rank {
+            return Err(err(format!(
+                "the metadata says leaf rank {}, the tensors hold {rank}",
+                cm.leaf_rank
+            )));
+        }
         if (sp.levels().len(), sp.num_trees()) != (cm.levels, cm.trees) {
             return Err(err(format!(
                 "the metadata says {} levels and {} trees, the tensors hold {} and {}",
@@ -506,7 +525,9 @@ impl KeypointModel {
                 sp.num_trees()
             )));
         }
-        self.set_cascade(Some((sp, cm.source))).map_err(err)
+        self.set_cascade(Some((sp, cm.source))).map_err(err)?;
+        self.cascade_leaf_rank = rank;
+        Ok(())
     }
     /// What the model file says of its cascade (derived from [`KeypointModel::cascade`]:
     /// `None` without one).
@@ -515,6 +536,12 @@ impl KeypointModel {
             source: self.cascade_source.clone(),
             levels: c.levels().len(),
             trees: c.num_trees(),
+            // a rank of 2n or more stores the leaves as they are
+            leaf_rank: if self.cascade_leaf_rank < 2 * c.num_parts() {
+                self.cascade_leaf_rank
+            } else {
+                0
+            },
         })
     }
     /// Attach (or with `None` remove) a refinement cascade trained from this model's points,
@@ -527,6 +554,7 @@ impl KeypointModel {
         let Some((sp, source)) = cascade else {
             self.cascade = None;
             self.cascade_source.clear();
+            self.cascade_leaf_rank = 0;
             return Ok(());
         };
         if sp.num_parts() != self.meta.n_points {
@@ -557,7 +585,7 @@ impl KeypointModel {
         let cascade = self
             .cascade
             .as_ref()
-            .map(|c| c.to_tensors(CASCADE_PREFIX))
+            .map(|c| c.to_tensors(CASCADE_PREFIX, self.cascade_leaf_rank))
             .unwrap_or_default();
         if let Some(cm) = self.cascade_meta() {
             metadata.push((

@@ -763,3 +763,61 @@ fn damaged_or_stray_cascades_are_refused() {
     });
     assert!(e.contains("refinement cascade"), "{e}");
 }
+
+#[test]
+fn a_cascade_stored_at_a_leaf_rank_keeps_its_rank() {
+    let mut m = tiny_model();
+    m.set_cascade(Some((tiny_cascade(5), "tiny.dat".into())))
+        .unwrap();
+    // the tiny cascade's leaves are of rank 1 or 2 (two trees, each scaling one ramp)
+    m.cascade_leaf_rank = 3;
+    let bytes = m.to_bytes();
+    let back = KeypointModel::from_bytes(&bytes).unwrap();
+    assert_eq!(back.cascade_leaf_rank, 3);
+    assert_eq!(back.cascade_meta().unwrap().leaf_rank, 3);
+    let file = st::read(&bytes, "t").unwrap();
+    assert!(file.tensors.contains_key("cascade.0.leaf_basis"));
+    assert!(!file.tensors.contains_key("cascade.0.leaves"));
+    let (a, b) = (back.cascade.as_ref().unwrap(), m.cascade.as_ref().unwrap());
+    let (la, lb) = (a.levels()[0].tree(0, 10), b.levels()[0].tree(0, 10));
+    for (x, y) in la.leaf_values.iter().zip(&lb.leaf_values) {
+        assert!((x - y).abs() < 1e-6, "{x} {y}");
+    }
+    // saved again, the same rank and leaves; set back to 0, the leaves as they are
+    let again = KeypointModel::from_bytes(&back.to_bytes()).unwrap();
+    assert_eq!(again.cascade_leaf_rank, 3);
+    let lc = again.cascade.as_ref().unwrap().levels()[0].tree(0, 10);
+    for (x, y) in lc.leaf_values.iter().zip(&lb.leaf_values) {
+        assert!((x - y).abs() < 1e-6, "{x} {y}");
+    }
+    let mut full = back.clone();
+    full.cascade_leaf_rank = 0;
+    let file = st::read(&full.to_bytes(), "t").unwrap();
+    assert!(file.tensors.contains_key("cascade.0.leaves"));
+    // a rank of 2n or more is the leaves as they are, and says so
+    m.cascade_leaf_rank = 10;
+    assert_eq!(m.cascade_meta().unwrap().leaf_rank, 0);
+    assert_eq!(
+        KeypointModel::from_bytes(&m.to_bytes())
+            .unwrap()
+            .cascade_leaf_rank,
+        0
+    );
+    // metadata that disagrees with the tensors is refused
+    let mut f = st::read(&bytes, "t").unwrap();
+    let cm = f.metadata.get_mut(CASCADE_META_KEY).unwrap();
+    *cm = cm.replace("\"leaf_rank\":3", "\"leaf_rank\":2");
+    let tensors: Vec<_> = f
+        .tensors
+        .iter()
+        .map(|(n, (s, v))| (n.clone(), s.clone(), &v[..]))
+        .collect();
+    let meta: Vec<(&str, String)> = f
+        .metadata
+        .iter()
+        .map(|(k, v)| (&k[..], v.clone()))
+        .collect();
+    let bad = st::write(&tensors, &meta, st::Storage::F32).unwrap();
+    let e = KeypointModel::from_bytes(&bad).unwrap_err().to_string();
+    assert!(e.contains("leaf rank 2, the tensors hold 3"), "{e}");
+}

@@ -40,6 +40,11 @@ pub enum ModelCommand {
         /// Remove the refinement cascade the model carries.
         #[arg(long, conflicts_with = "cascade")]
         no_cascade: bool,
+        /// Store the cascade's leaves projected on each level's K principal directions: about
+        /// 2n/K times smaller for n points, lossy like f16 (0: as they are; default: as the
+        /// input stores them, or 0 with `--cascade`).
+        #[arg(long, value_name = "K")]
+        cascade_rank: Option<usize>,
     },
 }
 
@@ -53,6 +58,7 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
             storage,
             cascade,
             no_cascade,
+            cascade_rank,
         } => {
             super::check_folder(&output)?;
             let mut model = KeypointModel::load(&input)?;
@@ -65,6 +71,13 @@ pub fn run(cmd: ModelCommand) -> Result<()> {
                 model
                     .set_cascade(Some((sp, note)))
                     .map_err(|e| anyhow::anyhow!("--cascade {}: {e}", c.display()))?;
+            }
+            if let Some(k) = cascade_rank {
+                let full = 2 * model.meta.n_points;
+                if k >= full {
+                    anyhow::bail!("--cascade-rank {k}: expected 0 to {} (the model places {} points: {full} values a leaf)", full - 1, model.meta.n_points);
+                }
+                model.cascade_leaf_rank = k;
             }
             model.save_as(&output, storage)?;
             let size = std::fs::metadata(&output)
@@ -108,9 +121,14 @@ fn info(path: &Path, json: bool) -> Result<()> {
     println!("parameters:    {params} stored as {}", stored.join(", "));
     match model.cascade_meta() {
         Some(cm) => println!(
-            "cascade:       {} levels × {} trees, run after the network (from {})",
+            "cascade:       {} levels × {} trees, run after the network{} (from {})",
             cm.levels,
             cm.trees / cm.levels.max(1),
+            if cm.leaf_rank > 0 {
+                format!(", leaves stored at rank {}", cm.leaf_rank)
+            } else {
+                String::new()
+            },
             cm.source
         ),
         None => println!("cascade:       none (the network alone)"),

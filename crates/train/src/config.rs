@@ -261,6 +261,10 @@ pub struct TrainConfig {
     /// `arch = "ert"`: dlib's `shape_predictor_trainer` options, with dlib's names and defaults
     /// (`[ert]` table; its random seed is `seed`).
     pub ert: facemark_ert::train::TrainOptions,
+    /// `arch = "ert"` with `init` (a refinement cascade): how far the training copies after
+    /// the first move and scale the landmark box the start model is run on, up to this
+    /// fraction of the box's side (uniform, in x, y and scale); default 0.05, in [0, 0.5).
+    pub ert_box_jitter: f32,
 }
 
 impl Default for TrainConfig {
@@ -306,6 +310,7 @@ impl Default for TrainConfig {
             max_samples: 0,
             augment: AugmentConfig::default(),
             ert: facemark_ert::train::TrainOptions::default(),
+            ert_box_jitter: 0.05,
         }
     }
 }
@@ -458,6 +463,9 @@ impl TrainConfig {
             self.ert
                 .validate()
                 .map_err(|msg| ConfigError::Invalid { field: "ert", msg })?;
+            if !(0.0..0.5).contains(&self.ert_box_jitter) {
+                return bad("ert_box_jitter", "must be in [0, 0.5)");
+            }
         }
         Ok(())
     }

@@ -16,7 +16,7 @@
 //! ([`facemark_ert::landmarker::Refined`]). Each training face is copied
 //! `oversampling_amount` times, each copy starting from the model's points for the face's
 //! landmark box (the first copy) or for that box moved and scaled at random by up to
-//! [`START_BOX_JITTER`] of its side (the others: a detector's boxes are off by about so
+//! `ert_box_jitter` of its side (the others; default 5 %: a detector's boxes are off by about so
 //! much); a copy's rectangle is the box around its starting points
 //! ([`facemark_ert::landmarker::rect_of_box`]), as at inference. The `.dat` file is a valid
 //! dlib predictor, but only facemark runs it from given points (`--refiner FILE.dat`); dlib
@@ -44,10 +44,6 @@ use std::time::Instant;
 
 /// The predictor's file in the output folder.
 pub const MODEL_FILE: &str = "model.dat";
-
-/// How far a refinement cascade's extra training copies move and scale the landmark box the
-/// start model is run on: up to this fraction of the box's side (uniform), in x, y and scale.
-pub const START_BOX_JITTER: f32 = 0.05;
 
 /// What a finished ERT run reports.
 #[derive(Debug, Clone)]
@@ -142,7 +138,7 @@ pub fn train_ert(cfg: &TrainConfig, progress: bool) -> Result<ErtSummary, TrainE
             None => None,
         };
         if let Some(m) = &start_model {
-            faces = refinement_copies(m, &images, &faces, &opts);
+            faces = refinement_copies(m, &images, &faces, &opts, cfg.ert_box_jitter);
             // the copies are made: the trainer takes each once
             opts.oversampling_amount = 1;
         }
@@ -271,7 +267,7 @@ fn load_start_model(
 
 /// A refinement cascade's training faces: `opts.oversampling_amount` copies of each face, each
 /// starting from `model`'s points for the face's landmark box (the first copy) or for that box
-/// moved and scaled by up to [`START_BOX_JITTER`] (the others, drawn from `opts.random_seed`),
+/// moved and scaled by up to `jitter` of its side (the others, drawn from `opts.random_seed`),
 /// in the rectangle of the box around those points. The model runs in parallel (rayon);
 /// the result does not depend on the thread count.
 fn refinement_copies(
@@ -279,10 +275,11 @@ fn refinement_copies(
     images: &[GrayImage],
     faces: &[TrainFace],
     opts: &facemark_ert::train::TrainOptions,
+    jitter: f32,
 ) -> Vec<TrainFace> {
     let over = opts.oversampling_amount;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.random_seed ^ 0x05ee_d0f5_7a27);
-    let j = START_BOX_JITTER;
+    let j = jitter;
     // the boxes first, in order, so that the draws do not depend on the threads
     let jobs: Vec<(usize, facemark_core::BoxF)> = faces
         .iter()

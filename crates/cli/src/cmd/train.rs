@@ -124,6 +124,11 @@ pub struct ErtArgs {
     /// Growth of the feature pixels' region, in face-rectangle units (dlib: 0).
     #[arg(long)]
     pub feature_pool_region_padding: Option<f64>,
+    /// With --init (a refinement cascade): how far the training copies move and scale the
+    /// box the start model runs on, as a fraction of its side (config `ert_box_jitter`,
+    /// default 0.05; not a dlib option).
+    #[arg(long)]
+    pub box_jitter: Option<f32>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -178,6 +183,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         num_test_splits,
         feature_pool_region_padding
     );
+    if let Some(j) = e.box_jitter {
+        cfg.ert_box_jitter = j;
+    }
     if let Some(l) = &args.loss {
         cfg.loss = TrainConfig::from_toml(&format!("loss = \"{}\"", l.to_ascii_lowercase()))
             .map_err(|_| anyhow::anyhow!("--loss: expected mse, l1 or wing, got `{l}`"))?

@@ -18,15 +18,16 @@
 //!
 //! ```text
 //! PREFIX.L.leaf_basis       [k, 2n]        the level's k principal directions (orthonormal rows)
-//! PREFIX.L.leaf_coefs       [S + T, k]     every leaf in that basis: leaves = coefs × basis
+//! PREFIX.L.leaf_coefs       [S + T, k]     every leaf in that basis, whole numbers in ±127 (int8)
+//! PREFIX.L.leaf_scale       [S + T]        per leaf: leaf = scale × coefs × basis
 //! ```
 //!
-//! A level's leaves are shape increments, and shapes vary along few directions: 32 of the 136
-//! dimensions of a 68-point level keep the cascade's points (docs/experiments.md), for a
-//! quarter of the size. The projection is lossy, like f16, and only happens on storing.
+//! A level's leaves are shape increments, and shapes vary along few directions: 48 of the 136
+//! dimensions of a 68-point level, with 8-bit coefficients, keep the cascade's points
+//! (docs/experiments.md), for a sixth of the size. Lossy, like f16; it only happens on storing.
 //!
-//! Only the leaves may be stored rounded (f16: [`Tensor::lossy`]); the rest must come back
-//! exactly, or a split would read another pixel or compare against another threshold.
+//! Only the leaves may be stored rounded ([`Stored`]); the rest must come back exactly, or a
+//! split would read another pixel or compare against another threshold.
 
 use crate::model::{Level, ShapePredictor, Split, Tree};
 
@@ -39,9 +40,21 @@ pub struct Tensor {
     pub shape: Vec<usize>,
     /// The values.
     pub values: Vec<f32>,
-    /// Whether the values may be stored rounded (the leaves: increments summed over hundreds
-    /// of trees, where f16's 11 significant bits move a point by about 10⁻⁴ of the face).
-    pub lossy: bool,
+    /// How the values may be stored.
+    pub kind: Stored,
+}
+
+/// How an array's values may be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Exactly (f32): indices, thresholds, the feature pixels' places.
+    Exact,
+    /// Rounded, as the file's weights are (f16 in an f16 file): the leaves, increments summed
+    /// over hundreds of trees, where f16's 11 significant bits move a point by about 10⁻⁴ of
+    /// the face.
+    Rounded,
+    /// Whole numbers in −127…127, exact in one byte (int8): quantised leaf coefficients.
+    Int8,
 }
 
 /// Largest index stored as f32 and read back exactly.
@@ -58,7 +71,7 @@ impl ShapePredictor {
             name: format!("{prefix}.initial_shape"),
             shape: vec![len],
             values: self.initial_shape.clone(),
-            lossy: false,
+            kind: Stored::Exact,
         }];
         for (li, l) in self.levels.iter().enumerate() {
             let f = l.anchor_idx.len();
@@ -70,19 +83,19 @@ impl ShapePredictor {
                     name: format!("{prefix}.{li}.anchor_idx"),
                     shape: vec![f],
                     values: l.anchor_idx.iter().map(|&a| a as f32).collect(),
-                    lossy: false,
+                    kind: Stored::Exact,
                 },
                 Tensor {
                     name: format!("{prefix}.{li}.deltas"),
                     shape: vec![f, 2],
                     values: l.deltas.iter().flatten().copied().collect(),
-                    lossy: false,
+                    kind: Stored::Exact,
                 },
                 Tensor {
                     name: format!("{prefix}.{li}.tree_splits"),
                     shape: vec![t],
                     values: l.trees.iter().map(|r| r.n_splits as f32).collect(),
-                    lossy: false,
+                    kind: Stored::Exact,
                 },
                 Tensor {
                     name: format!("{prefix}.{li}.splits"),
@@ -92,7 +105,7 @@ impl ShapePredictor {
                         .iter()
                         .flat_map(|s| [s.idx1 as f32, s.idx2 as f32, s.thresh])
                         .collect(),
-                    lossy: false,
+                    kind: Stored::Exact,
                 },
             ]);
             if leaf_rank == 0 || leaf_rank >= len {
@@ -100,22 +113,29 @@ impl ShapePredictor {
                     name: format!("{prefix}.{li}.leaves"),
                     shape: vec![s + t, len],
                     values: l.leaves.clone(),
-                    lossy: true,
+                    kind: Stored::Rounded,
                 });
             } else {
                 let (basis, coefs) = principal_leaves(&l.leaves, len, leaf_rank);
+                let (coefs, scale) = quantise_rows(&coefs, leaf_rank);
                 out.extend([
                     Tensor {
                         name: format!("{prefix}.{li}.leaf_basis"),
                         shape: vec![leaf_rank, len],
                         values: basis,
-                        lossy: true,
+                        kind: Stored::Rounded,
                     },
                     Tensor {
                         name: format!("{prefix}.{li}.leaf_coefs"),
                         shape: vec![s + t, leaf_rank],
                         values: coefs,
-                        lossy: true,
+                        kind: Stored::Int8,
+                    },
+                    Tensor {
+                        name: format!("{prefix}.{li}.leaf_scale"),
+                        shape: vec![s + t],
+                        values: scale,
+                        kind: Stored::Rounded,
                     },
                 ]);
             }
@@ -194,14 +214,26 @@ impl ShapePredictor {
                 Some(_) => {
                     let (bshape, basis) = fetch(name("leaf_basis"), 2)?;
                     let (cshape, coefs) = fetch(name("leaf_coefs"), 2)?;
-                    if bshape[1] != len || cshape[1] != bshape[0] {
+                    let (_, scale) = fetch(name("leaf_scale"), 1)?;
+                    if bshape[1] != len || cshape[1] != bshape[0] || scale.len() != cshape[0] {
                         return Err(format!(
-                            "`{}` has shape {bshape:?} and `{}` {cshape:?}: expected [k, {len}] and [leaves, k]",
+                            "`{}` has shape {bshape:?}, `{}` {cshape:?} and `{}` [{}]: expected [k, {len}], [leaves, k] and [leaves]",
                             name("leaf_basis"),
+                            name("leaf_coefs"),
+                            name("leaf_scale"),
+                            scale.len()
+                        ));
+                    }
+                    if let Some(c) = coefs
+                        .iter()
+                        .find(|c| !(c.fract() == 0.0 && c.abs() <= 127.0))
+                    {
+                        return Err(format!(
+                            "`{}` holds {c}, expected whole numbers in −127…127",
                             name("leaf_coefs")
                         ));
                     }
-                    let leaves = expand_leaves(basis, coefs, len);
+                    let leaves = expand_leaves(basis, coefs, scale, len);
                     (vec![cshape[0], len], std::borrow::Cow::Owned(leaves))
                 }
             };
@@ -290,17 +322,42 @@ fn principal_leaves(leaves: &[f32], len: usize, k: usize) -> (Vec<f32>, Vec<f32>
     (basis, coefs)
 }
 
-/// Leaves from their basis `[k, len]` and coefficients `[rows, k]`: `coefs × basis`.
-fn expand_leaves(basis: &[f32], coefs: &[f32], len: usize) -> Vec<f32> {
+/// Each row of `k` values as whole numbers in −127…127 and its scale: `row ≈ scale × ints`,
+/// the row's largest magnitude at ±127 (a zero row: zeros, scale 0).
+fn quantise_rows(values: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut ints = Vec::with_capacity(values.len());
+    let mut scale = Vec::with_capacity(values.len() / k);
+    for row in values.chunks_exact(k) {
+        let m = row.iter().fold(0.0f32, |a, x| a.max(x.abs()));
+        let s = m / 127.0;
+        scale.push(s);
+        ints.extend(row.iter().map(|&x| {
+            if s > 0.0 {
+                (x / s).round().clamp(-127.0, 127.0)
+            } else {
+                0.0
+            }
+        }));
+    }
+    (ints, scale)
+}
+
+/// Leaves from their basis `[k, len]`, coefficients `[rows, k]` and per-row scale `[rows]`:
+/// `scale × coefs × basis`.
+fn expand_leaves(basis: &[f32], coefs: &[f32], scale: &[f32], len: usize) -> Vec<f32> {
     let k = basis.len() / len;
-    let mut out = vec![0.0f32; coefs.len() / k.max(1) * len];
+    let mut out = vec![0.0f32; scale.len() * len];
     if k == 0 {
         return out;
     }
-    for (row, c) in out.chunks_exact_mut(len).zip(coefs.chunks_exact(k)) {
+    for ((row, c), &s) in out
+        .chunks_exact_mut(len)
+        .zip(coefs.chunks_exact(k))
+        .zip(scale)
+    {
         for (&ci, b) in c.iter().zip(basis.chunks_exact(len)) {
             for (o, &bv) in row.iter_mut().zip(b) {
-                *o += ci * bv;
+                *o += s * ci * bv;
             }
         }
     }
@@ -343,7 +400,11 @@ mod tests {
         let sp = tiny();
         let ts = sp.to_tensors("cascade", 0);
         assert_eq!(ts.len(), 1 + 2 * 5);
-        assert_eq!(ts.iter().filter(|t| t.lossy).count(), 2, "only the leaves");
+        assert_eq!(
+            ts.iter().filter(|t| t.kind != Stored::Exact).count(),
+            2,
+            "only the leaves"
+        );
         let m = table(&ts);
         let back =
             ShapePredictor::from_tensors("cascade", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
@@ -421,12 +482,17 @@ mod tests {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max)
         };
-        // the leaves' own rank or more: the same leaves (to f32 rounding)
-        for k in [3, 4, 11, 12, 0] {
+        let biggest = full.iter().fold(0.0f32, |a, x| a.max(x.abs()));
+        // the full leaves: the same (to f32 rounding)
+        for k in [0, 12] {
             assert!(err(k) < 1e-6, "rank {k}: {}", err(k));
         }
+        // the leaves' own rank or more: the same but for the coefficients' 8 bits
+        for k in [3, 4, 11] {
+            assert!(err(k) < 0.01 * biggest, "rank {k}: {} of {biggest}", err(k));
+        }
         // less: the leaves' best approximation of that rank, no longer the same
-        assert!(err(2) > 1e-4, "rank 2: {}", err(2));
+        assert!(err(2) > 0.05 * biggest, "rank 2: {} of {biggest}", err(2));
         assert!(err(1) > err(2), "rank 1 {} rank 2 {}", err(1), err(2));
         // the same predictor stores the same arrays
         assert_eq!(sp.to_tensors("c", 3), sp.to_tensors("c", 3));
@@ -485,15 +551,26 @@ mod tests {
                 b.0 = vec![1, 8];
                 b.1.truncate(8);
             },
-            "expected [k, 4] and [leaves, k]",
+            "expected [k, 4], [leaves, k] and [leaves]",
         );
         check_low(
             &|m| {
                 let c = m.get_mut("c.0.leaf_coefs").unwrap();
                 c.0 = vec![3, 2];
                 c.1.truncate(6);
+                let sc = m.get_mut("c.0.leaf_scale").unwrap();
+                sc.0 = vec![3];
+                sc.1.truncate(3);
             },
             "level 0",
+        );
+        check_low(
+            &|m| m.get_mut("c.0.leaf_coefs").unwrap().1[0] = 0.5,
+            "whole numbers in −127…127",
+        );
+        check_low(
+            &|m| drop(m.remove("c.0.leaf_scale")),
+            "`c.0.leaf_scale` is missing",
         );
     }
 }

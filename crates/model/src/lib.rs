@@ -600,7 +600,11 @@ impl KeypointModel {
             .into_iter()
             .map(|p| (p.name.clone(), p.shape.clone(), &p.value[..], storage))
             .chain(cascade.iter().map(|t| {
-                let s = if t.lossy { storage } else { st::Storage::F32 };
+                let s = match t.kind {
+                    facemark_ert::tensors::Stored::Exact => st::Storage::F32,
+                    facemark_ert::tensors::Stored::Rounded => storage,
+                    facemark_ert::tensors::Stored::Int8 => st::Storage::Int8,
+                };
                 (t.name.clone(), t.shape.clone(), &t.values[..], s)
             }))
             .collect();

@@ -16,7 +16,8 @@ pub struct StFile {
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     /// The `__metadata__` string pairs.
     pub metadata: HashMap<String, String>,
-    /// How the file stored its values: the dtypes met (`"F32"`, `"F16"`, `"BF16"`), sorted.
+    /// How the file stored its values: the dtypes met (`"F32"`, `"F16"`, `"BF16"`, `"I8"`),
+    /// sorted.
     pub stored_as: std::collections::BTreeSet<String>,
 }
 
@@ -29,6 +30,10 @@ pub enum Storage {
     /// IEEE half precision, 2 bytes a value: rounds each value to 11 significant bits (relative
     /// error ≤ 2⁻¹¹); values beyond ±65504 become infinite, so [`write`] refuses them.
     F16,
+    /// One byte a value, exact, for whole numbers in −127…127 only ([`write`] refuses
+    /// others): arrays quantised beforehand (a refinement cascade's leaf coefficients), not a
+    /// model's weights (`--storage` does not offer it).
+    Int8,
 }
 
 impl Storage {
@@ -36,6 +41,7 @@ impl Storage {
         match self {
             Storage::F32 => Dtype::F32,
             Storage::F16 => Dtype::F16,
+            Storage::Int8 => Dtype::I8,
         }
     }
 }
@@ -45,6 +51,7 @@ impl std::fmt::Display for Storage {
         f.write_str(match self {
             Storage::F32 => "f32",
             Storage::F16 => "f16",
+            Storage::Int8 => "int8",
         })
     }
 }
@@ -98,6 +105,17 @@ pub fn write_each(
                     .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
                     .collect()
             }
+            Storage::Int8 => {
+                if let Some(x) = v
+                    .iter()
+                    .find(|x| !(x.fract() == 0.0 && x.abs() <= 127.0))
+                {
+                    return Err(format!(
+                        "tensor `{name}` holds {x}, which int8 storage cannot hold (whole numbers in −127…127)"
+                    ));
+                }
+                v.iter().map(|&x| x as i8 as u8).collect()
+            }
         });
     }
     let views: Vec<(String, TensorView)> = tensors
@@ -144,7 +162,8 @@ fn sorted_metadata(bytes: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// Parse safetensors bytes (tensors stored as f32, f16 or bf16; any other dtype is an error).
+/// Parse safetensors bytes (tensors stored as f32, f16, bf16 or i8; any other dtype is an
+/// error).
 /// `what` names the source in errors.
 pub fn read(bytes: &[u8], what: &str) -> Result<StFile, ModelError> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format {
@@ -174,11 +193,12 @@ pub fn read(bytes: &[u8], what: &str) -> Result<StFile, ModelError> {
                 .chunks_exact(2)
                 .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
                 .collect(),
+            Dtype::I8 => data.iter().map(|&b| b as i8 as f32).collect(),
             other => {
                 return Err(ModelError::Tensor {
                     what: what.to_string(),
                     name,
-                    problem: format!("has dtype {other:?}, expected F32, F16 or BF16"),
+                    problem: format!("has dtype {other:?}, expected F32, F16, BF16 or I8"),
                 })
             }
         };

@@ -315,6 +315,22 @@ fn truncated_or_mismatched_files_fail_clearly() {
 }
 
 #[test]
+fn int8_storage_holds_whole_numbers_exactly_and_refuses_others() {
+    let v = [-127.0, -3.0, 0.0, 5.0, 127.0];
+    let bytes = st::write(&[("q".into(), vec![5], &v[..])], &[], st::Storage::Int8).unwrap();
+    let f = st::read(&bytes, "t").unwrap();
+    assert_eq!(f.tensors["q"].1, v);
+    assert!(f.stored_as.contains("I8"));
+    for bad in [0.5, 128.0, -128.0, f32::NAN] {
+        let e =
+            st::write(&[("q".into(), vec![1], &[bad][..])], &[], st::Storage::Int8).unwrap_err();
+        assert!(e.contains("`q`") && e.contains("int8"), "{e}");
+    }
+    // not offered for a model's weights
+    assert!("int8".parse::<st::Storage>().is_err());
+}
+
+#[test]
 fn landmarker_maps_outputs_back_to_photo_pixels() {
     let mut m = tiny_model();
     // make the head output constants: point 0 at the crop centre, point 1 at (+0.5, -0.5)
@@ -778,17 +794,19 @@ fn a_cascade_stored_at_a_leaf_rank_keeps_its_rank() {
     let file = st::read(&bytes, "t").unwrap();
     assert!(file.tensors.contains_key("cascade.0.leaf_basis"));
     assert!(!file.tensors.contains_key("cascade.0.leaves"));
+    assert!(file.stored_as.contains("I8"), "{:?}", file.stored_as);
     let (a, b) = (back.cascade.as_ref().unwrap(), m.cascade.as_ref().unwrap());
     let (la, lb) = (a.levels()[0].tree(0, 10), b.levels()[0].tree(0, 10));
+    // the coefficients' 8 bits: within 1/254 of a leaf's largest value (≈ 0.13 here)
     for (x, y) in la.leaf_values.iter().zip(&lb.leaf_values) {
-        assert!((x - y).abs() < 1e-6, "{x} {y}");
+        assert!((x - y).abs() < 1e-3, "{x} {y}");
     }
     // saved again, the same rank and leaves; set back to 0, the leaves as they are
     let again = KeypointModel::from_bytes(&back.to_bytes()).unwrap();
     assert_eq!(again.cascade_leaf_rank, 3);
     let lc = again.cascade.as_ref().unwrap().levels()[0].tree(0, 10);
     for (x, y) in lc.leaf_values.iter().zip(&lb.leaf_values) {
-        assert!((x - y).abs() < 1e-6, "{x} {y}");
+        assert!((x - y).abs() < 2e-3, "{x} {y}");
     }
     let mut full = back.clone();
     full.cascade_leaf_rank = 0;

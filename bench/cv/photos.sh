@@ -14,10 +14,13 @@
 #      training *and* of the validation split that picks the best epoch;
 #   2. `facemark train --config models/refine_cascade.toml --init FOLD_MODEL --fold K/N`: the
 #      refinement cascade learnt on the same training faces, starting from that fold's network;
-#   3. `facemark eval --split test --fold K/N` on HELEN and on LFPW alone (the fold of a photo
+#   3. `facemark model convert FOLD_MODEL --cascade CASCADE --cascade-rank K`: the two in one
+#      file, stored as the shipped default is (f16, the cascade's leaves at the default
+#      model's leaf rank; CASCADE_RANK=K overrides);
+#   4. `facemark eval --split test --fold K/N` on HELEN and on LFPW alone (the fold of a photo
 #      depends only on its identity, so a set evaluated alone holds the photos held out of the
 #      combined list), with the ground-truth landmark box and with facemark's detector
-#      (`--detector default`), each without and with the cascade (`--refiner`).
+#      (`--detector default`), the network alone (`--no-cascade`) and with its cascade.
 # Runs resume: a finished step is skipped, an interrupted training continues from its
 # checkpoint; deleting a fold's JSON files re-evaluates it. FACEMARK_PRECISION=f32 evaluates in
 # f32 (default int8). Results: runs/cv/fold-K/*.json and runs/cv/summary.txt.
@@ -36,6 +39,9 @@ OUT=runs/cv
 mkdir -p "$OUT"
 [ -n "${NO_BUILD:-}" ] || cargo build --release -q -p facemark-cli
 FM=target/release/facemark
+# the leaf rank the shipped default stores its cascade at (`facemark model info`)
+RANK=${CASCADE_RANK:-$("$FM" model info models/default.safetensors | sed -n 's/.*leaves stored at rank \([0-9]*\).*/\1/p')}
+RANK=${RANK:-0}
 # Training: JOBS folds at a time. Small nets scale poorly over threads, so on 2+ cores
 # concurrent single-threaded folds finish sooner than one fold after another on all cores
 # (2 cores: 158 faces/s per 1-thread fold against 270 for one 2-thread fold).
@@ -56,10 +62,14 @@ train_fold() {  # K THREADS: trains fold K/N's network and cascade into runs/cv/
       --threads "$2" --quiet 2> "$D.cascade.log" \
       || { echo "fold $F cascade failed:" >&2; tail "$D.cascade.log" >&2; return 1; }
   fi
+  if [ ! -f "$D/with-cascade.safetensors" ]; then
+    "$FM" model convert "$D/model.safetensors" "$D/with-cascade.safetensors" \
+      --cascade "$D/cascade/model.dat" --cascade-rank "$RANK" > /dev/null
+  fi
 }
 PIDS=()
 for K in $(seq 1 "$N"); do
-  [ -f "$OUT/fold-$K/cascade/model.dat" ] && continue
+  [ -f "$OUT/fold-$K/with-cascade.safetensors" ] && continue
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
   # the last fold alone (N not a multiple of JOBS) gets every core
   LEFT=$(( N - K + 1 )); T=$(( CORES / JOBS )); [ "$LEFT" -lt "$JOBS" ] && T=$CORES
@@ -75,10 +85,10 @@ for K in $(seq 1 "$N"); do
     for BOX in gt det; do
       B=(); [ "$BOX" = det ] && B=(--detector default)
       for ARM in net cascade; do
-        R=(); [ "$ARM" = cascade ] && R=(--refiner "$D/cascade/model.dat")
+        M="$D/with-cascade.safetensors"; R=(); [ "$ARM" = net ] && R=(--no-cascade)
         J="$D/$S-$BOX-$ARM.json"
         [ -f "$J" ] && continue
-        "$FM" eval --model "$D/model.safetensors" ${R[@]+"${R[@]}"} ${B[@]+"${B[@]}"} --data "$DATA/300w-$S-train" \
+        "$FM" eval --model "$M" ${R[@]+"${R[@]}"} ${B[@]+"${B[@]}"} --data "$DATA/300w-$S-train" \
           --split test --fold "$K/$N" --seed "$SEED" --val-fraction "$VALF" --precision "$PREC" \
           --report "$J.tmp" --quiet > /dev/null
         mv "$J.tmp" "$J"

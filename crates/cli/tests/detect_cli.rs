@@ -769,6 +769,39 @@ fn a_model_file_carries_its_refinement_cascade() {
     assert!(moved(&plain, &carried).iter().any(|&d| d > 0.0));
     assert_eq!(carried, given, "the carried cascade is the .dat's");
     assert_eq!(alone, plain);
+    // its leaves stored at a rank: said by `model info`, nearly the same points (the tiny
+    // cascade's leaves are of rank 2: 8-bit coefficients are all that changes)
+    let ranked = dir.path().join("ranked.safetensors");
+    let o = bin()
+        .args([
+            "model",
+            "convert",
+            "--storage",
+            "f32",
+            "--cascade-rank",
+            "4",
+        ])
+        .args([&both, &ranked])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info = bin().args(["model", "info"]).arg(&ranked).output().unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("leaves stored at rank 4"), "{info}");
+    let d = moved(&points(&[&os("--model"), ranked.as_os_str()]), &carried);
+    assert!(d.iter().all(|&d| d < 0.05), "{d:?}");
+    let o = bin()
+        .args(["model", "convert", "--cascade-rank", "136"])
+        .args([&both, &dir.path().join("no.safetensors")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--cascade-rank 136: expected 0 to 135"),
+        "{err}"
+    );
+    assert!(!dir.path().join("no.safetensors").exists());
     // taken out again: the network's file, byte for byte
     let back = dir.path().join("back.safetensors");
     let o = bin()

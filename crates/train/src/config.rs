@@ -506,6 +506,15 @@ mod tests {
         assert_eq!(TrainConfig::from_toml(&e.to_toml()).unwrap(), e);
         let bad = TrainConfig::from_toml("arch = \"ert\"\n[ert]\nnu = 2.0\n").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("nu"));
+        let j = TrainConfig::from_toml("arch = \"ert\"\nert_box_jitter = 0.15\n").unwrap();
+        assert_eq!(j.ert_box_jitter, 0.15);
+        j.validate().unwrap();
+        let bad = TrainConfig::from_toml("arch = \"ert\"\nert_box_jitter = 0.5\n").unwrap();
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ert_box_jitter"));
         let r = TrainConfig::from_toml("[ert]\nrandom_seed = 3\n");
         assert!(r.is_err(), "{r:?}");
         assert_eq!(c.epochs, 3);

@@ -204,9 +204,10 @@ impl<'a> Tracker<'a> {
         Some(b)
     }
 
-    fn run_landmarker(&mut self, gray: &GrayImage, b: &BoxF) -> Vec<Point> {
+    /// The points to report and the points to follow ([`Landmarker::landmarks_to_track`]).
+    fn run_landmarker(&mut self, gray: &GrayImage, b: &BoxF) -> (Vec<Point>, Vec<Point>) {
         self.counters.landmarker_runs += 1;
-        self.landmarker.landmarks(gray, b)
+        self.landmarker.landmarks_to_track(gray, b)
     }
 
     /// Process the next frame (gray, as the detector and landmarker take it) at time `t`
@@ -220,8 +221,8 @@ impl<'a> Tracker<'a> {
         let mut lost = false;
         let tracks = std::mem::take(&mut self.tracks);
         for mut tr in tracks {
-            let pts = self.run_landmarker(gray, &tr.crop);
-            match self.plausible(&pts, Some(&tr.bbox)) {
+            let (pts, follow) = self.run_landmarker(gray, &tr.crop);
+            match self.plausible(&follow, Some(&tr.bbox)) {
                 Some(b) => {
                     tr.raw = pts;
                     tr.bbox = b;
@@ -310,13 +311,13 @@ impl<'a> Tracker<'a> {
                 {
                     continue;
                 }
-                let mut pts = self.run_landmarker(gray, &d.bbox);
+                let (mut pts, mut follow) = self.run_landmarker(gray, &d.bbox);
                 if self.options.refine_new {
-                    if let Some(b) = self.plausible(&pts, None) {
-                        pts = self.run_landmarker(gray, &b);
+                    if let Some(b) = self.plausible(&follow, None) {
+                        (pts, follow) = self.run_landmarker(gray, &b);
                     }
                 }
-                if let Some(b) = self.plausible(&pts, None) {
+                if let Some(b) = self.plausible(&follow, None) {
                     self.tracks.push(Track {
                         id: self.next_id,
                         raw: pts,
@@ -469,6 +470,62 @@ mod tests {
         Scene {
             faces: Mutex::new(faces),
             scheme: Scheme::generic(68),
+        }
+    }
+
+    /// A landmarker whose reported points jump by ±`jump` pixels from call to call (as a
+    /// cascade's trees can), while the points it follows are the scene's.
+    struct Jumpy<'a> {
+        scene: &'a Scene,
+        jump: f32,
+        calls: Mutex<u32>,
+    }
+
+    impl Landmarker for Jumpy<'_> {
+        fn scheme(&self) -> &Scheme {
+            &self.scene.scheme
+        }
+        fn landmarks(&self, g: &GrayImage, b: &BoxF) -> Vec<Point> {
+            self.landmarks_to_track(g, b).0
+        }
+        fn landmarks_to_track(&self, g: &GrayImage, b: &BoxF) -> (Vec<Point>, Vec<Point>) {
+            let follow = self.scene.landmarks(g, b);
+            let mut n = self.calls.lock().unwrap();
+            *n += 1;
+            let d = if *n % 2 == 0 { self.jump } else { -self.jump };
+            (follow.iter().map(|p| [p[0] + d, p[1]]).collect(), follow)
+        }
+    }
+
+    #[test]
+    fn tracks_follow_the_landmarkers_follow_points_and_report_its_shown_ones() {
+        let sc = scene(vec![face(80.0, 60.0, 8.0)]);
+        let jumpy = Jumpy {
+            scene: &sc,
+            jump: 3.0,
+            calls: Mutex::new(0),
+        };
+        let opts = TrackerOptions {
+            redetect_every: 0,
+            confirm_hits: 1,
+            smooth: None,
+            ..TrackerOptions::default()
+        };
+        let mut tr = Tracker::new(&sc, &jumpy, opts);
+        let g = GrayImage::new(4, 4);
+        let truth = BoxF::around(&face(80.0, 60.0, 8.0)).unwrap();
+        for i in 0..6 {
+            let out = tr.update(&g, i as f64 / 30.0);
+            assert_eq!(out.len(), 1, "frame {i}");
+            // the box comes from the followed points: it does not move with the jumps
+            let b = out[0].bbox;
+            assert!(
+                (b.x - truth.x).abs() < 1e-4 && (b.w - truth.w).abs() < 1e-4,
+                "{b:?}"
+            );
+            // the reported points are the shown ones, 3 px off
+            let dx = out[0].points[30][0] - face(80.0, 60.0, 8.0)[30][0];
+            assert!((dx.abs() - 3.0).abs() < 1e-4, "frame {i}: {dx}");
         }
     }
 

@@ -30,4 +30,13 @@ pub trait Landmarker: Send + Sync {
     /// box from the previous frame's points (tracking), from ground truth (evaluation), or from
     /// a detector box through a calibration (the `facemark` crate's pipeline does this).
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point>;
+    /// For tracking: the points to report, as [`Landmarker::landmarks`] gives them, and the
+    /// points the next frame's box should follow. The default gives the same points twice. A
+    /// landmarker whose last stage corrects the points with piecewise-constant trees (a
+    /// refinement cascade) follows its earlier points instead, so that the trees'
+    /// frame-to-frame jumps do not feed back into the next crop.
+    fn landmarks_to_track(&self, image: &GrayImage, face_box: &BoxF) -> (Vec<Point>, Vec<Point>) {
+        let p = self.landmarks(image, face_box);
+        (p.clone(), p)
+    }
 }

@@ -338,6 +338,27 @@ impl Pipeline {
                 return self.ert_passes(gray, sp, sp.rect_for_landmark_box(landmark_box))
             }
         };
+        let (lb, mut points) = self.network_points(cnn, gray, landmark_box);
+        if let Some(c) = &self.cascade {
+            points = c.refine_points(gray, &points, &mut facemark_ert::Scratch::default());
+        }
+        let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
+        Face {
+            detection: None,
+            landmark_box: lb,
+            points,
+            pose,
+        }
+    }
+
+    /// A CNN's points before the refinement cascade: its pass on the landmark box and the
+    /// refinement passes; with the last box a pass cropped on.
+    fn network_points(
+        &self,
+        cnn: &KeypointModel,
+        gray: &GrayImage,
+        landmark_box: &BoxF,
+    ) -> (BoxF, Vec<Point>) {
         let mut lb = *landmark_box;
         let mut points = self.model_points(cnn, gray, &cnn.crop_for_box(&lb));
         // a pass crops on the last points by its model's own policy: the refiner's turned
@@ -354,16 +375,7 @@ impl Pipeline {
             lb = b;
             points = self.model_points(model, gray, &t);
         }
-        if let Some(c) = &self.cascade {
-            points = c.refine_points(gray, &points, &mut facemark_ert::Scratch::default());
-        }
-        let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
-        Face {
-            detection: None,
-            landmark_box: lb,
-            points,
-            pose,
-        }
+        (lb, points)
     }
 
     /// Landmarks for a face in a box a person gave (`--box X,Y,W,H`): for a facemark model
@@ -487,6 +499,20 @@ impl Landmarker for Pipeline {
     }
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
         self.face_in_box(image, face_box).points
+    }
+    /// With a refinement cascade: its points to report, the network's to follow.
+    fn landmarks_to_track(&self, image: &GrayImage, face_box: &BoxF) -> (Vec<Point>, Vec<Point>) {
+        match (&self.model, &self.cascade) {
+            (LandmarkModel::Cnn(cnn), Some(c)) => {
+                let (_, follow) = self.network_points(cnn, image, face_box);
+                let shown = c.refine_points(image, &follow, &mut facemark_ert::Scratch::default());
+                (shown, follow)
+            }
+            _ => {
+                let p = self.landmarks(image, face_box);
+                (p.clone(), p)
+            }
+        }
     }
 }
 

@@ -734,6 +734,15 @@ impl Landmarker for KeypointModel {
             None => points,
         }
     }
+    /// With a cascade: its points to report, the network's to follow.
+    fn landmarks_to_track(&self, image: &GrayImage, face_box: &BoxF) -> (Vec<Point>, Vec<Point>) {
+        let follow = self.points_through(image, &self.crop_for_box(face_box));
+        let shown = match &self.cascade {
+            Some(c) => c.refine_points(image, &follow, &mut facemark_ert::Scratch::default()),
+            None => follow.clone(),
+        };
+        (shown, follow)
+    }
 }
 
 /// What [`transfer`] copied.

@@ -492,7 +492,11 @@ mod tests {
             let follow = self.scene.landmarks(g, b);
             let mut n = self.calls.lock().unwrap();
             *n += 1;
-            let d = if *n % 2 == 0 { self.jump } else { -self.jump };
+            let d = if n.is_multiple_of(2) {
+                self.jump
+            } else {
+                -self.jump
+            };
             (follow.iter().map(|p| [p[0] + d, p[1]]).collect(), follow)
         }
     }

@@ -56,6 +56,24 @@ pub struct Level {
     pub(crate) leaves: Vec<f32>,
     /// Per tree: first split, number of splits, first leaf (in leaves, not floats).
     pub(crate) trees: Vec<TreeRange>,
+    /// The leaves as a model file stored them at a leaf rank ([`crate::tensors`]), when the
+    /// level was read so: saving it again at that rank writes these arrays, so that a loaded
+    /// model saves back the same leaves (projecting and quantising the expanded leaves anew
+    /// would move them a little every time).
+    pub(crate) ranked: Option<RankedLeaves>,
+}
+
+/// A level's leaves stored at a rank: `leaves = scale × coefs × basis` (see [`crate::tensors`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RankedLeaves {
+    /// `k`, the basis rows.
+    pub rank: usize,
+    /// `[k, 2n]`.
+    pub basis: Vec<f32>,
+    /// `[leaves, k]`, whole numbers in ±127.
+    pub coefs: Vec<f32>,
+    /// `[leaves]`.
+    pub scale: Vec<f32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,6 +106,7 @@ impl Level {
             splits,
             leaves,
             trees: ranges,
+            ranked: None,
         }
     }
 

@@ -116,8 +116,17 @@ impl ShapePredictor {
                     kind: Stored::Rounded,
                 });
             } else {
-                let (basis, coefs) = principal_leaves(&l.leaves, len, leaf_rank);
-                let (coefs, scale) = quantise_rows(&coefs, leaf_rank);
+                let (basis, coefs, scale) = match &l.ranked {
+                    // read at this rank: the same arrays again
+                    Some(r) if r.rank == leaf_rank => {
+                        (r.basis.clone(), r.coefs.clone(), r.scale.clone())
+                    }
+                    _ => {
+                        let (basis, coefs) = principal_leaves(&l.leaves, len, leaf_rank);
+                        let (coefs, scale) = quantise_rows(&coefs, leaf_rank);
+                        (basis, coefs, scale)
+                    }
+                };
                 out.extend([
                     Tensor {
                         name: format!("{prefix}.{li}.leaf_basis"),
@@ -206,6 +215,7 @@ impl ShapePredictor {
             let deltas: Vec<[f32; 2]> = deltas.chunks_exact(2).map(|d| [d[0], d[1]]).collect();
             let (_, tree_splits) = fetch(name("tree_splits"), 1)?;
             let (sshape, splits) = fetch(name("splits"), 2)?;
+            let mut ranked = None;
             let (lshape, leaves) = match get(&name("leaf_basis")) {
                 None => {
                     let (shape, leaves) = fetch(name("leaves"), 2)?;
@@ -234,6 +244,12 @@ impl ShapePredictor {
                         ));
                     }
                     let leaves = expand_leaves(basis, coefs, scale, len);
+                    ranked = Some(crate::model::RankedLeaves {
+                        rank: bshape[0],
+                        basis: basis.to_vec(),
+                        coefs: coefs.to_vec(),
+                        scale: scale.to_vec(),
+                    });
                     (vec![cshape[0], len], std::borrow::Cow::Owned(leaves))
                 }
             };
@@ -278,7 +294,9 @@ impl ShapePredictor {
                 s0 += c;
                 l0 += c + 1;
             }
-            levels.push(Level::new(anchor_idx, deltas, &trees));
+            let mut level = Level::new(anchor_idx, deltas, &trees);
+            level.ranked = ranked;
+            levels.push(level);
         }
         ShapePredictor::new(initial.to_vec(), levels)
     }
@@ -494,8 +512,15 @@ mod tests {
         // less: the leaves' best approximation of that rank, no longer the same
         assert!(err(2) > 0.05 * biggest, "rank 2: {} of {biggest}", err(2));
         assert!(err(1) > err(2), "rank 1 {} rank 2 {}", err(1), err(2));
-        // the same predictor stores the same arrays
-        assert_eq!(sp.to_tensors("c", 3), sp.to_tensors("c", 3));
+        // the same predictor stores the same arrays, and read back, stores them again
+        let ts = sp.to_tensors("c", 3);
+        assert_eq!(ts, sp.to_tensors("c", 3));
+        let m = table(&ts);
+        let back =
+            ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..]))).unwrap();
+        assert_eq!(back.to_tensors("c", 3), ts);
+        // at another rank its leaves are projected anew
+        assert_ne!(back.to_tensors("c", 4)[..], ts[..]);
     }
 
     #[test]

@@ -801,7 +801,9 @@ fn a_cascade_stored_at_a_leaf_rank_keeps_its_rank() {
     for (x, y) in la.leaf_values.iter().zip(&lb.leaf_values) {
         assert!((x - y).abs() < 1e-3, "{x} {y}");
     }
-    // saved again, the same rank and leaves; set back to 0, the leaves as they are
+    // saved again, the same file (the arrays read are written back); set back to 0, the
+    // leaves as they are
+    assert_eq!(back.to_bytes(), bytes);
     let again = KeypointModel::from_bytes(&back.to_bytes()).unwrap();
     assert_eq!(again.cascade_leaf_rank, 3);
     let lc = again.cascade.as_ref().unwrap().levels()[0].tree(0, 10);

@@ -133,6 +133,20 @@ impl ShapePredictor {
     }
 }
 
+/// `points` (pixels of `image`) refined by `cascade` when there is one
+/// ([`ShapePredictor::refine_points`]), unchanged without: the last stage of a model that may
+/// carry a refinement cascade.
+pub fn refine_if(
+    cascade: Option<&ShapePredictor>,
+    image: &GrayImage,
+    points: Vec<Point>,
+) -> Vec<Point> {
+    match cascade {
+        Some(c) => c.refine_points(image, &points, &mut Scratch::default()),
+        None => points,
+    }
+}
+
 /// A landmarker followed by a refinement cascade: `refiner` run from `first`'s points
 /// ([`ShapePredictor::refine_points`]). For evaluating and running a cascade trained with
 /// `facemark train --arch ert --init MODEL` on that model's points.

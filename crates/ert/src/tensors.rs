@@ -108,7 +108,8 @@ impl ShapePredictor {
                     kind: Stored::Exact,
                 },
             ]);
-            if leaf_rank == 0 || leaf_rank >= len {
+            let leaf_rank = self.effective_leaf_rank(leaf_rank);
+            if leaf_rank == 0 {
                 out.push(Tensor {
                     name: format!("{prefix}.{li}.leaves"),
                     shape: vec![s + t, len],
@@ -152,14 +153,23 @@ impl ShapePredictor {
         out
     }
 
-    /// The leaf rank of the predictor stored under `prefix` (its first level's basis rows;
-    /// 0: the leaves themselves, or no predictor).
-    pub fn stored_leaf_rank<'a>(
-        prefix: &str,
-        get: impl Fn(&str) -> Option<(&'a [usize], &'a [f32])>,
-    ) -> usize {
-        get(&format!("{prefix}.0.leaf_basis"))
-            .map_or(0, |(shape, _)| shape.first().copied().unwrap_or(0))
+    /// The leaf rank [`ShapePredictor::to_tensors`] writes for `leaf_rank`: 0 (the leaves
+    /// themselves) for 0 or a rank of `2n` and more, else `leaf_rank`.
+    pub fn effective_leaf_rank(&self, leaf_rank: usize) -> usize {
+        if leaf_rank < self.initial_shape.len() {
+            leaf_rank
+        } else {
+            0
+        }
+    }
+
+    /// The leaf rank this predictor was read at by [`ShapePredictor::from_tensors`] (its first
+    /// level's; 0: the leaves themselves, a predictor made otherwise, or no level).
+    pub fn stored_leaf_rank(&self) -> usize {
+        self.levels
+            .first()
+            .and_then(|l| l.ranked.as_ref())
+            .map_or(0, |r| r.rank)
     }
 
     /// Whether `name` is one of the arrays [`ShapePredictor::to_tensors`] writes under
@@ -413,6 +423,11 @@ mod tests {
             .collect()
     }
 
+    /// The predictor stored in `m` under `prefix`.
+    fn from_table(prefix: &str, m: &Table) -> Result<ShapePredictor, String> {
+        ShapePredictor::from_tensors(prefix, |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
+    }
+
     #[test]
     fn round_trip_gives_the_same_dat_bytes() {
         let sp = tiny();
@@ -424,9 +439,7 @@ mod tests {
             "only the leaves"
         );
         let m = table(&ts);
-        let back =
-            ShapePredictor::from_tensors("cascade", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
-                .unwrap();
+        let back = from_table("cascade", &m).unwrap();
         assert_eq!(back.to_bytes(), sp.to_bytes());
         assert!(ShapePredictor::is_tensor_name(
             "cascade",
@@ -485,13 +498,10 @@ mod tests {
         let load = |k: usize| {
             let ts = sp.to_tensors("c", k);
             let m = table(&ts);
-            let get = |n: &str| m.get(n).map(|(s, v)| (&s[..], &v[..]));
-            assert_eq!(
-                ShapePredictor::stored_leaf_rank("c", get),
-                if k < 12 { k } else { 0 }
-            );
+            let back = from_table("c", &m).unwrap();
+            assert_eq!(back.stored_leaf_rank(), if k < 12 { k } else { 0 });
             assert_eq!(ts.iter().any(|t| t.name == "c.0.leaves"), k == 0 || k >= 12);
-            leaves_of(&ShapePredictor::from_tensors("c", get).unwrap())
+            leaves_of(&back)
         };
         let err = |k: usize| {
             load(k)
@@ -516,8 +526,7 @@ mod tests {
         let ts = sp.to_tensors("c", 3);
         assert_eq!(ts, sp.to_tensors("c", 3));
         let m = table(&ts);
-        let back =
-            ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..]))).unwrap();
+        let back = from_table("c", &m).unwrap();
         assert_eq!(back.to_tensors("c", 3), ts);
         // at another rank its leaves are projected anew
         assert_ne!(back.to_tensors("c", 4)[..], ts[..]);
@@ -526,13 +535,14 @@ mod tests {
     #[test]
     fn damaged_arrays_are_named() {
         let sp = tiny();
-        let check = |edit: &dyn Fn(&mut Table), want: &str| {
-            let mut m = table(&sp.to_tensors("c", 0));
+        // the arrays stored at `rank`, edited, must be refused with `want` in the message
+        let check_at = |rank: usize, edit: &dyn Fn(&mut Table), want: &str| {
+            let mut m = table(&sp.to_tensors("c", rank));
             edit(&mut m);
-            let e = ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
-                .unwrap_err();
+            let e = from_table("c", &m).unwrap_err();
             assert!(e.contains(want), "{e}");
         };
+        let check = |edit: &dyn Fn(&mut Table), want: &str| check_at(0, edit, want);
         check(
             &|m| drop(m.remove("c.initial_shape")),
             "`c.initial_shape` is missing",
@@ -558,14 +568,7 @@ mod tests {
             &|m| m.get_mut("c.0.deltas").unwrap().0 = vec![2, 3],
             "expected [F, 2]",
         );
-        let low = table(&sp.to_tensors("c", 2));
-        let check_low = |edit: &dyn Fn(&mut Table), want: &str| {
-            let mut m = low.clone();
-            edit(&mut m);
-            let e = ShapePredictor::from_tensors("c", |n| m.get(n).map(|(s, v)| (&s[..], &v[..])))
-                .unwrap_err();
-            assert!(e.contains(want), "{e}");
-        };
+        let check_low = |edit: &dyn Fn(&mut Table), want: &str| check_at(2, edit, want);
         check_low(
             &|m| drop(m.remove("c.1.leaf_coefs")),
             "`c.1.leaf_coefs` is missing",

@@ -3,6 +3,7 @@
 use crate::calibration::BoxCalibration;
 use facemark_core::pose::{head_pose, HeadPose};
 use facemark_core::{Affine2, BoxF, Detection, FaceDetector, Landmarker, Point, Scheme};
+use facemark_ert::landmarker::refine_if;
 use facemark_ert::{DlibRect, ShapePredictor};
 use facemark_model::KeypointModel;
 use image::{DynamicImage, GrayImage};
@@ -338,14 +339,17 @@ impl Pipeline {
                 return self.ert_passes(gray, sp, sp.rect_for_landmark_box(landmark_box))
             }
         };
-        let (lb, mut points) = self.network_points(cnn, gray, landmark_box);
-        if let Some(c) = &self.cascade {
-            points = c.refine_points(gray, &points, &mut facemark_ert::Scratch::default());
-        }
+        let (lb, points) = self.network_points(cnn, gray, landmark_box);
+        self.face_of(gray, lb, refine_if(self.cascade.as_ref(), gray, points))
+    }
+
+    /// A face of final `points` (pixels of `gray`) found from `landmark_box`, with the pose
+    /// fitted to them for a photo of `gray`'s size.
+    fn face_of(&self, gray: &GrayImage, landmark_box: BoxF, points: Vec<Point>) -> Face {
         let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
         Face {
             detection: None,
-            landmark_box: lb,
+            landmark_box,
             points,
             pose,
         }
@@ -424,13 +428,7 @@ impl Pipeline {
             lb = b;
             points = sp.points_in_rect(gray, &sp.rect_for_landmark_box(&b), &mut scratch);
         }
-        let pose = head_pose(&points, self.scheme(), gray.width(), gray.height());
-        Face {
-            detection: None,
-            landmark_box: lb,
-            points,
-            pose,
-        }
+        self.face_of(gray, lb, points)
     }
 }
 
@@ -502,13 +500,15 @@ impl Landmarker for Pipeline {
     }
     /// With a refinement cascade: its points to report, the network's to follow.
     fn landmarks_to_track(&self, image: &GrayImage, face_box: &BoxF) -> (Vec<Point>, Vec<Point>) {
-        match (&self.model, &self.cascade) {
-            (LandmarkModel::Cnn(cnn), Some(c)) => {
+        match &self.model {
+            LandmarkModel::Cnn(cnn) => {
                 let (_, follow) = self.network_points(cnn, image, face_box);
-                let shown = c.refine_points(image, &follow, &mut facemark_ert::Scratch::default());
-                (shown, follow)
+                (
+                    refine_if(self.cascade.as_ref(), image, follow.clone()),
+                    follow,
+                )
             }
-            _ => {
+            LandmarkModel::Ert(_) => {
                 let p = self.landmarks(image, face_box);
                 (p.clone(), p)
             }

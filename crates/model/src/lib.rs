@@ -507,9 +507,11 @@ impl KeypointModel {
             )));
         };
         let cm: CascadeMeta = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
-        let get = |n: &str| file.tensors.get(n).map(|(s, v)| (&s[..], &v[..]));
-        let sp = facemark_ert::ShapePredictor::from_tensors(CASCADE_PREFIX, get).map_err(err)?;
-        let rank = facemark_ert::ShapePredictor::stored_leaf_rank(CASCADE_PREFIX, get);
+        let sp = facemark_ert::ShapePredictor::from_tensors(CASCADE_PREFIX, |n| {
+            file.tensors.get(n).map(|(s, v)| (&s[..], &v[..]))
+        })
+        .map_err(err)?;
+        let rank = sp.stored_leaf_rank();
         if rank != cm.leaf_rank {
             return Err(err(format!(
                 "the metadata says leaf rank {}, the tensors hold {rank}",
@@ -536,12 +538,7 @@ impl KeypointModel {
             source: self.cascade_source.clone(),
             levels: c.levels().len(),
             trees: c.num_trees(),
-            // a rank of 2n or more stores the leaves as they are
-            leaf_rank: if self.cascade_leaf_rank < 2 * c.num_parts() {
-                self.cascade_leaf_rank
-            } else {
-                0
-            },
+            leaf_rank: c.effective_leaf_rank(self.cascade_leaf_rank),
         })
     }
     /// Attach (or with `None` remove) a refinement cascade trained from this model's points,
@@ -721,6 +718,8 @@ impl KeypointModel {
     }
 }
 
+use facemark_ert::landmarker::refine_if;
+
 impl Landmarker for KeypointModel {
     fn scheme(&self) -> &Scheme {
         &self.meta.scheme
@@ -729,19 +728,15 @@ impl Landmarker for KeypointModel {
     /// carries one.
     fn landmarks(&self, image: &GrayImage, face_box: &BoxF) -> Vec<Point> {
         let points = self.points_through(image, &self.crop_for_box(face_box));
-        match &self.cascade {
-            Some(c) => c.refine_points(image, &points, &mut facemark_ert::Scratch::default()),
-            None => points,
-        }
+        refine_if(self.cascade.as_ref(), image, points)
     }
     /// With a cascade: its points to report, the network's to follow.
     fn landmarks_to_track(&self, image: &GrayImage, face_box: &BoxF) -> (Vec<Point>, Vec<Point>) {
         let follow = self.points_through(image, &self.crop_for_box(face_box));
-        let shown = match &self.cascade {
-            Some(c) => c.refine_points(image, &follow, &mut facemark_ert::Scratch::default()),
-            None => follow.clone(),
-        };
-        (shown, follow)
+        (
+            refine_if(self.cascade.as_ref(), image, follow.clone()),
+            follow,
+        )
     }
 }
 

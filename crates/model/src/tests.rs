@@ -740,28 +740,32 @@ fn a_carried_cascade_refines_the_points_and_travels_in_the_file() {
     assert_eq!(m.to_bytes(), tiny_model().to_bytes());
 }
 
+/// Why a model file no longer loads once `edit` has changed its tensors or metadata (written
+/// back as f32); panics if it still loads.
+fn load_error_after(bytes: &[u8], edit: &dyn Fn(&mut st::StFile)) -> String {
+    let mut f = st::read(bytes, "t").unwrap();
+    edit(&mut f);
+    let tensors: Vec<_> = f
+        .tensors
+        .iter()
+        .map(|(n, (s, v))| (n.clone(), s.clone(), &v[..]))
+        .collect();
+    let meta: Vec<(&str, String)> = f
+        .metadata
+        .iter()
+        .map(|(k, v)| (&k[..], v.clone()))
+        .collect();
+    let bytes = st::write(&tensors, &meta, st::Storage::F32).unwrap();
+    KeypointModel::from_bytes(&bytes).unwrap_err().to_string()
+}
+
 #[test]
 fn damaged_or_stray_cascades_are_refused() {
     let mut m = tiny_model();
     m.set_cascade(Some((tiny_cascade(5), "tiny.dat".into())))
         .unwrap();
-    let file = st::read(&m.to_bytes(), "t").unwrap();
-    let rewrite = |edit: &dyn Fn(&mut st::StFile)| {
-        let mut f = file.clone();
-        edit(&mut f);
-        let tensors: Vec<_> = f
-            .tensors
-            .iter()
-            .map(|(n, (s, v))| (n.clone(), s.clone(), &v[..]))
-            .collect();
-        let meta: Vec<(&str, String)> = f
-            .metadata
-            .iter()
-            .map(|(k, v)| (&k[..], v.clone()))
-            .collect();
-        let bytes = st::write(&tensors, &meta, st::Storage::F32).unwrap();
-        KeypointModel::from_bytes(&bytes).unwrap_err().to_string()
-    };
+    let bytes = m.to_bytes();
+    let rewrite = |edit: &dyn Fn(&mut st::StFile)| load_error_after(&bytes, edit);
     let e = rewrite(&|f| drop(f.metadata.remove(CASCADE_META_KEY)));
     assert!(e.contains("no `facemark.cascade` metadata"), "{e}");
     let e = rewrite(&|f| drop(f.tensors.remove("cascade.0.leaves")));
@@ -824,20 +828,9 @@ fn a_cascade_stored_at_a_leaf_rank_keeps_its_rank() {
         0
     );
     // metadata that disagrees with the tensors is refused
-    let mut f = st::read(&bytes, "t").unwrap();
-    let cm = f.metadata.get_mut(CASCADE_META_KEY).unwrap();
-    *cm = cm.replace("\"leaf_rank\":3", "\"leaf_rank\":2");
-    let tensors: Vec<_> = f
-        .tensors
-        .iter()
-        .map(|(n, (s, v))| (n.clone(), s.clone(), &v[..]))
-        .collect();
-    let meta: Vec<(&str, String)> = f
-        .metadata
-        .iter()
-        .map(|(k, v)| (&k[..], v.clone()))
-        .collect();
-    let bad = st::write(&tensors, &meta, st::Storage::F32).unwrap();
-    let e = KeypointModel::from_bytes(&bad).unwrap_err().to_string();
+    let e = load_error_after(&bytes, &|f| {
+        let cm = f.metadata.get_mut(CASCADE_META_KEY).unwrap();
+        *cm = cm.replace("\"leaf_rank\":3", "\"leaf_rank\":2");
+    });
     assert!(e.contains("leaf rank 2, the tensors hold 3"), "{e}");
 }
